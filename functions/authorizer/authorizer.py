@@ -1,0 +1,118 @@
+"""Lambda REQUEST authorizer for studio routes (HTTP API, payload 2.0, simple responses).
+
+Verifies an HS256 JWT from `Authorization: Bearer <token>` with claims sub, wid (workspace
+UUID), role and exp, and passes workspace_id, user_id and role on as the context.
+Standard library only (no layer, no VPC): it imports in about a millisecond. The secret
+comes from CONVOSHIP_JWT_SECRET, or from Secrets Manager (CONVOSHIP_JWT_SECRET_ARN, a plain
+string or a JSON object with CONVOSHIP_JWT_SECRET). Several comma-separated secrets verify
+side by side, so the signing secret can rotate without downtime.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import os
+import re
+import time
+from typing import Any
+
+ROLES = frozenset({"owner", "admin", "editor", "viewer"})
+MIN_SECRET_BYTES = 32
+CLOCK_SKEW_S = 30  # tolerated for nbf only: an expired token is refused at once
+SECRET_TTL_S = 300
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_DENY = {"isAuthorized": False}
+
+_secrets_cache: tuple[float, tuple[bytes, ...]] | None = None
+
+
+def _b64decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def _fetch_secret_value(arn: str) -> str:
+    import boto3  # only on a cold start of a deployed authorizer
+
+    value = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        return str(value)
+    return str(parsed["CONVOSHIP_JWT_SECRET"]) if isinstance(parsed, dict) else str(value)
+
+
+def _secrets() -> tuple[bytes, ...]:
+    global _secrets_cache
+    now = time.monotonic()
+    if _secrets_cache is not None and now - _secrets_cache[0] < SECRET_TTL_S:
+        return _secrets_cache[1]
+    raw = os.environ.get("CONVOSHIP_JWT_SECRET", "")
+    arn = os.environ.get("CONVOSHIP_JWT_SECRET_ARN", "")
+    if not raw and arn:
+        raw = _fetch_secret_value(arn)
+    secrets = tuple(s.strip().encode() for s in raw.split(",") if s.strip())
+    # A short secret can be brute-forced offline from any token: refuse to trust it.
+    secrets = tuple(s for s in secrets if len(s) >= MIN_SECRET_BYTES)
+    _secrets_cache = (now, secrets)
+    return secrets
+
+
+def verify_token(
+    token: str, secrets: tuple[bytes, ...], now: float | None = None
+) -> dict[str, str] | None:
+    """The caller's context when token is a valid, unexpired HS256 JWT; otherwise None."""
+    parts = token.split(".")
+    if len(parts) != 3 or not secrets:
+        return None
+    try:
+        header = json.loads(_b64decode(parts[0]))
+        signature = _b64decode(parts[2])
+        claims = json.loads(_b64decode(parts[1]))
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+        return None
+    signing_input = f"{parts[0]}.{parts[1]}".encode()
+    if not any(
+        hmac.compare_digest(hmac.new(s, signing_input, hashlib.sha256).digest(), signature)
+        for s in secrets
+    ):
+        return None
+    now = time.time() if now is None else now
+    exp, nbf = claims.get("exp"), claims.get("nbf")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= now:
+        return None
+    if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + CLOCK_SKEW_S):
+        return None
+    sub, wid, role = claims.get("sub"), claims.get("wid"), claims.get("role")
+    if not isinstance(sub, str) or not 0 < len(sub) <= 256:
+        return None
+    if not isinstance(wid, str) or not _UUID.match(wid) or role not in ROLES:
+        return None
+    return {"workspace_id": wid.lower(), "user_id": sub, "role": str(role)}
+
+
+def _bearer(event: dict[str, Any]) -> str | None:
+    headers = event.get("headers") or {}
+    value = headers.get("authorization")
+    if value is None:
+        sources = event.get("identitySource") or []
+        value = sources[0] if sources else None
+    if not isinstance(value, str):
+        return None
+    scheme, _, token = value.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    token = _bearer(event)
+    if token is None:
+        return _DENY
+    claims = verify_token(token, _secrets())
+    if claims is None:
+        return _DENY
+    return {"isAuthorized": True, "context": claims}

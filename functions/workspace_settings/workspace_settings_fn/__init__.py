@@ -1,0 +1,1 @@
+"""The workspace_settings function: agent-ops, BYOK LLM settings, secrets, audit log."""

@@ -1,0 +1,93 @@
+"""Request and response bodies of the workspace_settings routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from convoship.secret_refs import SECRET_NAME
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Strict:
+        if not self.model_fields_set:
+            raise ValueError("set at least one field")
+        return self
+
+
+class AgentOpsPatch(Strict):
+    rpm_cap_per_agent: Annotated[int, Field(ge=0, le=100_000, strict=True)] | None = None
+    eval_pass_threshold: Annotated[float, Field(ge=0, le=1)] = 0.0
+
+
+class EffectiveCaps(BaseModel):
+    public_rpm_cap: int
+    playground_rpm_cap: int | None
+
+
+class AgentOpsOut(BaseModel):
+    rpm_cap_per_agent: int | None
+    eval_pass_threshold: float
+    effective: EffectiveCaps
+    updated_at: datetime | None
+
+
+Provider = Literal["openai", "openai_compatible", "anthropic", "bedrock"]
+
+
+class AgentLlmPatch(Strict):
+    provider: Provider | None = None
+    model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    base_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
+    api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
+
+
+class AgentLlmOut(BaseModel):
+    provider: Provider | None
+    model: str | None
+    base_url: str | None
+    api_key_set: bool
+    api_key_hint: str | None
+    updated_at: datetime | None
+
+
+class SecretIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
+    value: Annotated[str, Field(min_length=1, max_length=8192)]
+
+
+class SecretOut(BaseModel):
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    updated_by: str | None
+
+
+class SecretList(BaseModel):
+    items: list[SecretOut]
+
+
+class AuditEntry(BaseModel):
+    id: UUID
+    occurred_at: datetime
+    actor_type: str
+    actor_id: str
+    action: str
+    resource_type: str
+    resource_id: str | None
+    request_id: str | None
+    before_state: Any
+    after_state: Any
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEntry]
+    next_cursor: str | None

@@ -1,0 +1,123 @@
+"""Routes of the workspace_settings function. Each parses, calls the layer, returns."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from convoship import agent_ops, audit_search, secrets_store
+from convoship import workspace_settings as ws
+from convoship.http.context import Admin, Viewer, WorkspaceTx
+from convoship.settings import get_settings
+from workspace_settings_fn.models import (
+    AgentLlmOut,
+    AgentLlmPatch,
+    AgentOpsOut,
+    AgentOpsPatch,
+    AuditPage,
+    SecretIn,
+    SecretList,
+    SecretOut,
+)
+
+router = APIRouter(prefix="/v1")
+
+
+def _ops_out(ops: ws.AgentOps) -> AgentOpsOut:
+    return AgentOpsOut.model_validate(
+        {
+            "rpm_cap_per_agent": ops.rpm_cap_per_agent,
+            "eval_pass_threshold": ops.eval_pass_threshold,
+            "effective": {
+                "public_rpm_cap": agent_ops.public_rpm_cap(ops.rpm_cap_per_agent),
+                "playground_rpm_cap": agent_ops.playground_rpm_cap(ops.rpm_cap_per_agent),
+            },
+            "updated_at": ops.updated_at,
+        }
+    )
+
+
+def _llm_out(llm: ws.LlmSettings) -> AgentLlmOut:
+    return AgentLlmOut.model_validate({**llm.public_state(), "updated_at": llm.updated_at})
+
+
+@router.get("/workspaces/agent-ops", response_model=AgentOpsOut)
+def get_agent_ops(ctx: Viewer, tx: WorkspaceTx) -> AgentOpsOut:
+    """Per-agent request caps and the eval pass threshold, with the caps in effect."""
+    return _ops_out(ws.get_agent_ops(tx, ctx.workspace_id))
+
+
+@router.patch("/workspaces/agent-ops", response_model=AgentOpsOut)
+def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> AgentOpsOut:
+    """Change the per-agent RPM cap (null or 0..100000) and/or the eval pass threshold."""
+    changes = body.model_dump(include=body.model_fields_set)
+    return _ops_out(ws.update_agent_ops(tx, ctx.actor, changes))
+
+
+@router.get("/workspaces/agent-llm", response_model=AgentLlmOut)
+def get_agent_llm(ctx: Viewer, tx: WorkspaceTx) -> AgentLlmOut:
+    """The workspace's model provider settings; the API key itself is never returned."""
+    return _llm_out(ws.get_llm_settings(tx, ctx.workspace_id))
+
+
+@router.patch("/workspaces/agent-llm", response_model=AgentLlmOut)
+def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> AgentLlmOut:
+    """Bring your own key: provider, model, base URL and a write-only API key (null clears)."""
+    changes = body.model_dump(include=body.model_fields_set)
+    allow_private = get_settings().allow_private_network
+    return _llm_out(ws.update_llm_settings(tx, ctx.actor, changes, allow_private=allow_private))
+
+
+@router.get("/secrets", response_model=SecretList)
+def list_secrets(ctx: Viewer, tx: WorkspaceTx) -> SecretList:
+    """Names and timestamps of the workspace secrets; values are never returned."""
+    return SecretList.model_validate({"items": secrets_store.list_secrets(tx, ctx.workspace_id)})
+
+
+@router.post(
+    "/secrets",
+    response_model=SecretOut,
+    status_code=201,
+    responses={200: {"model": SecretOut, "description": "An existing secret was replaced"}},
+)
+def put_secret(body: SecretIn, ctx: Admin, tx: WorkspaceTx, response: Response) -> SecretOut:
+    """Create (201) or replace (200) a secret, usable in tools as {{secret:NAME}}."""
+    row, created = secrets_store.put_secret(tx, ctx.actor, body.name, body.value)
+    response.status_code = 201 if created else 200
+    return SecretOut.model_validate(row)
+
+
+@router.delete("/secrets/{name}", status_code=204, response_class=Response)
+def delete_secret(name: str, ctx: Admin, tx: WorkspaceTx) -> Response:
+    """Delete a secret; 409 while a tool still references it."""
+    secrets_store.delete_secret(tx, ctx.actor, name)
+    return Response(status_code=204)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@router.get("/audit-log", response_model=AuditPage)
+def search_audit_log(
+    ctx: Admin,
+    tx: WorkspaceTx,
+    action: Annotated[str | None, Query(max_length=200)] = None,
+    actor_id: Annotated[str | None, Query(max_length=256)] = None,
+    resource_type: Annotated[str | None, Query(max_length=200)] = None,
+    resource_id: Annotated[str | None, Query(max_length=256)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> AuditPage:
+    """Search the workspace audit log, newest first; follow next_cursor for older entries."""
+    filters = audit_search.AuditFilter(
+        action, actor_id, resource_type, resource_id, _utc(since), _utc(until)
+    )
+    items, next_cursor = audit_search.search_audit_log(
+        tx, ctx.workspace_id, filters, limit=limit, cursor=cursor
+    )
+    return AuditPage.model_validate({"items": items, "next_cursor": next_cursor})

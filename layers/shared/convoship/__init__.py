@@ -1,0 +1,1 @@
+"""ConvoShip agent controls: the shared layer every function imports."""

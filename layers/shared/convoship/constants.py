@@ -1,0 +1,20 @@
+"""Every environment variable name the project reads, in one place."""
+
+STAGE = "CONVOSHIP_STAGE"  # development | test | production
+DATABASE_URL = "DATABASE_URL"  # app role connection (never a superuser)
+DATABASE_SECRET_ARN = "CONVOSHIP_DATABASE_SECRET_ARN"  # RDS-style JSON secret
+REDIS_URL = "REDIS_URL"
+APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
+SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
+KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"
+JWT_SECRET = "CONVOSHIP_JWT_SECRET"  # comma-separated; the first signs, all verify
+JWT_SECRET_ARN = "CONVOSHIP_JWT_SECRET_ARN"  # read by the authorizer only
+ALLOW_PRIVATE_NETWORK = "CONVOSHIP_ALLOW_PRIVATE_NETWORK"
+DRAFT_RETENTION_DAYS = "CONVOSHIP_DRAFT_RETENTION_DAYS"
+DB_CONNECT_TIMEOUT_S = "CONVOSHIP_DB_CONNECT_TIMEOUT_S"
+DB_STATEMENT_TIMEOUT_MS = "CONVOSHIP_DB_STATEMENT_TIMEOUT_MS"
+KMS_CACHE_TTL_S = "CONVOSHIP_KMS_CACHE_TTL_S"
+LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
+SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+
+STAGES = ("development", "test", "production")

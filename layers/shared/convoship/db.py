@@ -1,0 +1,157 @@
+"""Database access: one reused connection per container and RLS-scoped transactions.
+
+`rls_transaction` runs in psycopg pipeline mode: BEGIN, the transaction-local settings and
+the first query travel together, so a simple read costs two round trips (query + COMMIT),
+and writes whose results are not read (audit rows) ride along with the COMMIT.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import dict_row
+
+from convoship.errors import ServiceUnavailable
+from convoship.settings import get_settings
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+# A connection idle longer than this is pinged before use: a frozen Lambda container's
+# socket may have been dropped by the server or a NAT in between.
+_PING_AFTER_IDLE_S = 60.0
+
+_idle: list[tuple[Connection, float]] = []
+_idle_lock = threading.Lock()
+
+
+def _connect() -> Connection:
+    settings = get_settings()
+    try:
+        return psycopg.connect(
+            settings.require_database_url(),
+            autocommit=False,
+            prepare_threshold=None,  # RDS Proxy pins sessions on named prepared statements
+            connect_timeout=settings.db_connect_timeout_s,
+            application_name="convoship",
+            row_factory=dict_row,
+        )
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def _usable(conn: Connection, idle_since: float) -> bool:
+    if conn.closed or conn.broken:
+        return False
+    if time.monotonic() - idle_since < _PING_AFTER_IDLE_S:
+        return True
+    try:
+        conn.execute("SELECT 1")
+        conn.rollback()
+        return True
+    except psycopg.Error:
+        conn.close()
+        return False
+
+
+def _acquire() -> Connection:
+    """The container's idle connection, or a new one. Lambda runs one request at a time, so
+    this holds one connection there; the local runner may serve requests concurrently."""
+    while True:
+        with _idle_lock:
+            if not _idle:
+                break
+            conn, idle_since = _idle.pop()
+        if _usable(conn, idle_since):
+            return conn
+    return _connect()
+
+
+def _release(conn: Connection) -> None:
+    if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        conn.close()
+        return
+    with _idle_lock:
+        _idle.append((conn, time.monotonic()))
+
+
+def close_all() -> None:
+    """Close idle connections (tests and the local runner call this between servers)."""
+    with _idle_lock:
+        conns = [conn for conn, _ in _idle]
+        _idle.clear()
+    for conn in conns:
+        conn.close()
+
+
+@contextmanager
+def rls_transaction(
+    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+) -> Iterator[Connection]:
+    """A transaction that sees one workspace's rows (or one public agent's), nothing else.
+
+    The scope is set with set_config(..., true): it ends with the transaction, so a reused
+    connection never carries it into the next request.
+    """
+    if (workspace_id is None) == (public_token is None):
+        raise ValueError("rls_transaction needs exactly one of workspace_id or public_token")
+    name, value = (
+        ("app.workspace_id", str(workspace_id))
+        if workspace_id is not None
+        else ("app.ai_agent_public_token", str(public_token))
+    )
+    timeout_ms = str(get_settings().db_statement_timeout_ms)
+    conn = _acquire()
+    try:
+        with conn.pipeline(), conn.transaction():
+            conn.execute(
+                "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
+                (name, value, timeout_ms),
+            )
+            yield conn
+    except psycopg.OperationalError as exc:
+        conn.close()
+        raise ServiceUnavailable("the database is unavailable") from exc
+    finally:
+        _release(conn)
+
+
+@contextmanager
+def unscoped_transaction() -> Iterator[Connection]:
+    """A transaction with no RLS scope: for role checks and health, sees no tenant rows."""
+    conn = _acquire()
+    try:
+        with conn.transaction():
+            yield conn
+    except psycopg.OperationalError as exc:
+        conn.close()
+        raise ServiceUnavailable("the database is unavailable") from exc
+    finally:
+        _release(conn)
+
+
+def app_role_problems(conn: Connection) -> list[str]:
+    """Why this connection's role must not serve requests (empty when it is safe)."""
+    row = conn.execute(
+        """
+        SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+               (SELECT count(*) FROM pg_tables t
+                 WHERE t.schemaname = 'public' AND t.tableowner = r.rolname) AS owned_tables
+          FROM pg_roles r WHERE r.rolname = current_user
+        """
+    ).fetchone()
+    assert row is not None
+    problems = []
+    if row["rolsuper"]:
+        problems.append(f"role {row['rolname']} is a superuser")
+    if row["rolbypassrls"]:
+        problems.append(f"role {row['rolname']} can bypass row-level security")
+    if row["owned_tables"]:
+        problems.append(f"role {row['rolname']} owns {row['owned_tables']} tables")
+    return problems

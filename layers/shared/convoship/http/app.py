@@ -1,0 +1,93 @@
+"""FastAPI app factory and the Lambda entry point (Mangum, lifespan off)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from mangum import Mangum
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from convoship.http.problems import install_problem_handlers, problem
+from convoship.observability import logger, metrics
+
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+
+
+class RequestIdMiddleware:
+    """Outermost layer: picks the request id and stamps X-Request-Id on every response,
+    including 500s produced after the app gave up."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = self._request_id(scope)
+        scope["convoship.request_id"] = request_id
+        logger.set_correlation_id(request_id)
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            if started:
+                return  # the app already answered (with a problem 500) before re-raising
+            logger.exception("unhandled error")
+            await problem(500, "internal", "Internal error")(scope, receive, send_with_id)
+
+    @staticmethod
+    def _request_id(scope: Scope) -> str:
+        for name, value in scope.get("headers", []):
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _CLIENT_REQUEST_ID.match(candidate):
+                    return candidate
+        context = scope.get("aws.context")
+        lambda_id = getattr(context, "aws_request_id", None)
+        return str(lambda_id) if lambda_id else str(uuid.uuid4())
+
+
+def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "") -> FastAPI:
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    install_problem_handlers(app)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda handler: Mangum with lifespan off (on would run startup every call)."""
+    asgi = Mangum(RequestIdMiddleware(app), lifespan="off", api_gateway_base_path="/")
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        logger.append_keys(function=getattr(context, "function_name", None))
+        try:
+            result: dict[str, Any] = asgi(event, context)
+            return result
+        finally:
+            if metrics.metric_set:
+                metrics.flush_metrics()
+
+    return handler

@@ -1,0 +1,127 @@
+"""RFC 9457 problem responses: the one place that maps failures to HTTP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from convoship import errors
+from convoship.observability import logger
+
+PROBLEM_JSON = "application/problem+json"
+
+# Domain exception -> (status, slug, title). Subclasses resolve through the MRO.
+_PROBLEMS: dict[type[errors.ConvoshipError], tuple[int, str, str]] = {
+    errors.Unauthorized: (401, "unauthorized", "Authentication required"),
+    errors.Forbidden: (403, "forbidden", "Not allowed"),
+    errors.NotFound: (404, "not-found", "Not found"),
+    errors.Conflict: (409, "conflict", "Conflict"),
+    errors.ValidationFailed: (422, "validation", "Invalid request"),
+    errors.PayloadTooLarge: (413, "payload-too-large", "Payload too large"),
+    errors.RateLimited: (429, "rate-limited", "Too many requests"),
+    errors.BudgetExceeded: (429, "budget-exceeded", "Token budget exceeded"),
+    errors.EvalGateFailed: (422, "eval-gate-failed", "Evaluation gate failed"),
+    errors.OriginNotAllowed: (403, "origin-not-allowed", "Origin not allowed"),
+    errors.LlmNotConfigured: (503, "llm-not-configured", "No language model configured"),
+    errors.UpstreamUnavailable: (502, "upstream-unavailable", "Upstream unavailable"),
+    errors.ServiceUnavailable: (503, "service-unavailable", "Service unavailable"),
+    errors.DecryptionFailed: (500, "internal", "Internal error"),
+    errors.ConfigurationError: (503, "service-unavailable", "Service unavailable"),
+}
+
+_HTTP_SLUGS = {
+    400: ("validation", "Bad request"),
+    401: ("unauthorized", "Authentication required"),
+    403: ("forbidden", "Not allowed"),
+    404: ("not-found", "Not found"),
+    405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict"),
+    413: ("payload-too-large", "Payload too large"),
+}
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": f"/problems/{slug}", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
+
+
+def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
+    for cls in type(exc).__mro__:
+        if cls in _PROBLEMS:
+            return _PROBLEMS[cls]  # type: ignore[index]
+    return 500, "internal", "Internal error"
+
+
+def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
+    status, slug, title = _lookup(exc)
+    headers: dict[str, str] = {}
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    extra = dict(exc.extra)
+    if isinstance(exc, errors.ValidationFailed):
+        extra["errors"] = exc.errors
+    if status >= 500:
+        logger.warning("request failed", extra={"problem": slug, "error": type(exc).__name__})
+        detail = exc.detail if slug != "internal" else None
+    else:
+        detail = exc.detail
+    return problem(status, slug, title, detail, headers=headers or None, **extra)
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    out = []
+    for err in exc.errors():
+        loc = list(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        if err.get("type") == "json_invalid":
+            msg = "body is not valid JSON"
+        out.append({"loc": loc, "msg": msg})
+    return out
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    @app.exception_handler(errors.ConvoshipError)
+    async def _domain(_: Request, exc: errors.ConvoshipError) -> JSONResponse:
+        return domain_problem(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return problem(
+            422,
+            "validation",
+            "Invalid request",
+            "the request does not match the schema",
+            errors=_validation_errors(exc),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        slug, title = _HTTP_SLUGS.get(exc.status_code, ("error", "Error"))
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem(exc.status_code, slug, title, detail, headers=exc.headers)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def _db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        return domain_problem(errors.ServiceUnavailable("the database is unavailable"))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error")
+        return problem(500, "internal", "Internal error")

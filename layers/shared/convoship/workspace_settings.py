@@ -1,0 +1,194 @@
+"""Workspace agent-ops and LLM (BYOK) settings: read with defaults, write with audit.
+
+No row means defaults; a GET never writes. Writes upsert and read the previous state in
+the same statement, so an update costs one round trip plus the COMMIT.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from convoship import audit
+from convoship.crypto import byok_context, encrypt_at_rest
+from convoship.db import Connection
+from convoship.errors import NotFound, ValidationFailed
+from convoship.netguard import UnsafeUrl, check_outbound_url
+
+LLM_PROVIDERS = ("openai", "openai_compatible", "anthropic", "bedrock")
+
+
+@dataclass(frozen=True)
+class AgentOps:
+    rpm_cap_per_agent: int | None
+    eval_pass_threshold: float
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    provider: str | None
+    model: str | None
+    base_url: str | None
+    api_key_ciphertext: str | None
+    api_key_hint: str | None
+    updated_at: datetime | None
+
+    def public_state(self) -> dict[str, Any]:
+        """What may be shown and audited: never the key, only whether one is set."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_set": self.api_key_ciphertext is not None,
+            "api_key_hint": self.api_key_hint,
+        }
+
+
+_OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated_at=None)
+_LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
+
+
+def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
+    row = conn.execute(
+        "SELECT rpm_cap_per_agent, eval_pass_threshold, updated_at"
+        " FROM workspace_agent_ops WHERE workspace_id = %s",
+        (workspace_id,),
+    ).fetchone()
+    return AgentOps(**row) if row else _OPS_DEFAULT
+
+
+def _ops_state(ops: AgentOps | dict[str, Any] | None) -> dict[str, Any] | None:
+    if ops is None:
+        return None
+    if isinstance(ops, AgentOps):
+        return {
+            "rpm_cap_per_agent": ops.rpm_cap_per_agent,
+            "eval_pass_threshold": ops.eval_pass_threshold,
+        }
+    return {k: ops[k] for k in ("rpm_cap_per_agent", "eval_pass_threshold")}
+
+
+def _upsert_returning_previous(
+    conn: Connection, table: str, columns: dict[str, Any], workspace_id: object, actor_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Insert or update one settings row; returns (new row, previous row or None)."""
+    names = list(columns)
+    insert_cols = ", ".join(["workspace_id", "updated_by", *names])
+    placeholders = ", ".join(["%(workspace_id)s", "%(updated_by)s", *(f"%({n})s" for n in names)])
+    updates = ", ".join(
+        [
+            *(f"{n} = EXCLUDED.{n}" for n in names),
+            "updated_at = now()",
+            "updated_by = EXCLUDED.updated_by",
+        ]
+    )
+    query = (
+        f"WITH previous AS (SELECT * FROM {table} WHERE workspace_id = %(workspace_id)s FOR UPDATE)"
+        f" INSERT INTO {table} ({insert_cols}) VALUES ({placeholders})"
+        f" ON CONFLICT (workspace_id) DO UPDATE SET {updates}"
+        f" RETURNING {table}.*, (SELECT to_jsonb(previous) FROM previous) AS previous"
+    )
+    params = {"workspace_id": workspace_id, "updated_by": actor_id, **columns}
+    try:
+        row = conn.execute(query.encode(), params).fetchone()
+    except psycopg.errors.ForeignKeyViolation:
+        raise NotFound("workspace not found") from None
+    assert row is not None
+    previous = row.pop("previous")
+    return row, previous
+
+
+def update_agent_ops(conn: Connection, actor: audit.Actor, changes: dict[str, Any]) -> AgentOps:
+    current = get_agent_ops(conn, actor.workspace_id)
+    merged = {**_ops_state(current), **changes}  # type: ignore[dict-item]
+    row, previous = _upsert_returning_previous(
+        conn, "workspace_agent_ops", merged, actor.workspace_id, actor.actor_id
+    )
+    after = AgentOps(row["rpm_cap_per_agent"], row["eval_pass_threshold"], row["updated_at"])
+    audit.record(
+        conn,
+        actor,
+        action="workspace.agent_ops.updated",
+        resource_type="workspace_agent_ops",
+        resource_id=actor.workspace_id,
+        before=_ops_state(previous),
+        after=_ops_state(after),
+    )
+    return after
+
+
+def get_llm_settings(conn: Connection, workspace_id: object) -> LlmSettings:
+    row = conn.execute(
+        "SELECT provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
+        " FROM workspace_llm_settings WHERE workspace_id = %s",
+        (workspace_id,),
+    ).fetchone()
+    return LlmSettings(**row) if row else _LLM_DEFAULT
+
+
+def key_hint(api_key: str) -> str:
+    """`...abcd` for keys long enough that four characters give little away."""
+    return "..." + api_key[-4:] if len(api_key) >= 12 else "..."
+
+
+def _validate_llm(merged: dict[str, Any], allow_private: bool) -> None:
+    provider, base_url = merged["provider"], merged["base_url"]
+    if base_url is not None:
+        try:
+            check_outbound_url(base_url, allow_private=allow_private)
+        except UnsafeUrl as exc:
+            raise ValidationFailed.at(("body", "base_url"), f"base_url {exc}") from None
+    if provider == "openai_compatible" and base_url is None:
+        raise ValidationFailed.at(("body", "base_url"), "openai_compatible needs a base_url")
+    if provider == "bedrock" and merged["api_key_ciphertext"] is not None:
+        raise ValidationFailed.at(
+            ("body", "api_key"), "bedrock authenticates with IAM; it takes no api_key"
+        )
+
+
+def update_llm_settings(
+    conn: Connection, actor: audit.Actor, changes: dict[str, Any], *, allow_private: bool
+) -> LlmSettings:
+    """Apply a partial update. `api_key`: a string sets it, None clears it, absent keeps it."""
+    current = get_llm_settings(conn, actor.workspace_id)
+    merged: dict[str, Any] = {
+        "provider": current.provider,
+        "model": current.model,
+        "base_url": current.base_url,
+        "api_key_ciphertext": current.api_key_ciphertext,
+        "api_key_hint": current.api_key_hint,
+    }
+    merged.update({k: v for k, v in changes.items() if k != "api_key"})
+    if "api_key" in changes:
+        api_key = changes["api_key"]
+        merged["api_key_ciphertext"] = (
+            None if api_key is None else encrypt_at_rest(api_key, byok_context(actor.workspace_id))
+        )
+        merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
+    _validate_llm(merged, allow_private)
+    row, previous = _upsert_returning_previous(
+        conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id
+    )
+    after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__})
+    before = (
+        None
+        if previous is None
+        else LlmSettings(
+            **{k: previous[k] for k in LlmSettings.__dataclass_fields__ if k != "updated_at"},
+            updated_at=None,
+        )
+    )
+    audit.record(
+        conn,
+        actor,
+        action="workspace.agent_llm.updated",
+        resource_type="workspace_llm_settings",
+        resource_id=actor.workspace_id,
+        before=None if before is None else before.public_state(),
+        after=after.public_state(),
+    )
+    return after

@@ -1,0 +1,157 @@
+"""Session fixtures: a real PostgreSQL (fresh database, RLS on) and a real Redis.
+
+Without TEST_DATABASE_URL / TEST_REDIS_URL both are started from PyPI wheels under
+.local/ and stopped when the session ends. TEST_DATABASE_URL must name a role that can
+create databases and roles; the code under test always connects as convoship_app.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from psycopg.rows import dict_row
+
+from convoship import constants as env
+from convoship import crypto, db
+from convoship.settings import reset_settings
+from convoship_dev import services
+
+ROOT = Path(__file__).resolve().parents[1]
+JWT_SECRET = "test-" + secrets.token_urlsafe(40)
+SECRETS_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[services.Database]:
+    run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
+    database = services.provision_database(
+        server_admin_url=os.environ.get("TEST_DATABASE_URL"),
+        dbname=f"convoship_test_{run_id}",
+        data_dir=services.LOCAL_DIR / f"test-pg-{run_id}",
+        fresh=True,
+        app_password=secrets.token_urlsafe(24) if os.environ.get("TEST_DATABASE_URL") else None,
+    )
+    yield database
+    db.close_all()
+    database.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    given = os.environ.get("TEST_REDIS_URL")
+    if given:
+        yield given
+        return
+    server = services.start_redis(services.LOCAL_DIR / f"test-redis-{os.getpid()}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def base_env(database: services.Database, redis_url: str) -> dict[str, str]:
+    return {
+        env.STAGE: "test",
+        env.DATABASE_URL: database.app_url,
+        env.REDIS_URL: redis_url,
+        env.SECRETS_KEY: SECRETS_KEY,
+        env.JWT_SECRET: JWT_SECRET,
+        "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipTest",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+
+
+def _needs_services(request: pytest.FixtureRequest) -> bool:
+    return "/tests/unit/" not in str(request.node.path).replace(os.sep, "/")
+
+
+@pytest.fixture(autouse=True)
+def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test sees the project environment and fresh settings and crypto caches.
+    Unit tests get no database or Redis; the others get the session's real servers."""
+    values: dict[str, str] = {
+        env.STAGE: "test",
+        env.SECRETS_KEY: SECRETS_KEY,
+        env.JWT_SECRET: JWT_SECRET,
+    }
+    if _needs_services(request):
+        values = request.getfixturevalue("base_env")
+    for name in (
+        env.KMS_KEY_ID,
+        env.APP_SECRET_ARN,
+        env.DATABASE_SECRET_ARN,
+        env.ALLOW_PRIVATE_NETWORK,
+        env.DATABASE_URL,
+        env.REDIS_URL,
+    ):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    reset_settings()
+    crypto.clear_caches()
+    yield
+    reset_settings()
+    crypto.clear_caches()
+
+
+@pytest.fixture
+def owner_sql(database: services.Database) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """Administrative connection for fixtures (creating workspaces, counting every row).
+    Never used to exercise the code under test."""
+    with psycopg.connect(database.owner_admin_url, autocommit=True, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture
+def app_sql(database: services.Database) -> Iterator[psycopg.Connection[dict[str, Any]]]:
+    """A raw connection as the app role, for RLS tests on plain SQL."""
+    with psycopg.connect(database.app_url, row_factory=dict_row) as conn:
+        yield conn
+
+
+@pytest.fixture
+def make_workspace(owner_sql: psycopg.Connection[dict[str, Any]]) -> Callable[..., uuid.UUID]:
+    def make(name: str = "Test workspace") -> uuid.UUID:
+        row = owner_sql.execute(
+            "INSERT INTO workspaces (name) VALUES (%s) RETURNING id", (name,)
+        ).fetchone()
+        assert row is not None
+        return uuid.UUID(str(row["id"]))
+
+    return make
+
+
+@pytest.fixture
+def workspace(make_workspace: Callable[..., uuid.UUID]) -> uuid.UUID:
+    return make_workspace("Workspace A")
+
+
+@pytest.fixture
+def other_workspace(make_workspace: Callable[..., uuid.UUID]) -> uuid.UUID:
+    return make_workspace("Workspace B")
+
+
+def make_token(
+    workspace_id: object,
+    role: str = "owner",
+    sub: str = "user-1",
+    ttl_s: int = 600,
+    secret: str = JWT_SECRET,
+) -> str:
+    import jwt
+
+    claims = {"sub": sub, "wid": str(workspace_id), "role": role, "exp": int(time.time()) + ttl_s}
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+@pytest.fixture
+def token() -> Callable[..., str]:
+    return make_token
