@@ -155,3 +155,16 @@ def make_token(
 @pytest.fixture
 def token() -> Callable[..., str]:
     return make_token
+
+
+@pytest.fixture(scope="session")
+def api_gateway() -> Any:
+    from tests.api_client import ApiClient
+
+    return ApiClient()
+
+
+@pytest.fixture
+def api(api_gateway: Any, base_env: dict[str, str]) -> Any:
+    """The whole HTTP API in-process, through the template-driven gateway emulation."""
+    return api_gateway

@@ -1,7 +1,7 @@
 """Workspace agent-ops and LLM (BYOK) settings: read with defaults, write with audit.
 
-No row means defaults; a GET never writes. Writes upsert and read the previous state in
-the same statement, so an update costs one round trip plus the COMMIT.
+No row means defaults; a GET never writes. Writes lock the current row (FOR UPDATE) so the
+audited before-state is exactly what the update replaced, then upsert.
 """
 
 from __future__ import annotations
@@ -52,12 +52,16 @@ _OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated
 _LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
 
 
-def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
-    row = conn.execute(
+def _agent_ops_row(conn: Connection, workspace_id: object, lock: bool) -> dict[str, Any] | None:
+    query = (
         "SELECT rpm_cap_per_agent, eval_pass_threshold, updated_at"
-        " FROM workspace_agent_ops WHERE workspace_id = %s",
-        (workspace_id,),
-    ).fetchone()
+        " FROM workspace_agent_ops WHERE workspace_id = %s" + (" FOR UPDATE" if lock else "")
+    )
+    return conn.execute(query.encode(), (workspace_id,)).fetchone()
+
+
+def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
+    row = _agent_ops_row(conn, workspace_id, lock=False)
     return AgentOps(**row) if row else _OPS_DEFAULT
 
 
@@ -72,10 +76,10 @@ def _ops_state(ops: AgentOps | dict[str, Any] | None) -> dict[str, Any] | None:
     return {k: ops[k] for k in ("rpm_cap_per_agent", "eval_pass_threshold")}
 
 
-def _upsert_returning_previous(
+def _upsert(
     conn: Connection, table: str, columns: dict[str, Any], workspace_id: object, actor_id: str
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Insert or update one settings row; returns (new row, previous row or None)."""
+) -> dict[str, Any]:
+    """Insert or update the workspace's row of a settings table; returns the new row."""
     names = list(columns)
     insert_cols = ", ".join(["workspace_id", "updated_by", *names])
     placeholders = ", ".join(["%(workspace_id)s", "%(updated_by)s", *(f"%({n})s" for n in names)])
@@ -87,10 +91,8 @@ def _upsert_returning_previous(
         ]
     )
     query = (
-        f"WITH previous AS (SELECT * FROM {table} WHERE workspace_id = %(workspace_id)s FOR UPDATE)"
-        f" INSERT INTO {table} ({insert_cols}) VALUES ({placeholders})"
-        f" ON CONFLICT (workspace_id) DO UPDATE SET {updates}"
-        f" RETURNING {table}.*, (SELECT to_jsonb(previous) FROM previous) AS previous"
+        f"INSERT INTO {table} ({insert_cols}) VALUES ({placeholders})"
+        f" ON CONFLICT (workspace_id) DO UPDATE SET {updates} RETURNING *"
     )
     params = {"workspace_id": workspace_id, "updated_by": actor_id, **columns}
     try:
@@ -98,16 +100,14 @@ def _upsert_returning_previous(
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound("workspace not found") from None
     assert row is not None
-    previous = row.pop("previous")
-    return row, previous
+    return row
 
 
 def update_agent_ops(conn: Connection, actor: audit.Actor, changes: dict[str, Any]) -> AgentOps:
-    current = get_agent_ops(conn, actor.workspace_id)
-    merged = {**_ops_state(current), **changes}  # type: ignore[dict-item]
-    row, previous = _upsert_returning_previous(
-        conn, "workspace_agent_ops", merged, actor.workspace_id, actor.actor_id
-    )
+    previous = _agent_ops_row(conn, actor.workspace_id, lock=True)
+    before = _ops_state(previous)
+    merged = {**(before or _ops_state(_OPS_DEFAULT)), **changes}  # type: ignore[dict-item]
+    row = _upsert(conn, "workspace_agent_ops", merged, actor.workspace_id, actor.actor_id)
     after = AgentOps(row["rpm_cap_per_agent"], row["eval_pass_threshold"], row["updated_at"])
     audit.record(
         conn,
@@ -115,19 +115,23 @@ def update_agent_ops(conn: Connection, actor: audit.Actor, changes: dict[str, An
         action="workspace.agent_ops.updated",
         resource_type="workspace_agent_ops",
         resource_id=actor.workspace_id,
-        before=_ops_state(previous),
+        before=before,
         after=_ops_state(after),
     )
     return after
 
 
-def get_llm_settings(conn: Connection, workspace_id: object) -> LlmSettings:
-    row = conn.execute(
+def _llm_row(conn: Connection, workspace_id: object, lock: bool) -> LlmSettings | None:
+    query = (
         "SELECT provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
-        " FROM workspace_llm_settings WHERE workspace_id = %s",
-        (workspace_id,),
-    ).fetchone()
-    return LlmSettings(**row) if row else _LLM_DEFAULT
+        " FROM workspace_llm_settings WHERE workspace_id = %s" + (" FOR UPDATE" if lock else "")
+    )
+    row = conn.execute(query.encode(), (workspace_id,)).fetchone()
+    return LlmSettings(**row) if row else None
+
+
+def get_llm_settings(conn: Connection, workspace_id: object) -> LlmSettings:
+    return _llm_row(conn, workspace_id, lock=False) or _LLM_DEFAULT
 
 
 def key_hint(api_key: str) -> str:
@@ -154,7 +158,8 @@ def update_llm_settings(
     conn: Connection, actor: audit.Actor, changes: dict[str, Any], *, allow_private: bool
 ) -> LlmSettings:
     """Apply a partial update. `api_key`: a string sets it, None clears it, absent keeps it."""
-    current = get_llm_settings(conn, actor.workspace_id)
+    previous = _llm_row(conn, actor.workspace_id, lock=True)
+    current = previous or _LLM_DEFAULT
     merged: dict[str, Any] = {
         "provider": current.provider,
         "model": current.model,
@@ -170,25 +175,15 @@ def update_llm_settings(
         )
         merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
     _validate_llm(merged, allow_private)
-    row, previous = _upsert_returning_previous(
-        conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id
-    )
+    row = _upsert(conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id)
     after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__})
-    before = (
-        None
-        if previous is None
-        else LlmSettings(
-            **{k: previous[k] for k in LlmSettings.__dataclass_fields__ if k != "updated_at"},
-            updated_at=None,
-        )
-    )
     audit.record(
         conn,
         actor,
         action="workspace.agent_llm.updated",
         resource_type="workspace_llm_settings",
         resource_id=actor.workspace_id,
-        before=None if before is None else before.public_state(),
+        before=None if previous is None else previous.public_state(),
         after=after.public_state(),
     )
     return after

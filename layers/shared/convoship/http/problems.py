@@ -64,7 +64,7 @@ def problem(
 def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
     for cls in type(exc).__mro__:
         if cls in _PROBLEMS:
-            return _PROBLEMS[cls]  # type: ignore[index]
+            return _PROBLEMS[cls]
     return 500, "internal", "Internal error"
 
 
@@ -115,7 +115,8 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("error", "Error"))
         detail = exc.detail if isinstance(exc.detail, str) else None
-        return problem(exc.status_code, slug, title, detail, headers=exc.headers)
+        headers = dict(exc.headers) if exc.headers else None
+        return problem(exc.status_code, slug, title, detail, headers=headers)
 
     @app.exception_handler(psycopg.OperationalError)
     async def _db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:

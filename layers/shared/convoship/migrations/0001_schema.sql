@@ -100,9 +100,9 @@ CREATE TABLE IF NOT EXISTS ai_agent_guardrails (
     enabled         boolean NOT NULL DEFAULT true,
     created_at      timestamptz NOT NULL DEFAULT now(),
     updated_at      timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (agent_id, kind),  -- one guardrail of each kind per agent
     FOREIGN KEY (workspace_id, agent_id) REFERENCES ai_agents (workspace_id, id) ON DELETE CASCADE
 );
-CREATE INDEX IF NOT EXISTS ai_agent_guardrails_agent ON ai_agent_guardrails (agent_id);
 
 CREATE TABLE IF NOT EXISTS ai_agent_tools (
     id              uuid PRIMARY KEY DEFAULT gen_random_uuid(),

@@ -1,0 +1,163 @@
+"""`convoship`: the local runner and tools. Run `convoship --help`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from convoship_dev.services import PROJECT_ROOT
+
+TEMPLATE = PROJECT_ROOT / "template.yaml"
+ROLES = ("owner", "admin", "editor", "viewer")
+
+
+def _stack(with_redis: bool = True) -> Any:
+    from convoship_dev.local_stack import start_local_stack
+
+    return start_local_stack(with_redis=with_redis)
+
+
+def _require_admin(stack: Any) -> str:
+    if not stack.admin_url:
+        sys.exit("DATABASE_URL is set without DATABASE_ADMIN_URL: set it to create workspaces")
+    return str(stack.admin_url)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from convoship import db
+    from convoship_dev.local_stack import ensure_demo_workspace, make_token
+    from convoship_dev.server import serve
+    from convoship_dev.template import load_template
+
+    stack = _stack()
+    try:
+        with db.unscoped_transaction() as conn:
+            problems = db.app_role_problems(conn)
+        if problems:
+            sys.exit(
+                "refusing to serve: "
+                + "; ".join(problems)
+                + ". Point DATABASE_URL at the convoship_app role."
+            )
+        token = None
+        if stack.admin_url:
+            token = make_token(
+                ensure_demo_workspace(stack.admin_url), "owner", "demo-owner", ttl_s=12 * 3600
+            )
+
+        def ready(url: str) -> None:
+            print(f"ConvoShip API on {url}  (Ctrl-C stops it; data stays in .local/)")
+            if token:
+                print(f"\nexport T={token}")
+                print(
+                    f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops\n',
+                    flush=True,
+                )
+
+        serve(load_template(TEMPLATE), port=args.port, on_ready=ready)
+    finally:
+        db.close_all()
+        stack.stop()
+
+
+def cmd_invoke(args: argparse.Namespace) -> None:
+    from convoship import db
+    from convoship_dev.lambda_events import LambdaContext
+    from convoship_dev.local_stack import ensure_demo_workspace
+    from convoship_dev.template import load_handler, load_template
+
+    event = json.loads(Path(args.event).read_text())
+    function = load_template(TEMPLATE).find_function(args.function)
+    stack = _stack()
+    try:
+        if stack.admin_url:
+            ensure_demo_workspace(stack.admin_url)
+        result = load_handler(function)(event, LambdaContext(function))
+        print(json.dumps(result, indent=2, default=str))
+    finally:
+        db.close_all()
+        stack.stop()
+
+
+def cmd_migrate(_: argparse.Namespace) -> None:
+    stack = _stack(with_redis=False)
+    stack.stop()
+    print("migrations applied")
+
+
+def cmd_workspace_create(args: argparse.Namespace) -> None:
+    from convoship_dev.local_stack import create_workspace, make_token
+
+    stack = _stack(with_redis=False)
+    try:
+        workspace_id = create_workspace(_require_admin(stack), args.name)
+    finally:
+        stack.stop()
+    token = make_token(workspace_id, "owner", args.sub, ttl_s=args.ttl)
+    print(json.dumps({"workspace_id": workspace_id, "token": token}))
+
+
+def cmd_token(args: argparse.Namespace) -> None:
+    import uuid
+
+    from convoship_dev.local_stack import make_token
+
+    try:
+        workspace_id = str(uuid.UUID(args.workspace))
+    except ValueError:
+        sys.exit(f"--workspace must be a UUID, got {args.workspace!r}")
+    print(make_token(workspace_id, args.role, args.sub, ttl_s=args.ttl))
+
+
+def cmd_openapi(_: argparse.Namespace) -> None:
+    from convoship_dev.openapi import combined_openapi
+
+    print(json.dumps(combined_openapi(), indent=2, sort_keys=True))
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="convoship", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the whole API on 127.0.0.1 from template.yaml")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(run=cmd_serve)
+
+    invoke = sub.add_parser("invoke", help="invoke one function with an event file")
+    invoke.add_argument("function", help="logical id or folder, e.g. workspace_settings")
+    invoke.add_argument("--event", "-e", required=True, help="event JSON file, e.g. events/...")
+    invoke.set_defaults(run=cmd_invoke)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
+
+    workspace = sub.add_parser("workspace", help="workspace administration")
+    workspace_sub = workspace.add_subparsers(dest="workspace_command", required=True)
+    create = workspace_sub.add_parser("create", help="create a workspace; prints id and token")
+    create.add_argument("name")
+    create.add_argument("--sub", default="local-owner", help="user id of the owner token")
+    create.add_argument("--ttl", type=int, default=12 * 3600, help="token lifetime, seconds")
+    create.set_defaults(run=cmd_workspace_create)
+
+    token = sub.add_parser("token", help="print a studio JWT")
+    token.add_argument("--workspace", required=True)
+    token.add_argument("--role", choices=ROLES, required=True)
+    token.add_argument("--sub", default="local-user")
+    token.add_argument("--ttl", type=int, default=12 * 3600)
+    token.set_defaults(run=cmd_token)
+
+    sub.add_parser("openapi", help="print the OpenAPI document of every function").set_defaults(
+        run=cmd_openapi
+    )
+    return top
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()

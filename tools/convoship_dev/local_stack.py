@@ -1,0 +1,121 @@
+"""The laptop stack: database, Redis and secrets for `convoship serve` and `invoke`.
+
+DATABASE_URL / REDIS_URL win when set (DATABASE_ADMIN_URL too, for migrations and
+`workspace create`); otherwise embedded servers run under .local/ and keep their data
+between runs. Generated keys live in .local/dev-secrets.json (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.fernet import Fernet
+
+from convoship import constants as env
+from convoship.settings import reset_settings
+from convoship_dev import services
+
+DEV_DBNAME = "convoship"
+# Public on purpose and only for the loopback-bound local runner: the events/ files carry a
+# token signed with it, so `convoship invoke` works with them as they are.
+DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
+DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
+
+
+@dataclass
+class LocalStack:
+    admin_url: str | None
+    environ: dict[str, str]
+    _stoppers: list[Any] = field(default_factory=list)
+
+    def stop(self) -> None:
+        while self._stoppers:
+            self._stoppers.pop()()
+
+
+def _dev_secrets() -> dict[str, str]:
+    path = services.LOCAL_DIR / "dev-secrets.json"
+    if path.exists():
+        return dict(json.loads(path.read_text()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = {env.SECRETS_KEY: Fernet.generate_key().decode()}
+    path.write_text(json.dumps(values, indent=2))
+    path.chmod(0o600)
+    return values
+
+
+def start_local_stack(*, with_redis: bool = True) -> LocalStack:
+    """Start what is missing, migrate, and export the app's environment into os.environ."""
+    generated = _dev_secrets()
+    environ = {
+        env.STAGE: os.environ.get(env.STAGE, "development"),
+        env.SECRETS_KEY: os.environ.get(env.SECRETS_KEY) or generated[env.SECRETS_KEY],
+        env.JWT_SECRET: os.environ.get(env.JWT_SECRET) or DEV_JWT_SECRET,
+        "POWERTOOLS_METRICS_NAMESPACE": os.environ.get(
+            "POWERTOOLS_METRICS_NAMESPACE", "ConvoShipLocal"
+        ),
+    }
+    stack = LocalStack(admin_url=os.environ.get("DATABASE_ADMIN_URL"), environ=environ)
+    if os.environ.get(env.DATABASE_URL):
+        environ[env.DATABASE_URL] = os.environ[env.DATABASE_URL]
+        if stack.admin_url:
+            from convoship.migrate import migrate
+
+            migrate(stack.admin_url)
+    else:
+        database = services.provision_database(
+            server_admin_url=None,
+            dbname=DEV_DBNAME,
+            data_dir=services.LOCAL_DIR / "pg",
+            fresh=False,
+        )
+        stack._stoppers.append(database.stop)
+        stack.admin_url = database.owner_admin_url
+        environ[env.DATABASE_URL] = database.app_url
+    if os.environ.get(env.REDIS_URL):
+        environ[env.REDIS_URL] = os.environ[env.REDIS_URL]
+    elif with_redis:
+        redis = services.start_redis(services.LOCAL_DIR / "redis")
+        stack._stoppers.append(redis.stop)
+        environ[env.REDIS_URL] = redis.url
+    os.environ.update(environ)
+    reset_settings()
+    return stack
+
+
+def ensure_demo_workspace(admin_url: str) -> str:
+    """The workspace the events/ files and `make dev`'s printed token refer to."""
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO workspaces (id, name) VALUES (%s, 'Demo') ON CONFLICT (id) DO NOTHING",
+            (DEMO_WORKSPACE_ID,),
+        )
+    return DEMO_WORKSPACE_ID
+
+
+def create_workspace(admin_url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO workspaces (name) VALUES (%s) RETURNING id", (name,)
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def make_token(
+    workspace_id: str, role: str, sub: str, ttl_s: int, secret: str | None = None
+) -> str:
+    import time
+
+    import jwt
+
+    signing = (secret or os.environ.get(env.JWT_SECRET) or DEV_JWT_SECRET).split(",")[0].strip()
+    claims = {"sub": sub, "wid": workspace_id, "role": role, "exp": int(time.time()) + ttl_s}
+    return jwt.encode(claims, signing, algorithm="HS256")
