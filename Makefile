@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: dev test bench lint typecheck cfn-lint install lock clean sam-build
+.PHONY: dev test bench lint typecheck cfn-lint install lock clean sam-build openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,9 @@ cfn-lint: $(STAMP)
 
 sam-build:
 	sam build
+
+openapi: $(STAMP)
+	$(BIN)/convoship openapi > openapi.json
 
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions the tests and tools run with (pip install -c constraints.txt). Refresh: make lock' > constraints.txt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import Callable, Sequence
@@ -80,6 +81,9 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
 def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: Mangum with lifespan off (on would run startup every call)."""
     asgi = Mangum(RequestIdMiddleware(app), lifespan="off", api_gateway_base_path="/")
+    # Mangum drives each invocation with asyncio.get_event_loop(); give it one up front
+    # rather than have Python 3.12 create it implicitly (with a DeprecationWarning).
+    asyncio.set_event_loop(asyncio.new_event_loop())
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(function=getattr(context, "function_name", None))

@@ -1,0 +1,120 @@
+"""The local runner as a new user meets it: `convoship serve`, `workspace create`, curl-like
+HTTP calls over a real socket, `convoship invoke` with every events/ file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convoship_dev import services
+
+ROOT = Path(__file__).resolve().parents[2]
+CONVOSHIP = [sys.executable, "-m", "convoship_dev.cli"]
+
+
+@pytest.fixture
+def cli_env(database: services.Database, base_env: dict[str, str]) -> dict[str, str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVOSHIP_")}
+    environ.update(base_env)
+    environ["CONVOSHIP_STAGE"] = "development"
+    environ["DATABASE_ADMIN_URL"] = database.owner_admin_url
+    del environ["CONVOSHIP_JWT_SECRET"]  # the runner's dev secret, as `make dev` has it
+    return environ
+
+
+def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CONVOSHIP, *args], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=60)
+
+
+@pytest.fixture
+def served(cli_env: dict[str, str]) -> Iterator[str]:
+    process = subprocess.Popen([*CONVOSHIP, "serve", "--port", "0"], cwd=ROOT, env=cli_env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert "ConvoShip API on http://127.0.0.1:" in first, process.stderr.read()
+        yield first.split(" on ")[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def http(method: str, url: str, token: str | None = None, body: Any = None
+         ) -> tuple[int, dict[str, str], Any]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            raw, status, headers = response.read(), response.status, dict(response.headers)
+    except urllib.error.HTTPError as error:
+        raw, status, headers = error.read(), error.code, dict(error.headers)
+    return status, {k.lower(): v for k, v in headers.items()}, json.loads(raw) if raw else None
+
+
+def test_new_user_flow_over_http(served: str, cli_env: dict[str, str]) -> None:
+    created = run_cli(cli_env, "workspace", "create", "Acme")
+    assert created.returncode == 0, created.stderr
+    workspace = json.loads(created.stdout)
+    token = workspace["token"]
+
+    status, headers, body = http("GET", f"{served}/v1/workspaces/agent-ops", token)
+    assert status == 200 and body["effective"]["public_rpm_cap"] == 60
+    assert headers["x-request-id"]
+
+    status, headers, body = http("PATCH", f"{served}/v1/workspaces/agent-ops", token,
+                                 {"eval_pass_threshold": 1.5})
+    assert status == 422
+    assert headers["content-type"].startswith("application/problem+json")
+    assert body["type"] == "/problems/validation"
+    assert body["errors"][0]["loc"] == ["body", "eval_pass_threshold"]
+
+    assert http("GET", f"{served}/v1/workspaces/agent-ops")[0] == 401
+    assert http("GET", f"{served}/v1/workspaces/agent-ops", "not-a-jwt")[0] == 403
+    assert http("GET", f"{served}/v1/nothing-here", token)[0] == 404
+
+    viewer = run_cli(cli_env, "token", "--workspace", workspace["workspace_id"], "--role",
+                     "viewer")
+    assert viewer.returncode == 0
+    status, _, body = http("PATCH", f"{served}/v1/workspaces/agent-ops", viewer.stdout.strip(),
+                           {"eval_pass_threshold": 0.5})
+    assert status == 403 and body["type"] == "/problems/forbidden"
+
+
+def test_serve_refuses_a_privileged_database_role(
+    cli_env: dict[str, str], database: services.Database
+) -> None:
+    cli_env["DATABASE_URL"] = database.owner_admin_url  # a superuser
+    result = run_cli(cli_env, "serve", "--port", "0")
+    assert result.returncode != 0
+    assert "refusing to serve" in result.stderr and "superuser" in result.stderr
+
+
+EVENT_FILES = sorted(p.relative_to(ROOT) for p in (ROOT / "events").rglob("*.json"))
+
+
+@pytest.mark.parametrize("event_file", EVENT_FILES, ids=str)
+def test_invoke_works_with_every_event_file(cli_env: dict[str, str], event_file: Path) -> None:
+    function = event_file.parts[1]
+    result = run_cli(cli_env, "invoke", function, "--event", str(event_file))
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
+    if function == "authorizer":
+        assert output["isAuthorized"] is (event_file.stem == "request")
+    else:
+        assert output["statusCode"] < 500, output
+        assert output["headers"]["x-request-id"]
