@@ -32,14 +32,21 @@ def cli_env(database: services.Database, base_env: dict[str, str]) -> dict[str, 
 
 
 def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CONVOSHIP, *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [*CONVOSHIP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 @pytest.fixture
 def served(cli_env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen([*CONVOSHIP, "serve", "--port", "0"], cwd=ROOT, env=cli_env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [*CONVOSHIP, "serve", "--port", "0"],
+        cwd=ROOT,
+        env=cli_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert process.stdout is not None
         first = process.stdout.readline()
@@ -50,8 +57,9 @@ def served(cli_env: dict[str, str]) -> Iterator[str]:
         process.wait(10)
 
 
-def http(method: str, url: str, token: str | None = None, body: Any = None
-         ) -> tuple[int, dict[str, str], Any]:
+def http(
+    method: str, url: str, token: str | None = None, body: Any = None
+) -> tuple[int, dict[str, str], Any]:
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if token:
@@ -59,7 +67,7 @@ def http(method: str, url: str, token: str | None = None, body: Any = None
     if data is not None:
         request.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+        with urllib.request.urlopen(request, timeout=30) as response:
             raw, status, headers = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         raw, status, headers = error.read(), error.code, dict(error.headers)
@@ -76,8 +84,9 @@ def test_new_user_flow_over_http(served: str, cli_env: dict[str, str]) -> None:
     assert status == 200 and body["effective"]["public_rpm_cap"] == 60
     assert headers["x-request-id"]
 
-    status, headers, body = http("PATCH", f"{served}/v1/workspaces/agent-ops", token,
-                                 {"eval_pass_threshold": 1.5})
+    status, headers, body = http(
+        "PATCH", f"{served}/v1/workspaces/agent-ops", token, {"eval_pass_threshold": 1.5}
+    )
     assert status == 422
     assert headers["content-type"].startswith("application/problem+json")
     assert body["type"] == "/problems/validation"
@@ -87,11 +96,14 @@ def test_new_user_flow_over_http(served: str, cli_env: dict[str, str]) -> None:
     assert http("GET", f"{served}/v1/workspaces/agent-ops", "not-a-jwt")[0] == 403
     assert http("GET", f"{served}/v1/nothing-here", token)[0] == 404
 
-    viewer = run_cli(cli_env, "token", "--workspace", workspace["workspace_id"], "--role",
-                     "viewer")
+    viewer = run_cli(cli_env, "token", "--workspace", workspace["workspace_id"], "--role", "viewer")
     assert viewer.returncode == 0
-    status, _, body = http("PATCH", f"{served}/v1/workspaces/agent-ops", viewer.stdout.strip(),
-                           {"eval_pass_threshold": 0.5})
+    status, _, body = http(
+        "PATCH",
+        f"{served}/v1/workspaces/agent-ops",
+        viewer.stdout.strip(),
+        {"eval_pass_threshold": 0.5},
+    )
     assert status == 403 and body["type"] == "/problems/forbidden"
 
 
