@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,11 +34,21 @@ class RequestIdMiddleware:
         scope["convoship.request_id"] = request_id
         logger.set_correlation_id(request_id)
         started = False
+        began = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
+                logger.info(
+                    "request",
+                    extra={
+                        "method": scope.get("method"),
+                        "route": _route_of(scope),
+                        "status": message["status"],
+                        "duration_ms": round((time.perf_counter() - began) * 1000, 2),
+                    },
+                )
                 headers = [h for h in message.get("headers", []) if h[0] != b"x-request-id"]
                 headers.append((b"x-request-id", request_id.encode()))
                 message["headers"] = headers
@@ -61,6 +72,13 @@ class RequestIdMiddleware:
         context = scope.get("aws.context")
         lambda_id = getattr(context, "aws_request_id", None)
         return str(lambda_id) if lambda_id else str(uuid.uuid4())
+
+
+def _route_of(scope: Scope) -> str | None:
+    """The route template (`/v1/secrets/{name}`), never the raw path with its values."""
+    event = scope.get("aws.event") or {}
+    route_key = event.get("routeKey") if isinstance(event, dict) else None
+    return str(route_key) if route_key else None
 
 
 def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "") -> FastAPI:

@@ -1,0 +1,58 @@
+"""Secret values and BYOK keys never appear in a response, a log line or an audit row."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.integration.test_workspace_settings_api import assert_nowhere_in_database
+
+Conn = psycopg.Connection[dict[str, Any]]
+SECRET = "S3cr3t-Value-" + uuid.uuid4().hex
+BYOK = "sk-byok-" + uuid.uuid4().hex
+
+
+def requests_touching_secrets(api: Any, admin: str) -> list[Any]:
+    return [
+        api.post("/v1/secrets", token=admin, json={"name": "KEY", "value": SECRET}),
+        api.post("/v1/secrets", token=admin, json={"name": "KEY", "value": SECRET + "2"}),
+        api.post("/v1/secrets", token=admin, json={"name": "BAD-NAME", "value": SECRET}),
+        api.post("/v1/secrets", token=admin, json={"name": "BIG", "value": SECRET * 400}),
+        api.patch(
+            "/v1/workspaces/agent-llm", token=admin, json={"provider": "openai", "api_key": BYOK}
+        ),
+        api.patch(  # a 422 path
+            "/v1/workspaces/agent-llm", token=admin, json={"provider": "bedrock", "api_key": BYOK}
+        ),
+        api.get("/v1/secrets", token=admin),
+        api.get("/v1/workspaces/agent-llm", token=admin),
+        api.get("/v1/audit-log", token=admin),
+    ]
+
+
+def test_values_stay_out_of_responses_logs_and_rows(
+    api: Any,
+    workspace: uuid.UUID,
+    token: Callable[..., str],
+    owner_sql: Conn,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    from convoship.observability import logger
+
+    previous = logger.log_level
+    logger.setLevel("DEBUG")  # every line a request can produce
+    try:
+        responses = requests_touching_secrets(api, token(workspace, "admin"))
+    finally:
+        logger.setLevel(previous)
+    assert [r.status for r in responses] == [201, 200, 422, 422, 200, 422, 200, 200, 200]
+    logs = capfd.readouterr()
+    assert '"route":"POST /v1/secrets"' in logs.out.replace('": "', '":"')  # logs were written
+    for needle in (SECRET, BYOK):
+        assert all(needle not in r.text for r in responses)
+        assert needle not in logs.out and needle not in logs.err
+        assert_nowhere_in_database(owner_sql, needle)
