@@ -1,0 +1,44 @@
+"""Cold start guard: handler modules import nothing that only some paths need."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from convoship_dev.template import load_template
+
+ROOT = Path(__file__).resolve().parents[2]
+# Powertools imports the bare `botocore` package (for its user agent, ~0.5 ms); clients and
+# sessions are what cost.
+LAZY = (
+    "boto3",
+    "botocore.session",
+    "botocore.client",
+    "redis",
+    "jsonschema",
+    "aws_xray_sdk",
+    "httpx",
+    "jwt",
+)
+FUNCTIONS = sorted(
+    load_template(ROOT / "template.yaml").functions.values(), key=lambda f: f.logical_id
+)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS, ids=lambda f: f.logical_id)
+def test_handler_import_leaves_lazy_modules_unloaded(function: object) -> None:
+    module = function.handler.rsplit(".", 1)[0]  # type: ignore[attr-defined]
+    code = (
+        f"import sys, json; sys.path.insert(0, {str(function.code_uri)!r}); "  # type: ignore[attr-defined]
+        f"import {module}; "
+        f"print(json.dumps(sorted(set(sys.modules) & set({LAZY!r}))))"
+    )
+    env = {"CONVOSHIP_STAGE": "test", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
+    )
+    assert json.loads(out.stdout) == []
