@@ -28,6 +28,7 @@ def cli_env(database: services.Database, base_env: dict[str, str]) -> dict[str, 
     environ["CONVOSHIP_STAGE"] = "development"
     environ["DATABASE_ADMIN_URL"] = database.owner_admin_url
     del environ["CONVOSHIP_JWT_SECRET"]  # the runner's dev secret, as `make dev` has it
+    environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # log lines must not pollute invoke's stdout
     return environ
 
 

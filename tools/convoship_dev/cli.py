@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,18 @@ def cmd_invoke(args: argparse.Namespace) -> None:
 
     event = json.loads(Path(args.event).read_text())
     function = load_template(TEMPLATE).find_function(args.function)
+    # stdout carries the result alone: log lines written to stdout go to stderr meanwhile.
+    sys.stdout.flush()
+    result_out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)
     stack = _stack()
     try:
         if stack.admin_url:
             ensure_demo_workspace(stack.admin_url)
         result = load_handler(function)(event, LambdaContext(function))
-        print(json.dumps(result, indent=2, default=str))
+        sys.stdout.flush()
+        result_out.write(json.dumps(result, indent=2, default=str) + "\n")
+        result_out.flush()
     finally:
         db.close_all()
         stack.stop()

@@ -144,10 +144,10 @@ def redis_server_binary() -> str:
 @dataclass
 class LocalRedis:
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None  # None: another process of ours owns the server
 
     def stop(self) -> None:
-        if self.process.poll() is None:
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(5)
@@ -155,10 +155,27 @@ class LocalRedis:
                 self.process.kill()
 
 
+def _answers_ping(socket_path: Path) -> bool:
+    import socket
+
+    if not socket_path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+        client.settimeout(0.5)
+        try:
+            client.connect(str(socket_path))
+            client.sendall(b"PING\r\n")
+            return client.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+
 def start_redis(work_dir: Path) -> LocalRedis:
     """A redis-server on a unix socket in work_dir (no TCP port), stopped by .stop()."""
     work_dir.mkdir(parents=True, exist_ok=True)
     socket_path = work_dir / "redis.sock"
+    if _answers_ping(socket_path):  # e.g. `convoship invoke` while `convoship serve` runs
+        return LocalRedis(url=f"unix://{socket_path}", process=None)
     socket_path.unlink(missing_ok=True)
     process = subprocess.Popen(
         [
