@@ -1,0 +1,1 @@
+"""The agents function: agents, guardrails, tools, evals, drafts, versions, history."""

@@ -1,0 +1,91 @@
+"""Response bodies of versions, conversations and audit events; draft bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+
+class VersionOut(BaseModel):
+    version: int
+    config: dict[str, Any]
+    guardrails: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    eval_results: list[dict[str, Any]]
+    eval_pass_rate: float | None
+    eval_threshold: float
+    note: str | None
+    created_by: str | None
+    created_at: datetime
+
+
+class VersionList(BaseModel):
+    items: list[VersionOut]
+
+
+class ConversationSummary(BaseModel):
+    id: UUID
+    channel: str
+    status: str
+    version: int | None
+    usage: dict[str, Any]
+    turns: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConversationPage(BaseModel):
+    items: list[ConversationSummary]
+    next_cursor: str | None
+
+
+class MessageOut(BaseModel):
+    seq: int
+    role: str
+    content: str
+    tool_name: str | None
+    tool_args: Any
+    created_at: datetime
+
+
+class ConversationOut(ConversationSummary):
+    messages: list[MessageOut]
+
+
+class AuditEventOut(BaseModel):
+    id: UUID
+    occurred_at: datetime
+    actor_type: str
+    actor_id: str
+    action: str
+    target_type: str
+    target_id: str | None
+    request_id: str | None
+    before_state: Any
+    after_state: Any
+
+
+class AuditEventPage(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: str | None
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    data: dict[str, Any]
+
+
+class DraftOut(BaseModel):
+    id: UUID
+    data: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DraftList(BaseModel):
+    items: list[DraftOut]

@@ -1,0 +1,63 @@
+"""Request and response bodies of the tool and eval routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from convoship.agent_evals import EvalAssertion
+from convoship.tool_spec import TOOL_NAME
+
+from .models_common import Given, Patch
+
+
+class ToolPatch(Patch):
+    name: Given[Annotated[str, Field(pattern=TOOL_NAME.pattern)]] = None
+    description: Given[Annotated[str, Field(max_length=2000)]] = None
+    handler_kind: Given[Literal["http"]] = None
+    config: Annotated[
+        Given[dict[str, Any]], Field(description="merged onto the current config")
+    ] = None
+    input_schema: Annotated[Given[dict[str, Any]], Field(description="replaces the schema")] = None
+
+
+class ToolOut(BaseModel):
+    id: UUID
+    name: str
+    description: str
+    handler_kind: str
+    config: dict[str, Any]
+    input_schema: dict[str, Any]
+    secret_refs: list[str]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ToolList(BaseModel):
+    items: list[ToolOut]
+
+
+class EvalPatch(Patch):
+    name: Given[Annotated[str, Field(min_length=1, max_length=200)]] = None
+    input: Given[Annotated[str, Field(min_length=1, max_length=20_000)]] = None
+    assertions: Given[
+        Annotated[
+            list[EvalAssertion], Field(min_length=1, max_length=50, description="replaces the list")
+        ]
+    ] = None
+
+
+class EvalOut(BaseModel):
+    id: UUID
+    name: str
+    input: str
+    assertions: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EvalList(BaseModel):
+    items: list[EvalOut]

@@ -1,0 +1,53 @@
+"""Guardrail routes of an agent: one guardrail per kind, config validated per kind."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from convoship import agent_guardrails as guardrails
+from convoship.http.context import Editor, Viewer, WorkspaceTx
+
+from .models_agents import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
+from .models_common import ItemId
+
+router = APIRouter(prefix="/v1/ai-agents/{slug}/guardrails", tags=["guardrails"])
+
+
+@router.get("", response_model=GuardrailList)
+def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceTx) -> GuardrailList:
+    """The agent's guardrails in the order AUTH, LIMIT, REDACT, ESCALATE, BUDGET."""
+    rows = guardrails.list_guardrails(tx, ctx.workspace_id, slug)
+    return GuardrailList.model_validate({"items": rows})
+
+
+@router.post("", response_model=GuardrailOut, status_code=201)
+def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx) -> GuardrailOut:
+    """Add a guardrail of a kind the agent lacks (409 when it has one already)."""
+    row = guardrails.create_guardrail(
+        tx, ctx.actor, slug, kind=body.kind, config=body.config, enabled=body.enabled
+    )
+    return GuardrailOut.model_validate(row)
+
+
+@router.get("/{id}", response_model=GuardrailOut)
+def get_guardrail(slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> GuardrailOut:
+    """One guardrail of the agent."""
+    return GuardrailOut.model_validate(
+        guardrails.get_guardrail(tx, ctx.workspace_id, slug, guardrail_id)
+    )
+
+
+@router.patch("/{id}", response_model=GuardrailOut)
+def patch_guardrail(
+    slug: str, guardrail_id: ItemId, body: GuardrailPatch, ctx: Editor, tx: WorkspaceTx
+) -> GuardrailOut:
+    """Enable or disable a guardrail, or change its config (merged, then validated)."""
+    row = guardrails.update_guardrail(tx, ctx.actor, slug, guardrail_id, body.changes())
+    return GuardrailOut.model_validate(row)
+
+
+@router.delete("/{id}", status_code=204, response_class=Response)
+def delete_guardrail(slug: str, guardrail_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
+    """Remove a guardrail from the agent."""
+    guardrails.delete_guardrail(tx, ctx.actor, slug, guardrail_id)
+    return Response(status_code=204)

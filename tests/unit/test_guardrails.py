@@ -1,0 +1,120 @@
+"""Guardrail config models: defaults as documented, strict validation, origin rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from convoship.errors import ValidationFailed
+from convoship.guardrails import (
+    DEFAULT_GUARDRAILS,
+    GUARDRAIL_KINDS,
+    AuthConfig,
+    LimitConfig,
+    normalized_config,
+    parse_guardrail_config,
+    referenced_secret_name,
+)
+
+
+def test_defaults_match_the_contract() -> None:
+    assert list(DEFAULT_GUARDRAILS) == list(GUARDRAIL_KINDS)
+    assert DEFAULT_GUARDRAILS["AUTH"] == {"allowed_origins": ["*"], "visitor_token_secret": None}
+    assert DEFAULT_GUARDRAILS["LIMIT"] == {
+        "max_input_chars": 4000,
+        "max_turns_per_conversation": 50,
+        "max_tool_calls_per_turn": 5,
+    }
+    assert DEFAULT_GUARDRAILS["REDACT"] == {
+        "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"]
+    }
+    assert DEFAULT_GUARDRAILS["ESCALATE"]["keywords"] == ["human", "agent", "representative"]
+    assert 20 < len(DEFAULT_GUARDRAILS["ESCALATE"]["message"]) <= 2000
+    assert DEFAULT_GUARDRAILS["BUDGET"] == {
+        "max_tokens_per_conversation": 20000,
+        "max_tokens_per_day": 1000000,
+    }
+
+
+def test_defaults_are_valid_configs_of_their_kind() -> None:
+    for kind, config in DEFAULT_GUARDRAILS.items():
+        assert normalized_config(kind, config) == config
+
+
+def test_missing_keys_take_defaults_and_the_default_is_not_shared() -> None:
+    config = normalized_config("LIMIT", {"max_input_chars": 10})
+    assert config == {**DEFAULT_GUARDRAILS["LIMIT"], "max_input_chars": 10}
+    first = normalized_config("ESCALATE", {})
+    first["keywords"].append("mutated")
+    assert "mutated" not in DEFAULT_GUARDRAILS["ESCALATE"]["keywords"]
+    assert "mutated" not in normalized_config("ESCALATE", {})["keywords"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "config", "field"),
+    [
+        ("LIMIT", {"max_input_chars": 0}, "max_input_chars"),
+        ("LIMIT", {"max_input_chars": 100_001}, "max_input_chars"),
+        ("LIMIT", {"max_input_chars": True}, "max_input_chars"),
+        ("LIMIT", {"max_input_chars": 10.0}, "max_input_chars"),
+        ("LIMIT", {"max_input_chars": "10"}, "max_input_chars"),
+        ("LIMIT", {"max_tool_calls_per_turn": -1}, "max_tool_calls_per_turn"),
+        ("LIMIT", {"surprise": 1}, "surprise"),
+        ("REDACT", {"entities": ["NAME"]}, "entities"),
+        ("ESCALATE", {"keywords": ["k" * 101]}, "keywords"),
+        ("ESCALATE", {"keywords": ["k"] * 101}, "keywords"),
+        ("BUDGET", {"max_tokens_per_day": 1_000_000_001}, "max_tokens_per_day"),
+        ("BUDGET", {"max_tokens_per_conversation": 0}, "max_tokens_per_conversation"),
+        ("AUTH", {"allowed_origins": ["*.example.com"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://example.com/"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://example.com?x=1"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://user@example.com"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://example.com:99999"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://"]}, "allowed_origins"),
+        ("AUTH", {"allowed_origins": ["https://x.example"] * 101}, "allowed_origins"),
+        ("AUTH", {"visitor_token_secret": "plain-secret"}, "visitor_token_secret"),
+        ("AUTH", {"visitor_token_secret": "{{secret:bad-name}}"}, "visitor_token_secret"),
+        ("AUTH", {"visitor_token_secret": ""}, "visitor_token_secret"),
+    ],
+)
+def test_bad_configs_fail_with_a_location(kind: str, config: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        parse_guardrail_config(kind, config)
+    locs = [e["loc"] for e in caught.value.errors]
+    assert any(loc[:2] == ["body", "config"] and field in loc for loc in locs), locs
+
+
+@pytest.mark.parametrize(
+    ("origin", "normalised"),
+    [
+        ("*", "*"),
+        ("https://example.com", "https://example.com"),
+        ("HTTPS://Example.COM", "https://example.com"),
+        ("https://example.com:443", "https://example.com"),
+        ("http://example.com:80", "http://example.com"),
+        ("https://example.com:8443", "https://example.com:8443"),
+        ("http://localhost:3000", "http://localhost:3000"),
+        ("https://[2001:db8::1]:8443", "https://[2001:db8::1]:8443"),
+    ],
+)
+def test_origins_are_normalised(origin: str, normalised: str) -> None:
+    assert AuthConfig(allowed_origins=[origin]).allowed_origins == [normalised]
+
+
+def test_secret_reference_parsing() -> None:
+    config = AuthConfig.model_validate({"visitor_token_secret": "{{secret:VISITOR}}"})
+    assert referenced_secret_name(config.visitor_token_secret) == "VISITOR"
+    assert referenced_secret_name("{{ secret:SPACED }}") == "SPACED"
+    spaced = AuthConfig.model_validate({"visitor_token_secret": "{{ secret:SPACED }}"})
+    assert spaced.visitor_token_secret == "{{secret:SPACED}}"  # one spelling, easy to find
+    assert referenced_secret_name(None) is None
+
+
+def test_models_are_immutable_and_strict_about_extra_keys() -> None:
+    limit = LimitConfig()
+    with pytest.raises(ValidationError):
+        limit.max_input_chars = 1  # type: ignore[misc]
+    redact = normalized_config("REDACT", {"entities": ["EMAIL", "EMAIL", "IBAN"]})
+    assert redact == {"entities": ["EMAIL", "IBAN"]}
