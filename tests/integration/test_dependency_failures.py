@@ -16,7 +16,10 @@ Conn = psycopg.Connection[dict[str, Any]]
 
 
 def test_database_down_is_503_with_retry_after(
-    api: Any, workspace: uuid.UUID, token: Callable[..., str], monkeypatch: pytest.MonkeyPatch,
+    api: Any,
+    workspace: uuid.UUID,
+    token: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
     db.close_all()
@@ -26,8 +29,9 @@ def test_database_down_is_503_with_retry_after(
     assert response.status == 503
     assert response.json()["type"] == "/problems/service-unavailable"
     assert int(response.headers["retry-after"]) > 0
-    write = api.post("/v1/secrets", token=token(workspace, "admin"),
-                     json={"name": "K", "value": "v"})
+    write = api.post(
+        "/v1/secrets", token=token(workspace, "admin"), json={"name": "K", "value": "v"}
+    )
     assert write.status == 503
 
 

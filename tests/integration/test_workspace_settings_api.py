@@ -26,8 +26,9 @@ def problem_of(response: Any, status: int, slug: str) -> dict[str, Any]:
 # --- auth and roles -------------------------------------------------------------------
 
 
-def test_missing_token_is_401_and_bad_token_is_403(api: ApiClient, workspace: uuid.UUID,
-                                                   token: Token) -> None:
+def test_missing_token_is_401_and_bad_token_is_403(
+    api: ApiClient, workspace: uuid.UUID, token: Token
+) -> None:
     assert api.get("/v1/workspaces/agent-ops").status == 401
     assert api.get("/v1/workspaces/agent-ops", raw_auth="Bearer garbage").status == 403
     expired = token(workspace, "owner", ttl_s=-5)
@@ -45,18 +46,23 @@ def test_missing_token_is_401_and_bad_token_is_403(api: ApiClient, workspace: uu
     ],
 )
 @pytest.mark.parametrize("role", ["viewer", "editor"])
-def test_admin_routes_refuse_lower_roles(api: ApiClient, workspace: uuid.UUID, token: Token,
-                                         method: str, path: str, body: Any, role: str) -> None:
+def test_admin_routes_refuse_lower_roles(
+    api: ApiClient, workspace: uuid.UUID, token: Token, method: str, path: str, body: Any, role: str
+) -> None:
     response = api.request(method, path, token=token(workspace, role), json=body)
     problem_of(response, 403, "forbidden")
 
 
-def test_every_response_carries_a_request_id(api: ApiClient, workspace: uuid.UUID,
-                                             token: Token) -> None:
+def test_every_response_carries_a_request_id(
+    api: ApiClient, workspace: uuid.UUID, token: Token
+) -> None:
     response = api.get("/v1/workspaces/agent-ops", token=token(workspace, "viewer"))
     assert response.status == 200 and response.headers["x-request-id"]
-    echoed = api.get("/v1/workspaces/agent-ops", token=token(workspace, "viewer"),
-                     headers={"X-Request-Id": "client-chosen-42"})
+    echoed = api.get(
+        "/v1/workspaces/agent-ops",
+        token=token(workspace, "viewer"),
+        headers={"X-Request-Id": "client-chosen-42"},
+    )
     assert echoed.headers["x-request-id"] == "client-chosen-42"
     missing = api.get("/v1/workspaces/nope", token=token(workspace, "viewer"))
     assert missing.status == 404
@@ -65,18 +71,24 @@ def test_every_response_carries_a_request_id(api: ApiClient, workspace: uuid.UUI
 # --- agent-ops ------------------------------------------------------------------------
 
 
-def test_agent_ops_defaults_then_update(api: ApiClient, workspace: uuid.UUID, token: Token,
-                                        owner_sql: Conn) -> None:
+def test_agent_ops_defaults_then_update(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn
+) -> None:
     viewer, admin = token(workspace, "viewer"), token(workspace, "admin", sub="admin-1")
     got = api.get("/v1/workspaces/agent-ops", token=viewer)
     assert got.status == 200
     assert got.json() == {
-        "rpm_cap_per_agent": None, "eval_pass_threshold": 0.0,
-        "effective": {"public_rpm_cap": 60, "playground_rpm_cap": None}, "updated_at": None,
+        "rpm_cap_per_agent": None,
+        "eval_pass_threshold": 0.0,
+        "effective": {"public_rpm_cap": 60, "playground_rpm_cap": None},
+        "updated_at": None,
     }
     assert _count(owner_sql, "workspace_agent_ops", workspace) == 0  # GET never writes
-    patched = api.patch("/v1/workspaces/agent-ops", token=admin,
-                        json={"rpm_cap_per_agent": 30, "eval_pass_threshold": 0.75})
+    patched = api.patch(
+        "/v1/workspaces/agent-ops",
+        token=admin,
+        json={"rpm_cap_per_agent": 30, "eval_pass_threshold": 0.75},
+    )
     assert patched.status == 200, patched.text
     body = patched.json()
     assert body["rpm_cap_per_agent"] == 30 and body["eval_pass_threshold"] == 0.75
@@ -87,7 +99,8 @@ def test_agent_ops_defaults_then_update(api: ApiClient, workspace: uuid.UUID, to
     assert zero.json()["eval_pass_threshold"] == 0.75  # untouched field kept
     audit = owner_sql.execute(
         "SELECT actor_id, before_state, after_state FROM audit_log WHERE workspace_id = %s"
-        " AND action = 'workspace.agent_ops.updated' ORDER BY occurred_at", (workspace,)
+        " AND action = 'workspace.agent_ops.updated' ORDER BY occurred_at",
+        (workspace,),
     ).fetchall()
     assert [a["actor_id"] for a in audit] == ["admin-1", "admin-1"]
     assert audit[0]["before_state"] is None
@@ -123,8 +136,13 @@ def test_agent_ops_rejects_bad_input_with_422_and_writes_nothing(
 
 
 def test_malformed_json_is_422_not_500(api: ApiClient, workspace: uuid.UUID, token: Token) -> None:
-    response = api.request("PATCH", "/v1/workspaces/agent-ops", token=token(workspace, "admin"),
-                           data=b'{"eval_pass_threshold": ', content_type="application/json")
+    response = api.request(
+        "PATCH",
+        "/v1/workspaces/agent-ops",
+        token=token(workspace, "admin"),
+        data=b'{"eval_pass_threshold": ',
+        content_type="application/json",
+    )
     problem_of(response, 422, "validation")
 
 
@@ -140,11 +158,15 @@ def test_settings_of_a_workspace_that_does_not_exist_are_404(api: ApiClient, tok
 API_KEY = "sk-test-abcdefghijklmnop-WXYZ"
 
 
-def test_byok_key_is_write_only_and_encrypted(api: ApiClient, workspace: uuid.UUID,
-                                              token: Token, owner_sql: Conn) -> None:
+def test_byok_key_is_write_only_and_encrypted(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn
+) -> None:
     admin = token(workspace, "admin")
-    response = api.patch("/v1/workspaces/agent-llm", token=admin, json={
-        "provider": "openai", "model": "gpt-4o-mini", "api_key": API_KEY})
+    response = api.patch(
+        "/v1/workspaces/agent-llm",
+        token=admin,
+        json={"provider": "openai", "model": "gpt-4o-mini", "api_key": API_KEY},
+    )
     assert response.status == 200, response.text
     body = response.json()
     assert body["api_key_set"] is True and body["api_key_hint"] == "...WXYZ"
@@ -157,7 +179,8 @@ def test_byok_key_is_write_only_and_encrypted(api: ApiClient, workspace: uuid.UU
     assert cleared.json()["model"] == "gpt-4o-mini"
     audits = owner_sql.execute(
         "SELECT before_state, after_state FROM audit_log WHERE workspace_id = %s"
-        " AND action = 'workspace.agent_llm.updated' ORDER BY occurred_at", (workspace,)
+        " AND action = 'workspace.agent_llm.updated' ORDER BY occurred_at",
+        (workspace,),
     ).fetchall()
     assert audits[0]["after_state"]["api_key_set"] is True
     assert audits[1]["before_state"]["api_key_hint"] == "...WXYZ"
@@ -194,16 +217,24 @@ def test_private_base_url_allowed_when_deployment_allows(
 
     monkeypatch.setenv("CONVOSHIP_ALLOW_PRIVATE_NETWORK", "1")
     reset_settings()
-    response = api.patch("/v1/workspaces/agent-llm", token=token(workspace, "admin"), json={
-        "provider": "openai_compatible", "base_url": "http://10.0.0.8:8000/v1", "model": "llama"})
+    response = api.patch(
+        "/v1/workspaces/agent-llm",
+        token=token(workspace, "admin"),
+        json={
+            "provider": "openai_compatible",
+            "base_url": "http://10.0.0.8:8000/v1",
+            "model": "llama",
+        },
+    )
     assert response.status == 200, response.text
 
 
 # --- secrets --------------------------------------------------------------------------
 
 
-def test_secret_lifecycle(api: ApiClient, workspace: uuid.UUID, token: Token,
-                          owner_sql: Conn) -> None:
+def test_secret_lifecycle(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn
+) -> None:
     admin = token(workspace, "admin", sub="sec-admin")
     created = api.post("/v1/secrets", token=admin, json={"name": "CRM_KEY", "value": "v-111"})
     assert created.status == 201, created.text
@@ -218,8 +249,13 @@ def test_secret_lifecycle(api: ApiClient, workspace: uuid.UUID, token: Token,
     assert_nowhere_in_database(owner_sql, "v-222")
     assert api.delete("/v1/secrets/CRM_KEY", token=admin).status == 204
     problem_of(api.delete("/v1/secrets/CRM_KEY", token=admin), 404, "not-found")
-    actions = [r["action"] for r in owner_sql.execute(
-        "SELECT action FROM audit_log WHERE workspace_id = %s ORDER BY occurred_at", (workspace,))]
+    actions = [
+        r["action"]
+        for r in owner_sql.execute(
+            "SELECT action FROM audit_log WHERE workspace_id = %s ORDER BY occurred_at",
+            (workspace,),
+        )
+    ]
     assert actions == ["secret.created", "secret.replaced", "secret.deleted"]
 
 
@@ -235,10 +271,12 @@ def test_secret_lifecycle(api: ApiClient, workspace: uuid.UUID, token: Token,
         {"value": "v"},
     ],
 )
-def test_secret_validation(api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn,
-                           body: Any) -> None:
-    problem_of(api.post("/v1/secrets", token=token(workspace, "admin"), json=body), 422,
-               "validation")
+def test_secret_validation(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn, body: Any
+) -> None:
+    problem_of(
+        api.post("/v1/secrets", token=token(workspace, "admin"), json=body), 422, "validation"
+    )
     assert _count(owner_sql, "workspace_secrets", workspace) == 0
 
 
@@ -267,8 +305,9 @@ def test_secrets_of_another_workspace_are_invisible(
 # --- audit log ------------------------------------------------------------------------
 
 
-def test_audit_log_search_filters_and_pages(api: ApiClient, workspace: uuid.UUID,
-                                            other_workspace: uuid.UUID, token: Token) -> None:
+def test_audit_log_search_filters_and_pages(
+    api: ApiClient, workspace: uuid.UUID, other_workspace: uuid.UUID, token: Token
+) -> None:
     admin = token(workspace, "admin", sub="auditor")
     for i in range(5):
         api.post("/v1/secrets", token=admin, json={"name": f"S{i}", "value": "v"})
@@ -303,28 +342,54 @@ def test_audit_log_search_filters_and_pages(api: ApiClient, workspace: uuid.UUID
 @pytest.mark.parametrize(
     "query", ["limit=0", "limit=201", "limit=abc", "since=yesterday", "cursor=%%%%"]
 )
-def test_audit_log_bad_query_is_422(api: ApiClient, workspace: uuid.UUID, token: Token,
-                                    query: str) -> None:
-    problem_of(api.get(f"/v1/audit-log?{query}", token=token(workspace, "admin")), 422,
-               "validation")
+def test_audit_log_bad_query_is_422(
+    api: ApiClient, workspace: uuid.UUID, token: Token, query: str
+) -> None:
+    problem_of(
+        api.get(f"/v1/audit-log?{query}", token=token(workspace, "admin")), 422, "validation"
+    )
 
 
 # --- helpers --------------------------------------------------------------------------
 
 
 def _count(owner_sql: Conn, table: str, workspace: uuid.UUID) -> int:
-    row = owner_sql.execute(f"SELECT count(*) AS n FROM {table} WHERE workspace_id = %s".encode(),
-                            (workspace,)).fetchone()
+    row = owner_sql.execute(
+        f"SELECT count(*) AS n FROM {table} WHERE workspace_id = %s".encode(), (workspace,)
+    ).fetchone()
     assert row is not None
     return int(row["n"])
 
 
 def assert_nowhere_in_database(owner_sql: Conn, needle: str) -> None:
     """The plaintext appears in no column of any table (rows rendered as text)."""
-    tables = [r["tablename"] for r in owner_sql.execute(
-        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+    tables = [
+        r["tablename"]
+        for r in owner_sql.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+    ]
     for table in tables:
         row = owner_sql.execute(
-            f"SELECT count(*) AS n FROM {table} t WHERE t::text LIKE %s".encode(),
-            (f"%{needle}%",)).fetchone()
+            f"SELECT count(*) AS n FROM {table} t WHERE t::text LIKE %s".encode(), (f"%{needle}%",)
+        ).fetchone()
         assert row is not None and row["n"] == 0, f"{needle!r} found in {table}"
+
+
+def test_secret_used_by_an_auth_guardrail_cannot_be_deleted(
+    api: ApiClient, workspace: uuid.UUID, token: Token
+) -> None:
+    admin = token(workspace, "admin")
+    assert (
+        api.post("/v1/secrets", token=admin, json={"name": "VISITOR", "value": "v" * 40}).status
+        == 201
+    )
+    assert api.post("/v1/ai-agents", token=admin, json={"name": "Front desk"}).status == 201
+    guardrails = api.get("/v1/ai-agents/front-desk/guardrails", token=admin).json()["items"]
+    auth = next(g for g in guardrails if g["kind"] == "AUTH")
+    patched = api.patch(
+        f"/v1/ai-agents/front-desk/guardrails/{auth['id']}",
+        token=admin,
+        json={"config": {"visitor_token_secret": "{{secret:VISITOR}}"}},
+    )
+    assert patched.status == 200, patched.text
+    body = problem_of(api.delete("/v1/secrets/VISITOR", token=admin), 409, "conflict")
+    assert body["used_by"] == [{"agent": "front-desk", "guardrail": "AUTH"}]

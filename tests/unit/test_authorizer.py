@@ -28,8 +28,12 @@ def fresh_secret_cache() -> None:
 
 def event(authorization: str | None) -> dict[str, object]:
     headers = {} if authorization is None else {"authorization": authorization}
-    return {"version": "2.0", "type": "REQUEST", "headers": headers,
-            "identitySource": [authorization] if authorization else []}
+    return {
+        "version": "2.0",
+        "type": "REQUEST",
+        "headers": headers,
+        "identitySource": [authorization] if authorization else [],
+    }
 
 
 def test_valid_token_passes_its_claims_as_context() -> None:
@@ -45,7 +49,12 @@ def sign(claims: dict[str, object], secret: str = JWT_SECRET, alg: str = "HS256"
 
 
 def claims(**overrides: object) -> dict[str, object]:
-    base: dict[str, object] = {"sub": "u", "wid": WS, "role": "viewer", "exp": int(time.time()) + 60}
+    base: dict[str, object] = {
+        "sub": "u",
+        "wid": WS,
+        "role": "viewer",
+        "exp": int(time.time()) + 60,
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -101,6 +110,7 @@ def test_imports_without_the_layer_or_fastapi() -> None:
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('convoship', 'fastapi', 'pydantic', 'boto3', 'psycopg')]; print(bad)"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                         check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "[]"

@@ -25,10 +25,14 @@ def test_defaults() -> None:
         ({}, "CONVOSHIP_SECRETS_KEY"),
         ({"CONVOSHIP_SECRETS_KEY": "not-a-key"}, "CONVOSHIP_SECRETS_KEY"),
         ({"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_STAGE": "staging"}, "CONVOSHIP_STAGE"),
-        ({"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_DRAFT_RETENTION_DAYS": "0"},
-         "CONVOSHIP_DRAFT_RETENTION_DAYS"),
-        ({"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_DRAFT_RETENTION_DAYS": "ten"},
-         "CONVOSHIP_DRAFT_RETENTION_DAYS"),
+        (
+            {"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_DRAFT_RETENTION_DAYS": "0"},
+            "CONVOSHIP_DRAFT_RETENTION_DAYS",
+        ),
+        (
+            {"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_DRAFT_RETENTION_DAYS": "ten"},
+            "CONVOSHIP_DRAFT_RETENTION_DAYS",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(environ: dict[str, str], names: str) -> None:
@@ -63,13 +67,25 @@ def test_lambda_reads_keys_and_db_credentials_from_secrets_manager(
     with mock_aws():
         sm = boto3.client("secretsmanager", region_name="us-east-1")
         app = sm.create_secret(Name="app", SecretString=json.dumps({"CONVOSHIP_SECRETS_KEY": KEY}))
-        dbs = sm.create_secret(Name="db", SecretString=json.dumps(
-            {"host": "db.internal", "port": 5432, "username": "convoship_app",
-             "password": "s3cr3t!", "dbname": "convoship"}))
+        dbs = sm.create_secret(
+            Name="db",
+            SecretString=json.dumps(
+                {
+                    "host": "db.internal",
+                    "port": 5432,
+                    "username": "convoship_app",
+                    "password": "s3cr3t!",
+                    "dbname": "convoship",
+                }
+            ),
+        )
         parameters.clear_caches()
-        settings = load_settings({
-            "CONVOSHIP_APP_SECRET_ARN": app["ARN"], "CONVOSHIP_DATABASE_SECRET_ARN": dbs["ARN"],
-        })
+        settings = load_settings(
+            {
+                "CONVOSHIP_APP_SECRET_ARN": app["ARN"],
+                "CONVOSHIP_DATABASE_SECRET_ARN": dbs["ARN"],
+            }
+        )
         parameters.clear_caches()
     assert settings.secrets_keys == (KEY,)
     assert settings.database_url is not None

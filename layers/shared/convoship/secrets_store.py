@@ -58,8 +58,9 @@ def put_secret(
 
 
 def delete_secret(conn: Connection, actor: audit.Actor, name: str) -> None:
-    """Delete a secret no tool references. Deleting first takes the row lock, so a tool
-    saved concurrently either commits first (and is seen here) or finds the secret gone."""
+    """Delete a secret no tool or AUTH guardrail references. Deleting first takes the row
+    lock, so a reference saved concurrently either commits first (and is seen here) or
+    finds the secret gone."""
     deleted = conn.execute(
         "DELETE FROM workspace_secrets WHERE workspace_id = %s AND name = %s RETURNING name",
         (actor.workspace_id, name),
@@ -68,15 +69,22 @@ def delete_secret(conn: Connection, actor: audit.Actor, name: str) -> None:
         raise NotFound(f"no secret named {name}")
     users = conn.execute(
         """
-        SELECT a.slug, t.name FROM ai_agent_tools t JOIN ai_agents a ON a.id = t.agent_id
-         WHERE t.workspace_id = %s AND %s = ANY(t.secret_refs) ORDER BY a.slug, t.name
+        SELECT a.slug, 'tool' AS kind, t.name FROM ai_agent_tools t
+          JOIN ai_agents a ON a.id = t.agent_id
+         WHERE t.workspace_id = %(ws)s AND %(name)s = ANY(t.secret_refs)
+        UNION ALL
+        SELECT a.slug, 'guardrail', g.kind FROM ai_agent_guardrails g
+          JOIN ai_agents a ON a.id = g.agent_id
+         WHERE g.workspace_id = %(ws)s AND g.kind = 'AUTH'
+           AND g.config->>'visitor_token_secret' = '{{secret:' || %(name)s || '}}'
+         ORDER BY 1, 2, 3
         """,
-        (actor.workspace_id, name),
+        {"ws": actor.workspace_id, "name": name},
     ).fetchall()
     if users:
         raise Conflict(
-            f"secret {name} is still used by {len(users)} tool(s)",
-            used_by=[{"agent": u["slug"], "tool": u["name"]} for u in users],
+            f"secret {name} is still used by {len(users)} tool(s) or guardrail(s)",
+            used_by=[{"agent": u["slug"], u["kind"]: u["name"]} for u in users],
         )
     audit.record(
         conn,

@@ -50,6 +50,7 @@ def problem(
     slug: str,
     title: str,
     detail: str | None = None,
+    /,
     *,
     headers: dict[str, str] | None = None,
     **extra: Any,
