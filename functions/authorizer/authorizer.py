@@ -15,6 +15,7 @@ import binascii
 import hashlib
 import hmac
 import json
+import math
 import os
 import re
 import time
@@ -24,14 +25,25 @@ ROLES = frozenset({"owner", "admin", "editor", "viewer"})
 MIN_SECRET_BYTES = 32
 CLOCK_SKEW_S = 30  # tolerated for nbf only: an expired token is refused at once
 SECRET_TTL_S = 300
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_B64URL = re.compile(r"[A-Za-z0-9_-]*")
 _DENY = {"isAuthorized": False}
 
 _secrets_cache: tuple[float, tuple[bytes, ...]] | None = None
 
 
 def _b64decode(segment: str) -> bytes:
-    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """Strict unpadded base64url: one spelling per value (no ignored junk characters)."""
+    if not _B64URL.fullmatch(segment):
+        raise ValueError("not base64url")
+    raw = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    if base64.urlsafe_b64encode(raw).rstrip(b"=").decode() != segment:
+        raise ValueError("non-canonical base64url")
+    return raw
+
+
+def _finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _fetch_secret_value(arn: str) -> str:
@@ -84,14 +96,16 @@ def verify_token(
         return None
     now = time.time() if now is None else now
     exp, nbf = claims.get("exp"), claims.get("nbf")
-    if isinstance(exp, bool) or not isinstance(exp, int | float) or exp <= now:
+    if not _finite_number(exp) or exp <= now:  # type: ignore[operator]
         return None
-    if nbf is not None and (not isinstance(nbf, int | float) or nbf > now + CLOCK_SKEW_S):
+    if nbf is not None and (not _finite_number(nbf) or nbf > now + CLOCK_SKEW_S):
         return None
     sub, wid, role = claims.get("sub"), claims.get("wid"), claims.get("role")
     if not isinstance(sub, str) or not 0 < len(sub) <= 256:
         return None
-    if not isinstance(wid, str) or not _UUID.match(wid) or role not in ROLES:
+    if not isinstance(wid, str) or not _UUID.fullmatch(wid):
+        return None
+    if not isinstance(role, str) or role not in ROLES:
         return None
     return {"workspace_id": wid.lower(), "user_id": sub, "role": str(role)}
 

@@ -204,6 +204,16 @@ def test_public_token_sees_only_what_the_embed_needs(
         # ...but changing the agent is not possible: UPDATE matches no row.
         cur = app_sql.execute("UPDATE ai_agents SET name = 'x'")
         assert cur.rowcount == 0
+        # ...nor deleting its conversations or usage (messages: no DELETE grant at all).
+        for table in ("ai_agent_conversations", "ai_agent_usage_daily"):
+            assert app_sql.execute(f"DELETE FROM {table}".encode()).rowcount == 0, table
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
+        app_sql.execute("DELETE FROM ai_agent_messages")
+    with pytest.raises(psycopg.errors.CheckViolation), app_sql.transaction():
+        app_sql.execute(
+            "SELECT set_config('app.ai_agent_public_token', %s, true)", (a["public_token"],)
+        )
+        app_sql.execute("UPDATE ai_agent_usage_daily SET tokens = 0")  # resetting the BUDGET
     for query, params in [
         (
             "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"

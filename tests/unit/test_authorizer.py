@@ -84,6 +84,13 @@ def none_alg_token() -> str:
         f"Bearer {sign(claims(sub=''))}",
         f"Bearer {sign(claims(nbf=int(time.time()) + 3600))}",  # not yet valid
         f"Bearer {sign(claims(exp=True))}",
+        f"Bearer {sign(claims(exp=float('nan')))}",  # would never expire
+        f"Bearer {sign(claims(exp=float('inf')))}",
+        f"Bearer {sign(claims(nbf=float('nan')))}",
+        f"Bearer {sign(claims(role=['owner']))}",  # unhashable: must deny, not crash
+        f"Bearer {sign(claims(wid=WS + chr(10)))}",  # trailing newline
+        f"Bearer {sign(claims())}AAAA!",  # junk after the signature
+        f"Bearer {sign(claims())}=",
     ],
 )
 def test_bad_tokens_are_denied(authorization: str | None) -> None:

@@ -55,22 +55,53 @@ BEGIN
     END LOOP;
 END $$;
 
-DROP POLICY IF EXISTS embed_conversations ON ai_agent_conversations;
-CREATE POLICY embed_conversations ON ai_agent_conversations TO convoship_app
-    USING (channel = 'embed' AND agent_id =
-           (SELECT a.id FROM ai_agents a WHERE a.public_token = current_public_token()))
-    WITH CHECK (channel = 'embed' AND agent_id =
-           (SELECT a.id FROM ai_agents a WHERE a.public_token = current_public_token()));
+-- Conversations, messages and usage: read, insert and (conversations, usage) update for the
+-- token's own agent; never delete. Usage counters may only grow (trigger below), so a
+-- public token cannot reset its BUDGET.
+DO $$
+DECLARE
+    own_agent constant text :=
+        '(SELECT a.id FROM ai_agents a WHERE a.public_token = current_public_token())';
+    cmd text;
+BEGIN
+    FOREACH cmd IN ARRAY ARRAY['SELECT', 'INSERT', 'UPDATE'] LOOP
+        EXECUTE format('DROP POLICY IF EXISTS embed_conversations_%s ON ai_agent_conversations',
+                       lower(cmd));
+        EXECUTE format('DROP POLICY IF EXISTS embed_usage_%s ON ai_agent_usage_daily', lower(cmd));
+    END LOOP;
+    EXECUTE 'CREATE POLICY embed_conversations_select ON ai_agent_conversations FOR SELECT
+             TO convoship_app USING (channel = ''embed'' AND agent_id = ' || own_agent || ')';
+    EXECUTE 'CREATE POLICY embed_conversations_insert ON ai_agent_conversations FOR INSERT
+             TO convoship_app WITH CHECK (channel = ''embed'' AND agent_id = ' || own_agent || ')';
+    EXECUTE 'CREATE POLICY embed_conversations_update ON ai_agent_conversations FOR UPDATE
+             TO convoship_app USING (channel = ''embed'' AND agent_id = ' || own_agent || ')
+             WITH CHECK (channel = ''embed'' AND agent_id = ' || own_agent || ')';
+    EXECUTE 'CREATE POLICY embed_usage_select ON ai_agent_usage_daily FOR SELECT
+             TO convoship_app USING (agent_id = ' || own_agent || ')';
+    EXECUTE 'CREATE POLICY embed_usage_insert ON ai_agent_usage_daily FOR INSERT
+             TO convoship_app WITH CHECK (agent_id = ' || own_agent || ')';
+    EXECUTE 'CREATE POLICY embed_usage_update ON ai_agent_usage_daily FOR UPDATE
+             TO convoship_app USING (agent_id = ' || own_agent || ')
+             WITH CHECK (agent_id = ' || own_agent || ')';
+END $$;
 
-DROP POLICY IF EXISTS embed_messages ON ai_agent_messages;
-CREATE POLICY embed_messages ON ai_agent_messages TO convoship_app
-    USING (conversation_id IN (SELECT c.id FROM ai_agent_conversations c))
+DROP POLICY IF EXISTS embed_messages_select ON ai_agent_messages;
+CREATE POLICY embed_messages_select ON ai_agent_messages FOR SELECT TO convoship_app
+    USING (conversation_id IN (SELECT c.id FROM ai_agent_conversations c));
+DROP POLICY IF EXISTS embed_messages_insert ON ai_agent_messages;
+CREATE POLICY embed_messages_insert ON ai_agent_messages FOR INSERT TO convoship_app
     WITH CHECK (conversation_id IN (SELECT c.id FROM ai_agent_conversations c));
 
-DROP POLICY IF EXISTS embed_usage ON ai_agent_usage_daily;
-CREATE POLICY embed_usage ON ai_agent_usage_daily TO convoship_app
-    USING (agent_id = (SELECT a.id FROM ai_agents a WHERE a.public_token = current_public_token()))
-    WITH CHECK (agent_id = (SELECT a.id FROM ai_agents a WHERE a.public_token = current_public_token()));
+CREATE OR REPLACE FUNCTION usage_only_grows() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.tokens < OLD.tokens OR NEW.day <> OLD.day OR NEW.agent_id <> OLD.agent_id THEN
+        RAISE EXCEPTION 'token usage only grows' USING ERRCODE = 'check_violation';
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS usage_only_grows ON ai_agent_usage_daily;
+CREATE TRIGGER usage_only_grows BEFORE UPDATE ON ai_agent_usage_daily
+    FOR EACH ROW EXECUTE FUNCTION usage_only_grows();
 
 -- The scheduled purge: stale drafts of any workspace, and its own audit rows; nothing else.
 DROP POLICY IF EXISTS purge_stale_drafts ON ai_agent_drafts;
