@@ -15,8 +15,8 @@ from convoship.guardrails import (
     LimitConfig,
     normalized_config,
     parse_guardrail_config,
-    referenced_secret_name,
 )
+from convoship.secret_refs import reference_name
 
 
 def test_defaults_match_the_contract() -> None:
@@ -105,11 +105,11 @@ def test_origins_are_normalised(origin: str, normalised: str) -> None:
 
 def test_secret_reference_parsing() -> None:
     config = AuthConfig.model_validate({"visitor_token_secret": "{{secret:VISITOR}}"})
-    assert referenced_secret_name(config.visitor_token_secret) == "VISITOR"
-    assert referenced_secret_name("{{ secret:SPACED }}") == "SPACED"
+    assert reference_name(config.visitor_token_secret) == "VISITOR"
+    assert reference_name("{{ secret:SPACED }}") == "SPACED"
     spaced = AuthConfig.model_validate({"visitor_token_secret": "{{ secret:SPACED }}"})
     assert spaced.visitor_token_secret == "{{secret:SPACED}}"  # one spelling, easy to find
-    assert referenced_secret_name(None) is None
+    assert reference_name(None) is None
 
 
 def test_models_are_immutable_and_strict_about_extra_keys() -> None:

@@ -2,54 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import Path
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidatorFunctionWrapHandler,
-    WrapValidator,
-    model_validator,
-)
 
-T = TypeVar("T")
+from convoship.http.models import Given, Patch
+
+__all__ = ["Given", "ItemId", "Patch"]
 
 # The {id} of a sub-resource in a route path (the template's parameter name).
 ItemId = Annotated[UUID, Path(alias="id")]
-
-
-def _not_null(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-    if value is None:
-        raise ValueError("may be left out, but not set to null")
-    return handler(value)
-
-
-def _without_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-# A PATCH field that may be left out (unchanged) but, when sent, is never null. Pydantic
-# sees only T (so errors and the schema name T alone); type checkers see the None default.
-if TYPE_CHECKING:
-    Given = Annotated[T | None, "given"]
-else:
-    Given = Annotated[T, WrapValidator(_not_null), Field(json_schema_extra=_without_default)]
-
-
-class Patch(BaseModel):
-    """A partial update: unknown fields are refused, and at least one field must be set."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Patch:
-        if not self.model_fields_set:
-            raise ValueError("set at least one field")
-        return self
-
-    def changes(self) -> dict[str, Any]:
-        """The fields the client sent, as plain JSON-able values."""
-        return self.model_dump(include=self.model_fields_set)

@@ -6,24 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from convoship.http.models import Given, Patch
 from convoship.secret_refs import SECRET_NAME
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="after")
-    def _not_empty(self) -> Strict:
-        if not self.model_fields_set:
-            raise ValueError("set at least one field")
-        return self
-
-
-class AgentOpsPatch(Strict):
-    rpm_cap_per_agent: Annotated[int, Field(ge=0, le=100_000, strict=True)] | None = None
-    eval_pass_threshold: Annotated[float, Field(ge=0, le=1)] = 0.0
+class AgentOpsPatch(Patch):
+    rpm_cap_per_agent: Annotated[int, Field(ge=0, le=100_000)] | None = None
+    eval_pass_threshold: Given[Annotated[float, Field(ge=0, le=1)]] = None
 
 
 class EffectiveCaps(BaseModel):
@@ -41,7 +32,7 @@ class AgentOpsOut(BaseModel):
 Provider = Literal["openai", "openai_compatible", "anthropic", "bedrock"]
 
 
-class AgentLlmPatch(Strict):
+class AgentLlmPatch(Patch):
     provider: Provider | None = None
     model: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     base_url: Annotated[str, Field(min_length=1, max_length=2048)] | None = None
@@ -57,11 +48,17 @@ class AgentLlmOut(BaseModel):
     updated_at: datetime | None
 
 
+def _no_nul(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 class SecretIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
-    value: Annotated[str, Field(min_length=1, max_length=8192)]
+    value: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_no_nul)]
 
 
 class SecretOut(BaseModel):

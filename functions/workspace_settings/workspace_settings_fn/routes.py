@@ -52,7 +52,7 @@ def get_agent_ops(ctx: Viewer, tx: WorkspaceTx) -> AgentOpsOut:
 @router.patch("/workspaces/agent-ops", response_model=AgentOpsOut)
 def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> AgentOpsOut:
     """Change the per-agent RPM cap (null or 0..100000) and/or the eval pass threshold."""
-    changes = body.model_dump(include=body.model_fields_set)
+    changes = body.changes()
     return _ops_out(ws.update_agent_ops(tx, ctx.actor, changes))
 
 
@@ -65,7 +65,7 @@ def get_agent_llm(ctx: Viewer, tx: WorkspaceTx) -> AgentLlmOut:
 @router.patch("/workspaces/agent-llm", response_model=AgentLlmOut)
 def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> AgentLlmOut:
     """Bring your own key: provider, model, base URL and a write-only API key (null clears)."""
-    changes = body.model_dump(include=body.model_fields_set)
+    changes = body.changes()
     allow_private = get_settings().allow_private_network
     return _llm_out(ws.update_llm_settings(tx, ctx.actor, changes, allow_private=allow_private))
 

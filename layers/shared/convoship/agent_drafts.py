@@ -15,7 +15,7 @@ from psycopg.types.json import Jsonb
 from convoship import audit
 from convoship.db import Connection
 from convoship.errors import NotFound
-from convoship.validation import check_json_size, json_size
+from convoship.validation import check_json_document, json_size
 
 MAX_DRAFT_BYTES = 256 * 1024
 DRAFT_COLUMNS = "id, data, created_by, created_at, updated_at"
@@ -49,7 +49,7 @@ def get_draft(conn: Connection, workspace_id: object, draft_id: UUID) -> dict[st
 
 
 def create_draft(conn: Connection, actor: audit.Actor, data: dict[str, Any]) -> dict[str, Any]:
-    check_json_size(data, MAX_DRAFT_BYTES, ("body", "data"), status=413)
+    check_json_document(data, MAX_DRAFT_BYTES, ("body", "data"), status=413)
     try:
         row = conn.execute(
             "INSERT INTO ai_agent_drafts (workspace_id, data, created_by) VALUES (%s, %s, %s)"
@@ -74,7 +74,7 @@ def update_draft(
     conn: Connection, actor: audit.Actor, draft_id: UUID, data: dict[str, Any]
 ) -> dict[str, Any]:
     """Replace the draft's data."""
-    check_json_size(data, MAX_DRAFT_BYTES, ("body", "data"), status=413)
+    check_json_document(data, MAX_DRAFT_BYTES, ("body", "data"), status=413)
     row = conn.execute(
         "UPDATE ai_agent_drafts d SET data = %s, updated_at = now()"
         " FROM (SELECT id, data FROM ai_agent_drafts WHERE workspace_id = %s AND id = %s"

@@ -30,7 +30,7 @@ class EvalAssertion(BaseModel):
         if self.type == "regex":
             try:
                 re.compile(self.value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ValueError(f"regex does not compile: {exc}") from None
         return self
 

@@ -12,7 +12,8 @@ from convoship import audit
 from convoship.agents import AGENT_ID, GUARDRAIL_COLUMNS, agent_ref, not_found, rows_of_agent
 from convoship.db import Connection
 from convoship.errors import Conflict, NotFound, ValidationFailed
-from convoship.guardrails import GUARDRAIL_KINDS, normalized_config, referenced_secret_name
+from convoship.guardrails import GUARDRAIL_KINDS, normalized_config
+from convoship.secret_refs import reference_name
 from convoship.secrets_store import lock_existing_names
 
 _KIND_ORDER = "array_position(ARRAY['AUTH','LIMIT','REDACT','ESCALATE','BUDGET'], kind)"
@@ -25,7 +26,7 @@ def _state(row: dict[str, Any]) -> dict[str, Any]:
 def _require_referenced_secret(conn: Connection, workspace_id: object, config: Any) -> None:
     """AUTH's visitor_token_secret must name an existing workspace secret (share-locked,
     so it cannot be deleted before this transaction commits)."""
-    name = referenced_secret_name(config.get("visitor_token_secret"))
+    name = reference_name(config.get("visitor_token_secret"))
     if name is not None and not lock_existing_names(conn, workspace_id, [name]):
         raise ValidationFailed.at(
             ("body", "config", "visitor_token_secret"),

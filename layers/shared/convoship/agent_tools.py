@@ -25,7 +25,7 @@ from convoship.tool_spec import (
     check_secret_reference_syntax,
     check_tool_url,
 )
-from convoship.validation import check_json_size, validate_as
+from convoship.validation import check_json_document, validate_as
 
 TOOL_COLUMNS = (
     "id, agent_id, name, description, handler_kind, config, input_schema, secret_refs,"
@@ -61,8 +61,8 @@ def _vetted(
     conn: Connection, workspace_id: object, spec: ToolSpec, allow_private: bool
 ) -> tuple[dict[str, Any], list[str]]:
     config = spec.config.model_dump()
-    check_json_size(config, MAX_CONFIG_BYTES, ("body", "config"))
-    check_json_size(spec.input_schema, MAX_CONFIG_BYTES, ("body", "input_schema"))
+    check_json_document(config, MAX_CONFIG_BYTES, ("body", "config"))
+    check_json_document(spec.input_schema, MAX_CONFIG_BYTES, ("body", "input_schema"))
     check_tool_url(spec.config.url, allow_private=allow_private)
     return config, _checked_secret_refs(conn, workspace_id, spec.config)
 

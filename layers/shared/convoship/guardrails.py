@@ -6,12 +6,12 @@ what was saved). Their defaults are the configs seeded on every new agent.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from convoship.secret_refs import reference_name
 from convoship.validation import validate_as
 
 GuardrailKind = Literal["AUTH", "LIMIT", "REDACT", "ESCALATE", "BUDGET"]
@@ -29,7 +29,6 @@ DEFAULT_ESCALATION_MESSAGE = (
     "I'm passing this conversation to a member of our team. "
     "Someone will get back to you here as soon as possible."
 )
-SECRET_REFERENCE = re.compile(r"^\{\{\s*secret:([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -53,18 +52,12 @@ def _origin(value: str) -> str:
 
 def _secret_reference(value: str) -> str:
     """A `{{secret:NAME}}` reference, stored in its canonical spelling (no inner spaces)."""
-    match = SECRET_REFERENCE.match(value)
-    if not match:
+    name = reference_name(value)
+    if name is None:
         raise ValueError(
             "must be a reference to a workspace secret, {{secret:NAME}}; never the value itself"
         )
-    return "{{secret:" + match.group(1) + "}}"
-
-
-def referenced_secret_name(reference: str | None) -> str | None:
-    """NAME of a `{{secret:NAME}}` reference (None for None)."""
-    match = None if reference is None else SECRET_REFERENCE.match(reference)
-    return match.group(1) if match else None
+    return "{{secret:" + name + "}}"
 
 
 class _Config(BaseModel):

@@ -7,14 +7,13 @@ Shared by the admin API (validation at save) and the runtime (parsing what was s
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from convoship.errors import ValidationFailed
 from convoship.netguard import UnsafeUrl, check_outbound_url
-from convoship.secret_refs import SECRET_REF
+from convoship.secret_refs import SECRET_REF, strings_in
 
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_CONFIG_BYTES = 64 * 1024
@@ -32,9 +31,25 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
     return headers
 
 
+def _remote_refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        refs = [
+            v
+            for k, v in value.items()
+            if k in ("$ref", "$dynamicRef") and not (isinstance(v, str) and v.startswith("#"))
+        ]
+        return refs + [r for v in value.values() for r in _remote_refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _remote_refs(v)]
+    return []
+
+
 def _input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     import jsonschema  # lazy: slow to import, and only tool writes need it
 
+    remote = _remote_refs(schema)
+    if remote:  # validating arguments would try to fetch them, or fail at call time
+        raise ValueError(f"only local references (#/...) are allowed, not {remote[0]!r}")
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
@@ -73,21 +88,9 @@ class ToolSpec(BaseModel):
     }
 
 
-def _strings(value: Any) -> Iterable[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from _strings(key)
-            yield from _strings(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _strings(item)
-
-
 def check_secret_reference_syntax(config: HttpToolConfig) -> None:
     """A `{{secret:...}}` that is not a valid reference would reach the API verbatim."""
-    for text in _strings(config.templated()):
+    for text in strings_in(config.templated()):
         for found in _SECRET_LIKE.finditer(text):
             if not SECRET_REF.fullmatch(found.group(0)):
                 raise ValidationFailed.at(

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from convoship import audit
 from convoship.crypto import byok_context, encrypt_at_rest
@@ -80,23 +81,20 @@ def _upsert(
     conn: Connection, table: str, columns: dict[str, Any], workspace_id: object, actor_id: str
 ) -> dict[str, Any]:
     """Insert or update the workspace's row of a settings table; returns the new row."""
-    names = list(columns)
-    insert_cols = ", ".join(["workspace_id", "updated_by", *names])
-    placeholders = ", ".join(["%(workspace_id)s", "%(updated_by)s", *(f"%({n})s" for n in names)])
-    updates = ", ".join(
-        [
-            *(f"{n} = EXCLUDED.{n}" for n in names),
-            "updated_at = now()",
-            "updated_by = EXCLUDED.updated_by",
-        ]
-    )
-    query = (
-        f"INSERT INTO {table} ({insert_cols}) VALUES ({placeholders})"
-        f" ON CONFLICT (workspace_id) DO UPDATE SET {updates} RETURNING *"
+    names = [sql.Identifier(n) for n in columns]
+    query = sql.SQL(
+        "INSERT INTO {table} (workspace_id, updated_by, {cols}) VALUES"
+        " (%(workspace_id)s, %(updated_by)s, {values}) ON CONFLICT (workspace_id) DO UPDATE"
+        " SET {updates}, updated_at = now(), updated_by = EXCLUDED.updated_by RETURNING *"
+    ).format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(names),
+        values=sql.SQL(", ").join(sql.Placeholder(n) for n in columns),
+        updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(n) for n in names),
     )
     params = {"workspace_id": workspace_id, "updated_by": actor_id, **columns}
     try:
-        row = conn.execute(query.encode(), params).fetchone()
+        row = conn.execute(query, params).fetchone()
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound("workspace not found") from None
     assert row is not None
@@ -134,12 +132,12 @@ def get_llm_settings(conn: Connection, workspace_id: object) -> LlmSettings:
     return _llm_row(conn, workspace_id, lock=False) or _LLM_DEFAULT
 
 
-def key_hint(api_key: str) -> str:
-    """`...abcd` for keys long enough that four characters give little away."""
-    return "..." + api_key[-4:] if len(api_key) >= 12 else "..."
+def key_hint(api_key: str) -> str | None:
+    """`...abcd` for keys long enough that four characters give little away, else None."""
+    return "..." + api_key[-4:] if len(api_key) >= 12 else None
 
 
-def _validate_llm(merged: dict[str, Any], allow_private: bool) -> None:
+def _validate_llm(merged: dict[str, Any], has_key: bool, allow_private: bool) -> None:
     provider, base_url = merged["provider"], merged["base_url"]
     if base_url is not None:
         try:
@@ -148,7 +146,7 @@ def _validate_llm(merged: dict[str, Any], allow_private: bool) -> None:
             raise ValidationFailed.at(("body", "base_url"), f"base_url {exc}") from None
     if provider == "openai_compatible" and base_url is None:
         raise ValidationFailed.at(("body", "base_url"), "openai_compatible needs a base_url")
-    if provider == "bedrock" and merged["api_key_ciphertext"] is not None:
+    if provider == "bedrock" and has_key:
         raise ValidationFailed.at(
             ("body", "api_key"), "bedrock authenticates with IAM; it takes no api_key"
         )
@@ -168,13 +166,16 @@ def update_llm_settings(
         "api_key_hint": current.api_key_hint,
     }
     merged.update({k: v for k, v in changes.items() if k != "api_key"})
+    api_key = changes.get("api_key")
+    has_key = (
+        api_key is not None if "api_key" in changes else current.api_key_ciphertext is not None
+    )
+    _validate_llm(merged, has_key, allow_private)  # before encrypting: a 422 costs no KMS call
     if "api_key" in changes:
-        api_key = changes["api_key"]
         merged["api_key_ciphertext"] = (
             None if api_key is None else encrypt_at_rest(api_key, byok_context(actor.workspace_id))
         )
         merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
-    _validate_llm(merged, allow_private)
     row = _upsert(conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id)
     after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__})
     audit.record(

@@ -54,6 +54,11 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        event = scope.get("aws.event") or {}
+        if any("/" in str(v) for v in (event.get("pathParameters") or {}).values()):
+            # API Gateway matched {param} on a decoded %2F; the app would see another path.
+            await problem(404, "not-found", "Not found")(scope, receive, send_with_id)
+            return
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:

@@ -119,6 +119,18 @@ def install_problem_handlers(app: FastAPI) -> None:
         headers = dict(exc.headers) if exc.headers else None
         return problem(exc.status_code, slug, title, detail, headers=headers)
 
+    @app.exception_handler(psycopg.DataError)
+    async def _unstorable(_: Request, exc: psycopg.DataError) -> JSONResponse:
+        # SQLSTATE class 22: a value the database cannot take (a NUL character in text,
+        # a number out of range); the input is at fault, and nothing was written.
+        return problem(
+            422,
+            "validation",
+            "Invalid request",
+            "a value in the request cannot be stored",
+            errors=[{"loc": ["body"], "msg": "contains a value that cannot be stored"}],
+        )
+
     @app.exception_handler(psycopg.OperationalError)
     async def _db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
         return domain_problem(errors.ServiceUnavailable("the database is unavailable"))

@@ -1,0 +1,148 @@
+"""The servers a bench run uses: a fresh embedded PostgreSQL cluster and a redis-server.
+
+Started the way tests/conftest.py starts them (convoship_dev.services, unix sockets only),
+in .local/bench-pg-<pid> and .local/bench-redis-<pid>, and removed at exit, on Ctrl-C and on
+SIGTERM. The demo workspace the events/ files name is inserted with the admin URL.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import psycopg
+from cryptography.fernet import Fernet
+from psycopg.conninfo import conninfo_to_dict
+
+from convoship import constants as env
+from convoship_dev import services
+
+DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
+# The events/ files carry a token signed with the local runner's public development secret
+# (convoship_dev.local_stack.DEV_JWT_SECRET); the authorizer must accept it to do real work.
+DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
+
+
+@dataclass(frozen=True)
+class BenchStack:
+    database: services.Database
+    redis_url: str
+    pg_socket: Path  # the server's unix socket file, for the counting proxy
+    redis_socket: Path
+    work_dir: Path  # private scratch space (lambda site copies, proxy sockets)
+
+    def app_env(self, database_url: str | None = None) -> dict[str, str]:
+        """What a handler needs (as tests set it), plus quiet Powertools."""
+        return {
+            env.STAGE: "test",
+            env.DATABASE_URL: database_url or self.database.app_url,
+            env.REDIS_URL: self.redis_url,
+            env.SECRETS_KEY: _SECRETS_KEY,
+            env.JWT_SECRET: _jwt_secret(),
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipBench",
+        }
+
+
+_SECRETS_KEY = Fernet.generate_key().decode()
+
+
+def _jwt_secret() -> str:
+    try:
+        from convoship_dev.local_stack import DEV_JWT_SECRET as secret
+
+        return secret
+    except ImportError:
+        return DEV_JWT_SECRET
+
+
+def _pg_socket(admin_url: str) -> Path:
+    params = conninfo_to_dict(admin_url)
+    with psycopg.connect(admin_url) as conn:
+        port = conn.info.port
+    return Path(str(params["host"])) / f".s.PGSQL.{port}"
+
+
+def _insert_demo_workspace(owner_admin_url: str) -> None:
+    with psycopg.connect(owner_admin_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO workspaces (id, name) VALUES (%s, 'Bench') ON CONFLICT (id) DO NOTHING",
+            (DEMO_WORKSPACE_ID,),
+        )
+
+
+def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def make_writable(path: Path) -> None:
+    """Undo a read-only tree (lambda site copies) so it can be deleted."""
+    for root, dirs, _files in os.walk(path):
+        for name in dirs:
+            (Path(root) / name).chmod(0o755)
+    if path.exists():
+        path.chmod(0o755)
+
+
+def _stop_database(database: services.Database, data_dir: Path) -> None:
+    """Drop the database and stop the cluster; when the drop fails (a Ctrl-C in a terminal
+    also reaches the server), still stop the cluster and delete its folder."""
+    try:
+        database.stop()
+    except Exception as exc:  # the server went first: make sure nothing is left behind
+        print(f"bench: database cleanup: {exc}", file=sys.stderr)
+        try:
+            services.stop_embedded_postgres(data_dir)
+        finally:
+            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextmanager
+def bench_stack() -> Iterator[BenchStack]:
+    """Start everything; stop and delete it all when the block exits, however it exits."""
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    pid = os.getpid()
+    redis_dir = services.LOCAL_DIR / f"bench-redis-{pid}"
+    data_dir = services.LOCAL_DIR / f"bench-pg-{pid}"
+    work_dir = Path(tempfile.mkdtemp(prefix="convoship-bench-"))
+    database: services.Database | None = None
+    redis: services.LocalRedis | None = None
+    try:
+        database = services.provision_database(
+            server_admin_url=None,
+            dbname=f"convoship_bench_{pid}_{secrets.token_hex(3)}",
+            data_dir=data_dir,
+            fresh=True,
+        )
+        _insert_demo_workspace(database.owner_admin_url)
+        redis = services.start_redis(redis_dir)
+        yield BenchStack(
+            database=database,
+            redis_url=redis.url,
+            pg_socket=_pg_socket(database.admin_url),
+            redis_socket=Path(redis.url.removeprefix("unix://")),
+            work_dir=work_dir,
+        )
+    finally:
+        try:
+            from convoship import db
+
+            db.close_all()
+        finally:
+            if redis is not None:
+                redis.stop()
+            shutil.rmtree(redis_dir, ignore_errors=True)
+            if database is not None:
+                _stop_database(database, data_dir)
+            make_writable(work_dir)
+            shutil.rmtree(work_dir, ignore_errors=True)
+            signal.signal(signal.SIGTERM, previous)
