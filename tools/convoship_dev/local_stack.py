@@ -22,7 +22,6 @@ DEV_DBNAME = "convoship"
 # Public on purpose and only for the loopback-bound local runner: the events/ files carry a
 # token signed with it, so `convoship invoke` works with them as they are.
 DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
-DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
 
 
 @dataclass
@@ -87,15 +86,10 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
 
 
 def ensure_demo_workspace(admin_url: str) -> str:
-    """The workspace the events/ files and `make dev`'s printed token refer to."""
-    import psycopg
+    """The demo workspace and the rows the events/ files name (see demo_seed)."""
+    from convoship_dev.demo_seed import seed_demo
 
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO workspaces (id, name) VALUES (%s, 'Demo') ON CONFLICT (id) DO NOTHING",
-            (DEMO_WORKSPACE_ID,),
-        )
-    return DEMO_WORKSPACE_ID
+    return seed_demo(admin_url)
 
 
 def create_workspace(admin_url: str, name: str) -> str:

@@ -13,7 +13,7 @@ router = APIRouter(prefix="/v1/ai-agents", tags=["agents"])
 
 
 @router.post("", response_model=AgentCreated, status_code=201)
-def create_agent(body: AgentIn, ctx: Editor, tx: WorkspaceTx) -> AgentCreated:
+async def create_agent(body: AgentIn, ctx: Editor, tx: WorkspaceTx) -> AgentCreated:
     """Create an agent with its public token and the five default guardrails."""
     agent, guardrails = agents.create_agent(
         tx,
@@ -27,25 +27,25 @@ def create_agent(body: AgentIn, ctx: Editor, tx: WorkspaceTx) -> AgentCreated:
 
 
 @router.get("", response_model=AgentList)
-def list_agents(ctx: Viewer, tx: WorkspaceTx) -> AgentList:
+async def list_agents(ctx: Viewer, tx: WorkspaceTx) -> AgentList:
     """Every agent of the workspace, by slug."""
     return AgentList.model_validate({"items": agents.list_agents(tx, ctx.workspace_id)})
 
 
 @router.get("/{slug}", response_model=AgentOut)
-def get_agent(slug: str, ctx: Viewer, tx: WorkspaceTx) -> AgentOut:
+async def get_agent(slug: str, ctx: Viewer, tx: WorkspaceTx) -> AgentOut:
     """One agent with its draft config, published version and public token."""
     return AgentOut.model_validate(agents.get_agent(tx, ctx.workspace_id, slug))
 
 
 @router.patch("/{slug}", response_model=AgentOut)
-def patch_agent(slug: str, body: AgentPatch, ctx: Editor, tx: WorkspaceTx) -> AgentOut:
+async def patch_agent(slug: str, body: AgentPatch, ctx: Editor, tx: WorkspaceTx) -> AgentOut:
     """Change name, description and/or config (merged onto the current config)."""
     return AgentOut.model_validate(agents.update_agent(tx, ctx.actor, slug, body.changes()))
 
 
 @router.delete("/{slug}", status_code=204, response_class=Response)
-def delete_agent(slug: str, ctx: Editor, tx: WorkspaceTx) -> Response:
+async def delete_agent(slug: str, ctx: Editor, tx: WorkspaceTx) -> Response:
     """Delete an agent and everything it owns; its audit events stay."""
     agents.delete_agent(tx, ctx.actor, slug)
     return Response(status_code=204)

@@ -15,26 +15,26 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/evals", tags=["evals"])
 
 
 @router.get("", response_model=EvalList)
-def list_evals(slug: str, ctx: Viewer, tx: WorkspaceTx) -> EvalList:
+async def list_evals(slug: str, ctx: Viewer, tx: WorkspaceTx) -> EvalList:
     """The agent's evals, oldest first."""
     return EvalList.model_validate({"items": evals.list_evals(tx, ctx.workspace_id, slug)})
 
 
 @router.post("", response_model=EvalOut, status_code=201)
-def create_eval(slug: str, body: EvalSpec, ctx: Editor, tx: WorkspaceTx) -> EvalOut:
+async def create_eval(slug: str, body: EvalSpec, ctx: Editor, tx: WorkspaceTx) -> EvalOut:
     """Add an eval: an input and 1..50 assertions (contains, not_contains, equals, regex,
     llm_rubric)."""
     return EvalOut.model_validate(evals.create_eval(tx, ctx.actor, slug, body))
 
 
 @router.get("/{id}", response_model=EvalOut)
-def get_eval(slug: str, eval_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> EvalOut:
+async def get_eval(slug: str, eval_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> EvalOut:
     """One eval of the agent."""
     return EvalOut.model_validate(evals.get_eval(tx, ctx.workspace_id, slug, eval_id))
 
 
 @router.patch("/{id}", response_model=EvalOut)
-def patch_eval(
+async def patch_eval(
     slug: str, eval_id: ItemId, body: EvalPatch, ctx: Editor, tx: WorkspaceTx
 ) -> EvalOut:
     """Change an eval's name, input or assertions (the list is replaced whole)."""
@@ -42,7 +42,7 @@ def patch_eval(
 
 
 @router.delete("/{id}", status_code=204, response_class=Response)
-def delete_eval(slug: str, eval_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
+async def delete_eval(slug: str, eval_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
     """Remove an eval."""
     evals.delete_eval(tx, ctx.actor, slug, eval_id)
     return Response(status_code=204)

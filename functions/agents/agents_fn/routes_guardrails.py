@@ -14,14 +14,14 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/guardrails", tags=["guardrails"]
 
 
 @router.get("", response_model=GuardrailList)
-def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceTx) -> GuardrailList:
+async def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceTx) -> GuardrailList:
     """The agent's guardrails in the order AUTH, LIMIT, REDACT, ESCALATE, BUDGET."""
     rows = guardrails.list_guardrails(tx, ctx.workspace_id, slug)
     return GuardrailList.model_validate({"items": rows})
 
 
 @router.post("", response_model=GuardrailOut, status_code=201)
-def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx) -> GuardrailOut:
+async def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx) -> GuardrailOut:
     """Add a guardrail of a kind the agent lacks (409 when it has one already)."""
     row = guardrails.create_guardrail(
         tx, ctx.actor, slug, kind=body.kind, config=body.config, enabled=body.enabled
@@ -30,7 +30,7 @@ def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx)
 
 
 @router.get("/{id}", response_model=GuardrailOut)
-def get_guardrail(slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> GuardrailOut:
+async def get_guardrail(slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> GuardrailOut:
     """One guardrail of the agent."""
     return GuardrailOut.model_validate(
         guardrails.get_guardrail(tx, ctx.workspace_id, slug, guardrail_id)
@@ -38,7 +38,7 @@ def get_guardrail(slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx)
 
 
 @router.patch("/{id}", response_model=GuardrailOut)
-def patch_guardrail(
+async def patch_guardrail(
     slug: str, guardrail_id: ItemId, body: GuardrailPatch, ctx: Editor, tx: WorkspaceTx
 ) -> GuardrailOut:
     """Enable or disable a guardrail, or change its config (merged, then validated)."""
@@ -47,7 +47,7 @@ def patch_guardrail(
 
 
 @router.delete("/{id}", status_code=204, response_class=Response)
-def delete_guardrail(slug: str, guardrail_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
+async def delete_guardrail(slug: str, guardrail_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
     """Remove a guardrail from the agent."""
     guardrails.delete_guardrail(tx, ctx.actor, slug, guardrail_id)
     return Response(status_code=204)

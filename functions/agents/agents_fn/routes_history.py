@@ -24,14 +24,14 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 @router.get("/versions", response_model=VersionList)
-def list_versions(slug: str, ctx: Viewer, tx: WorkspaceTx) -> VersionList:
+async def list_versions(slug: str, ctx: Viewer, tx: WorkspaceTx) -> VersionList:
     """Published versions (immutable snapshots with their eval results), newest first."""
     rows = history.list_versions(tx, ctx.workspace_id, slug)
     return VersionList.model_validate({"items": rows})
 
 
 @router.get("/versions/{n}", response_model=VersionOut)
-def get_version(
+async def get_version(
     slug: str, n: Annotated[int, Path(ge=1)], ctx: Viewer, tx: WorkspaceTx
 ) -> VersionOut:
     """One published version by number."""
@@ -39,7 +39,7 @@ def get_version(
 
 
 @router.get("/conversations", response_model=ConversationPage)
-def list_conversations(
+async def list_conversations(
     slug: str, ctx: Viewer, tx: WorkspaceTx, limit: Limit = 50, cursor: Cursor = None
 ) -> ConversationPage:
     """Conversations, newest first; follow next_cursor for older ones."""
@@ -50,7 +50,7 @@ def list_conversations(
 
 
 @router.get("/conversations/{id}", response_model=ConversationOut)
-def get_conversation(
+async def get_conversation(
     slug: str, conversation_id: ItemId, ctx: Viewer, tx: WorkspaceTx
 ) -> ConversationOut:
     """A transcript as persisted (after redaction), messages in order."""
@@ -59,7 +59,7 @@ def get_conversation(
 
 
 @router.get("/audit-events", response_model=AuditEventPage)
-def list_audit_events(
+async def list_audit_events(
     slug: str, ctx: Viewer, tx: WorkspaceTx, limit: Limit = 50, cursor: Cursor = None
 ) -> AuditEventPage:
     """Who changed what on this agent, newest first; follow next_cursor for older events."""

@@ -16,13 +16,13 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/tools", tags=["tools"])
 
 
 @router.get("", response_model=ToolList)
-def list_tools(slug: str, ctx: Viewer, tx: WorkspaceTx) -> ToolList:
+async def list_tools(slug: str, ctx: Viewer, tx: WorkspaceTx) -> ToolList:
     """The agent's tools, by name."""
     return ToolList.model_validate({"items": tools.list_tools(tx, ctx.workspace_id, slug)})
 
 
 @router.post("", response_model=ToolOut, status_code=201)
-def create_tool(slug: str, body: ToolSpec, ctx: Editor, tx: WorkspaceTx) -> ToolOut:
+async def create_tool(slug: str, body: ToolSpec, ctx: Editor, tx: WorkspaceTx) -> ToolOut:
     """Add a tool; every {{secret:NAME}} it references must be a workspace secret."""
     allow_private = get_settings().allow_private_network
     row = tools.create_tool(tx, ctx.actor, slug, body, allow_private=allow_private)
@@ -30,13 +30,13 @@ def create_tool(slug: str, body: ToolSpec, ctx: Editor, tx: WorkspaceTx) -> Tool
 
 
 @router.get("/{id}", response_model=ToolOut)
-def get_tool(slug: str, tool_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> ToolOut:
+async def get_tool(slug: str, tool_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> ToolOut:
     """One tool of the agent."""
     return ToolOut.model_validate(tools.get_tool(tx, ctx.workspace_id, slug, tool_id))
 
 
 @router.patch("/{id}", response_model=ToolOut)
-def patch_tool(
+async def patch_tool(
     slug: str, tool_id: ItemId, body: ToolPatch, ctx: Editor, tx: WorkspaceTx
 ) -> ToolOut:
     """Change a tool (config merged onto the current one); audited with before and after."""
@@ -48,7 +48,7 @@ def patch_tool(
 
 
 @router.delete("/{id}", status_code=204, response_class=Response)
-def delete_tool(slug: str, tool_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
+async def delete_tool(slug: str, tool_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
     """Remove a tool; the secrets it referenced become deletable."""
     tools.delete_tool(tx, ctx.actor, slug, tool_id)
     return Response(status_code=204)

@@ -44,26 +44,26 @@ def _llm_out(llm: ws.LlmSettings) -> AgentLlmOut:
 
 
 @router.get("/workspaces/agent-ops", response_model=AgentOpsOut)
-def get_agent_ops(ctx: Viewer, tx: WorkspaceTx) -> AgentOpsOut:
+async def get_agent_ops(ctx: Viewer, tx: WorkspaceTx) -> AgentOpsOut:
     """Per-agent request caps and the eval pass threshold, with the caps in effect."""
     return _ops_out(ws.get_agent_ops(tx, ctx.workspace_id))
 
 
 @router.patch("/workspaces/agent-ops", response_model=AgentOpsOut)
-def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> AgentOpsOut:
+async def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> AgentOpsOut:
     """Change the per-agent RPM cap (null or 0..100000) and/or the eval pass threshold."""
     changes = body.changes()
     return _ops_out(ws.update_agent_ops(tx, ctx.actor, changes))
 
 
 @router.get("/workspaces/agent-llm", response_model=AgentLlmOut)
-def get_agent_llm(ctx: Viewer, tx: WorkspaceTx) -> AgentLlmOut:
+async def get_agent_llm(ctx: Viewer, tx: WorkspaceTx) -> AgentLlmOut:
     """The workspace's model provider settings; the API key itself is never returned."""
     return _llm_out(ws.get_llm_settings(tx, ctx.workspace_id))
 
 
 @router.patch("/workspaces/agent-llm", response_model=AgentLlmOut)
-def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> AgentLlmOut:
+async def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> AgentLlmOut:
     """Bring your own key: provider, model, base URL and a write-only API key (null clears)."""
     changes = body.changes()
     allow_private = get_settings().allow_private_network
@@ -71,7 +71,7 @@ def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> AgentLl
 
 
 @router.get("/secrets", response_model=SecretList)
-def list_secrets(ctx: Viewer, tx: WorkspaceTx) -> SecretList:
+async def list_secrets(ctx: Viewer, tx: WorkspaceTx) -> SecretList:
     """Names and timestamps of the workspace secrets; values are never returned."""
     return SecretList.model_validate({"items": secrets_store.list_secrets(tx, ctx.workspace_id)})
 
@@ -82,7 +82,7 @@ def list_secrets(ctx: Viewer, tx: WorkspaceTx) -> SecretList:
     status_code=201,
     responses={200: {"model": SecretOut, "description": "An existing secret was replaced"}},
 )
-def put_secret(body: SecretIn, ctx: Admin, tx: WorkspaceTx, response: Response) -> SecretOut:
+async def put_secret(body: SecretIn, ctx: Admin, tx: WorkspaceTx, response: Response) -> SecretOut:
     """Create (201) or replace (200) a secret, usable in tools as {{secret:NAME}}."""
     row, created = secrets_store.put_secret(tx, ctx.actor, body.name, body.value)
     response.status_code = 201 if created else 200
@@ -90,7 +90,7 @@ def put_secret(body: SecretIn, ctx: Admin, tx: WorkspaceTx, response: Response) 
 
 
 @router.delete("/secrets/{name}", status_code=204, response_class=Response)
-def delete_secret(name: str, ctx: Admin, tx: WorkspaceTx) -> Response:
+async def delete_secret(name: str, ctx: Admin, tx: WorkspaceTx) -> Response:
     """Delete a secret; 409 while a tool still references it."""
     secrets_store.delete_secret(tx, ctx.actor, name)
     return Response(status_code=204)
@@ -101,7 +101,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 @router.get("/audit-log", response_model=AuditPage)
-def search_audit_log(
+async def search_audit_log(
     ctx: Admin,
     tx: WorkspaceTx,
     action: Annotated[str | None, Query(max_length=200)] = None,

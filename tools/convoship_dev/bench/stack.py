@@ -25,8 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from convoship import constants as env
 from convoship_dev import services
+from convoship_dev.demo_seed import seed_demo
 
-DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
 # The events/ files carry a token signed with the local runner's public development secret
 # (convoship_dev.local_stack.DEV_JWT_SECRET); the authorizer must accept it to do real work.
 DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
@@ -72,14 +72,6 @@ def _pg_socket(admin_url: str) -> Path:
     return Path(str(params["host"])) / f".s.PGSQL.{port}"
 
 
-def _insert_demo_workspace(owner_admin_url: str) -> None:
-    with psycopg.connect(owner_admin_url, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO workspaces (id, name) VALUES (%s, 'Bench') ON CONFLICT (id) DO NOTHING",
-            (DEMO_WORKSPACE_ID,),
-        )
-
-
 def _raise_keyboard_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -123,7 +115,7 @@ def bench_stack() -> Iterator[BenchStack]:
             data_dir=data_dir,
             fresh=True,
         )
-        _insert_demo_workspace(database.owner_admin_url)
+        seed_demo(database.owner_admin_url)
         redis = services.start_redis(redis_dir)
         yield BenchStack(
             database=database,
