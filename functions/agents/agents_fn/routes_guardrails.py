@@ -21,7 +21,9 @@ async def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceTx) -> GuardrailL
 
 
 @router.post("", response_model=GuardrailOut, status_code=201)
-async def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx) -> GuardrailOut:
+async def create_guardrail(
+    slug: str, body: GuardrailIn, ctx: Editor, tx: WorkspaceTx
+) -> GuardrailOut:
     """Add a guardrail of a kind the agent lacks (409 when it has one already)."""
     row = guardrails.create_guardrail(
         tx, ctx.actor, slug, kind=body.kind, config=body.config, enabled=body.enabled
@@ -30,7 +32,9 @@ async def create_guardrail(slug: str, body: GuardrailIn, ctx: Editor, tx: Worksp
 
 
 @router.get("/{id}", response_model=GuardrailOut)
-async def get_guardrail(slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> GuardrailOut:
+async def get_guardrail(
+    slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx
+) -> GuardrailOut:
     """One guardrail of the agent."""
     return GuardrailOut.model_validate(
         guardrails.get_guardrail(tx, ctx.workspace_id, slug, guardrail_id)
@@ -47,7 +51,9 @@ async def patch_guardrail(
 
 
 @router.delete("/{id}", status_code=204, response_class=Response)
-async def delete_guardrail(slug: str, guardrail_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> Response:
+async def delete_guardrail(
+    slug: str, guardrail_id: ItemId, ctx: Editor, tx: WorkspaceTx
+) -> Response:
     """Remove a guardrail from the agent."""
     guardrails.delete_guardrail(tx, ctx.actor, slug, guardrail_id)
     return Response(status_code=204)
