@@ -131,3 +131,43 @@ def test_invoke_works_with_every_event_file(cli_env: dict[str, str], event_file:
     else:
         assert output["statusCode"] < 500, output
         assert output["headers"]["x-request-id"]
+
+
+def test_agent_tool_and_secret_flow_over_http(served: str, cli_env: dict[str, str]) -> None:
+    token = json.loads(run_cli(cli_env, "workspace", "create", "Flow").stdout)["token"]
+    status, _, agent = http("POST", f"{served}/v1/ai-agents", token, {"name": "Order helper"})
+    assert status == 201 and len(agent["guardrails"]) == 5 and agent["public_token"]
+    tool = {
+        "name": "order_status",
+        "handler_kind": "http",
+        "config": {
+            "method": "GET",
+            "url": "https://api.example.com/orders",
+            "headers": {"Authorization": "Bearer {{secret:API_KEY}}"},
+        },
+        "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+    }
+    tools_url = f"{served}/v1/ai-agents/order-helper/tools"
+    status, _, problem = http("POST", tools_url, token, tool)
+    assert status == 422 and "API_KEY" in problem["detail"]
+    assert (
+        http("POST", f"{served}/v1/secrets", token, {"name": "API_KEY", "value": "sk-x"})[0] == 201
+    )
+    status, _, created = http("POST", tools_url, token, tool)
+    assert status == 201
+    status, _, _ = http(
+        "PATCH", f"{tools_url}/{created['id']}", token, {"config": {"timeout_s": 20}}
+    )
+    assert status == 200
+
+    _, _, events = http("GET", f"{served}/v1/ai-agents/order-helper/audit-events", token)
+    update = next(e for e in events["items"] if e["action"] == "tool.updated")
+    assert update["before_state"]["config"]["timeout_s"] == 10
+    assert update["after_state"]["config"]["timeout_s"] == 20
+    assert update["after_state"]["handler_kind"] == "http"
+    _, _, log = http("GET", f"{served}/v1/audit-log?resource_type=tool", token)
+    assert [e["action"] for e in log["items"]] == ["tool.updated", "tool.created"]
+    status, _, conflict = http("DELETE", f"{served}/v1/secrets/API_KEY", token)
+    assert status == 409 and conflict["used_by"] == [
+        {"agent": "order-helper", "tool": "order_status"}
+    ]
