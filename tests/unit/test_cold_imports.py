@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 # Powertools imports the bare `botocore` package (for its user agent, ~0.5 ms); clients and
 # sessions are what cost.
 LAZY = (
+    "cryptography.fernet",
     "boto3",
     "botocore.session",
     "botocore.client",

@@ -11,7 +11,6 @@ from typing import Any
 import psycopg
 
 from convoship import audit
-from convoship.crypto import decrypt_at_rest, encrypt_at_rest, secret_context
 from convoship.db import Connection
 from convoship.errors import Conflict, NotFound
 
@@ -29,6 +28,8 @@ def put_secret(
     conn: Connection, actor: audit.Actor, name: str, value: str
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace a secret; returns (public row, created)."""
+    from convoship.crypto import encrypt_at_rest, secret_context  # lazy: ~12 ms of imports
+
     ciphertext = encrypt_at_rest(value, secret_context(actor.workspace_id, name))
     try:
         row = conn.execute(
@@ -110,6 +111,8 @@ def lock_existing_names(conn: Connection, workspace_id: object, names: Iterable[
 
 def resolve_secrets(conn: Connection, workspace_id: object, names: Iterable[str]) -> dict[str, str]:
     """Plaintext values for names (missing names are absent from the result)."""
+    from convoship.crypto import decrypt_at_rest, secret_context  # lazy: ~12 ms of imports
+
     wanted = sorted(set(names))
     if not wanted:
         return {}

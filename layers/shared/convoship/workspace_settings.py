@@ -14,7 +14,6 @@ import psycopg
 from psycopg import sql
 
 from convoship import audit
-from convoship.crypto import byok_context, encrypt_at_rest
 from convoship.db import Connection
 from convoship.errors import NotFound, ValidationFailed
 from convoship.netguard import UnsafeUrl, check_outbound_url
@@ -172,6 +171,8 @@ def update_llm_settings(
     )
     _validate_llm(merged, has_key, allow_private)  # before encrypting: a 422 costs no KMS call
     if "api_key" in changes:
+        from convoship.crypto import byok_context, encrypt_at_rest  # lazy: only key writes
+
         merged["api_key_ciphertext"] = (
             None if api_key is None else encrypt_at_rest(api_key, byok_context(actor.workspace_id))
         )
