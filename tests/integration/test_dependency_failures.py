@@ -56,3 +56,33 @@ def test_statement_timeout_is_transaction_local(workspace: uuid.UUID) -> None:
     with db.unscoped_transaction() as conn:
         row = conn.execute("SELECT current_setting('statement_timeout') AS t").fetchone()
         assert row is not None and row["t"] == "0"
+
+
+def test_a_conflict_leaves_no_pipeline_warning_and_a_clean_connection(
+    api: Any, workspace: uuid.UUID, token: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    editor = token(workspace, "editor")
+    assert api.post("/v1/ai-agents", token=editor, json={"name": "Twin"}).status == 201
+    with caplog.at_level("WARNING", logger="psycopg"):
+        assert api.post("/v1/ai-agents", token=editor, json={"name": "Twin"}).status == 409
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
+    with db.rls_transaction(workspace_id=workspace) as conn:
+        row = conn.execute("SELECT count(*) AS n FROM ai_agents").fetchone()
+        assert row is not None and row["n"] == 1
+
+
+def test_statement_timeout_is_503_and_keeps_the_connection(
+    workspace: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convoship.errors import ServiceUnavailable
+
+    monkeypatch.setenv("CONVOSHIP_DB_STATEMENT_TIMEOUT_MS", "100")
+    reset_settings()
+    with db.rls_transaction(workspace_id=workspace) as conn:
+        pid = conn.info.backend_pid
+    with pytest.raises(ServiceUnavailable), db.rls_transaction(workspace_id=workspace) as conn:
+        conn.execute("SELECT pg_sleep(1)").fetchone()
+    with db.rls_transaction(workspace_id=workspace) as conn:
+        assert conn.info.backend_pid == pid  # the same, healthy connection
+        row = conn.execute("SELECT current_setting('app.workspace_id') AS w").fetchone()
+        assert row is not None and row["w"] == str(workspace)

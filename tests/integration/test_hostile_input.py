@@ -112,3 +112,21 @@ def test_short_byok_key_gets_no_hint(api: Any, workspace: uuid.UUID, token: Toke
     )
     assert response.status == 200
     assert response.json()["api_key_set"] is True and response.json()["api_key_hint"] is None
+
+
+def test_misspelled_secret_reference_is_refused(
+    api: Any, workspace: uuid.UUID, token: Token, agent: str
+) -> None:
+    response = api.post(
+        "/v1/ai-agents/bot/tools",
+        token=token(workspace, "editor"),
+        json={
+            "name": "t",
+            "config": {
+                "method": "GET",
+                "url": "https://api.example.com/x",
+                "headers": {"Authorization": "Bearer {{SECRET:KEY}}"},
+            },
+        },
+    )
+    assert response.status == 422, response.text

@@ -287,8 +287,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
+    def finish(self) -> None:
+        """The connection's thread ends here: close the event loop it was given."""
+        try:
+            super().finish()
+        finally:
+            _close_event_loop()
+
 
 _thread_state = threading.local()
+
+
+def _close_event_loop() -> None:
+    if getattr(_thread_state, "has_loop", False):
+        asyncio.get_event_loop_policy().get_event_loop().close()
+        asyncio.set_event_loop(None)
+        _thread_state.has_loop = False
 
 
 def _ensure_event_loop() -> None:

@@ -45,25 +45,36 @@ def _connect() -> Connection:
             connect_timeout=settings.db_connect_timeout_s,
             application_name="convoship",
             row_factory=dict_row,
+            # Fail fast on a silently dropped TCP peer (ignored on unix sockets).
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=5,
+            keepalives_count=3,
+            tcp_user_timeout=settings.db_connect_timeout_s * 1000,
         )
     except psycopg.OperationalError as exc:
         raise ServiceUnavailable("the database is unavailable") from exc
 
 
+def _server_spoke(conn: Connection) -> bool:
+    """An idle connection has nothing to read unless the server spoke: to say it is closing
+    it (restart, failover, terminated backend). No round trip needed to notice that."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
 def _usable(conn: Connection, idle_since: float) -> bool:
     if conn.closed or conn.broken:
         return False
-    # An idle connection has nothing to read unless the server spoke (to say it is closing
-    # it: restart, failover, terminated backend). No round trip needed to notice that.
-    if select.select([conn.fileno()], [], [], 0)[0]:
-        conn.close()
-        return False
-    if time.monotonic() - idle_since < _PING_AFTER_IDLE_S:
-        return True
     try:
-        conn.execute("SELECT 1")
+        if _server_spoke(conn):
+            conn.close()
+            return False
+        if time.monotonic() - idle_since >= _PING_AFTER_IDLE_S:
+            conn.execute("SELECT 1")
         return True
-    except psycopg.Error:
+    except (psycopg.Error, OSError, ValueError):
         conn.close()
         return False
 
@@ -117,7 +128,7 @@ def rls_transaction(
     timeout_ms = str(get_settings().db_statement_timeout_ms)
     conn = _acquire()
     try:
-        with conn.pipeline():
+        with conn.pipeline() as pipeline:
             conn.execute("BEGIN")
             conn.execute(
                 "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
@@ -126,15 +137,23 @@ def rls_transaction(
             try:
                 yield conn
             except BaseException:
-                # Queued, it leaves with the pipeline's final sync (no extra round trip);
-                # when the pipeline is already aborted, the finally below rolls back.
+                # After a failed statement the pipeline is aborted until the next sync;
+                # sync it first, so its exit has nothing left to complain about in the logs.
+                if conn.pgconn.pipeline_status == pq.PipelineStatus.ABORTED:
+                    with contextlib.suppress(psycopg.Error):
+                        pipeline.sync()
+                # Queued, ROLLBACK leaves with the pipeline's final sync.
                 with contextlib.suppress(psycopg.Error):
                     conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
     except psycopg.OperationalError as exc:
-        conn.close()
-        raise ServiceUnavailable("the database is unavailable") from exc
+        if conn.broken or conn.closed:
+            conn.close()
+            raise ServiceUnavailable("the database is unavailable") from exc
+        # Statement timeout, deadlock, serialization failure: transient, the connection is
+        # fine (rolled back below) and the client may retry.
+        raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1) from exc
     finally:
         if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
             try:

@@ -19,7 +19,7 @@ TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_CONFIG_BYTES = 64 * 1024
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
-_SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}")
+_SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
 
 
 def _headers(headers: dict[str, str]) -> dict[str, str]:

@@ -131,6 +131,15 @@ def install_problem_handlers(app: FastAPI) -> None:
             errors=[{"loc": ["body"], "msg": "contains a value that cannot be stored"}],
         )
 
+    @app.exception_handler(psycopg.IntegrityError)
+    async def _integrity(_: Request, exc: psycopg.IntegrityError) -> JSONResponse:
+        # Constraint errors the data-access code did not expect where it ran: typically
+        # surfacing at COMMIT (queued audit rows, deferred constraints) under a race.
+        if isinstance(exc, psycopg.errors.CheckViolation | psycopg.errors.NotNullViolation):
+            return problem(422, "validation", "Invalid request", "a value breaks a constraint",
+                           errors=[{"loc": ["body"], "msg": "a value breaks a constraint"}])
+        return problem(409, "conflict", "Conflict", "the change conflicts with the current state")
+
     @app.exception_handler(psycopg.OperationalError)
     async def _db_down(_: Request, exc: psycopg.OperationalError) -> JSONResponse:
         return domain_problem(errors.ServiceUnavailable("the database is unavailable"))
