@@ -136,8 +136,13 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Constraint errors the data-access code did not expect where it ran: typically
         # surfacing at COMMIT (queued audit rows, deferred constraints) under a race.
         if isinstance(exc, psycopg.errors.CheckViolation | psycopg.errors.NotNullViolation):
-            return problem(422, "validation", "Invalid request", "a value breaks a constraint",
-                           errors=[{"loc": ["body"], "msg": "a value breaks a constraint"}])
+            return problem(
+                422,
+                "validation",
+                "Invalid request",
+                "a value breaks a constraint",
+                errors=[{"loc": ["body"], "msg": "a value breaks a constraint"}],
+            )
         return problem(409, "conflict", "Conflict", "the change conflicts with the current state")
 
     @app.exception_handler(psycopg.OperationalError)
