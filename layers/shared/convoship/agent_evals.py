@@ -10,7 +10,7 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from convoship import audit
-from convoship.agents import AGENT_ID, agent_ref, not_found, rows_of_agent
+from convoship.agents import AGENT_ID, agent_ref, delete_owned, not_found, rows_of_agent
 from convoship.db import Connection
 from convoship.errors import NotFound
 from convoship.validation import validate_as
@@ -130,19 +130,13 @@ def update_eval(
 
 
 def delete_eval(conn: Connection, actor: audit.Actor, slug: str, eval_id: UUID) -> None:
-    row = conn.execute(
-        f"DELETE FROM ai_agent_evals WHERE id = %(id)s AND agent_id = {AGENT_ID}"
-        f" RETURNING {EVAL_COLUMNS}",
-        {"id": eval_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(eval_id, slug)
-    audit.record(
+    delete_owned(
         conn,
         actor,
-        action="eval.deleted",
-        resource_type="eval",
-        resource_id=eval_id,
-        agent=agent_ref(row, slug),
-        before=_state(row),
+        slug,
+        eval_id,
+        kind="eval",
+        table="ai_agent_evals",
+        columns=EVAL_COLUMNS,
+        state=_state,
     )

@@ -9,7 +9,14 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convoship import audit
-from convoship.agents import AGENT_ID, GUARDRAIL_COLUMNS, agent_ref, not_found, rows_of_agent
+from convoship.agents import (
+    AGENT_ID,
+    GUARDRAIL_COLUMNS,
+    agent_ref,
+    delete_owned,
+    not_found,
+    rows_of_agent,
+)
 from convoship.db import Connection
 from convoship.errors import Conflict, NotFound, ValidationFailed
 from convoship.guardrails import GUARDRAIL_KINDS, normalized_config
@@ -143,19 +150,13 @@ def update_guardrail(
 
 
 def delete_guardrail(conn: Connection, actor: audit.Actor, slug: str, guardrail_id: UUID) -> None:
-    row = conn.execute(
-        f"DELETE FROM ai_agent_guardrails WHERE id = %(id)s AND agent_id = {AGENT_ID}"
-        f" RETURNING {GUARDRAIL_COLUMNS}",
-        {"id": guardrail_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(guardrail_id, slug)
-    audit.record(
+    delete_owned(
         conn,
         actor,
-        action="guardrail.deleted",
-        resource_type="guardrail",
-        resource_id=guardrail_id,
-        agent=agent_ref(row, slug),
-        before=_state(row),
+        slug,
+        guardrail_id,
+        kind="guardrail",
+        table="ai_agent_guardrails",
+        columns=GUARDRAIL_COLUMNS,
+        state=_state,
     )

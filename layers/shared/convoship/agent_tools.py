@@ -13,7 +13,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convoship import audit
-from convoship.agents import AGENT_ID, agent_ref, not_found, rows_of_agent
+from convoship.agents import AGENT_ID, agent_ref, delete_owned, not_found, rows_of_agent
 from convoship.db import Connection
 from convoship.errors import Conflict, NotFound, ValidationFailed
 from convoship.secret_refs import referenced_secrets
@@ -179,19 +179,13 @@ def update_tool(
 
 
 def delete_tool(conn: Connection, actor: audit.Actor, slug: str, tool_id: UUID) -> None:
-    row = conn.execute(
-        f"DELETE FROM ai_agent_tools WHERE id = %(id)s AND agent_id = {AGENT_ID}"
-        f" RETURNING {TOOL_COLUMNS}",
-        {"id": tool_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(tool_id, slug)
-    audit.record(
+    delete_owned(
         conn,
         actor,
-        action="tool.deleted",
-        resource_type="tool",
-        resource_id=tool_id,
-        agent=agent_ref(row, slug),
-        before=_state(row),
+        slug,
+        tool_id,
+        kind="tool",
+        table="ai_agent_tools",
+        columns=TOOL_COLUMNS,
+        state=_state,
     )

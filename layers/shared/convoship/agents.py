@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import secrets
 import unicodedata
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -83,6 +84,36 @@ def rows_of_agent(
 
 def agent_ref(row: dict[str, Any], slug: str) -> audit.AgentRef:
     return audit.AgentRef(id=row["agent_id"], slug=slug)
+
+
+def delete_owned(
+    conn: Connection,
+    actor: audit.Actor,
+    slug: str,
+    item_id: UUID,
+    *,
+    kind: str,
+    table: str,
+    columns: str,
+    state: Callable[[dict[str, Any]], dict[str, Any]],
+) -> None:
+    """Delete one row the agent owns (a tool, an eval, a guardrail) and audit it."""
+    query = f"DELETE FROM {table} WHERE id = %(id)s AND agent_id = {AGENT_ID} RETURNING {columns}"
+    row = conn.execute(
+        query.encode(),
+        {"id": item_id, "ws": actor.workspace_id, "slug": slug},
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no {kind} {item_id} on agent {slug!r}")
+    audit.record(
+        conn,
+        actor,
+        action=f"{kind}.deleted",
+        resource_type=kind,
+        resource_id=item_id,
+        agent=agent_ref(row, slug),
+        before=state(row),
+    )
 
 
 def _state(agent: dict[str, Any]) -> dict[str, Any]:
