@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,10 +148,9 @@ def make_token(
     ttl_s: int = 600,
     secret: str = JWT_SECRET,
 ) -> str:
-    import jwt
+    from convoship_dev.local_stack import make_token as sign
 
-    claims = {"sub": sub, "wid": str(workspace_id), "role": role, "exp": int(time.time()) + ttl_s}
-    return jwt.encode(claims, secret, algorithm="HS256")
+    return sign(str(workspace_id), role, sub, ttl_s, secret)
 
 
 @pytest.fixture

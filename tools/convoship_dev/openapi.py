@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Any
 
@@ -12,17 +11,15 @@ TEMPLATE = PROJECT_ROOT / "template.yaml"
 
 
 def combined_openapi() -> dict[str, Any]:
-    from convoship_dev.template import load_template
+    from convoship_dev.template import load_handler, load_template
 
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}
     for function in load_template(TEMPLATE).functions.values():
         if not function.routes:
             continue
-        module_name = function.handler.rsplit(".", 1)[0]
-        if str(function.code_uri) not in sys.path:
-            sys.path.insert(0, str(function.code_uri))
-        app = importlib.import_module(module_name).app
+        load_handler(function)  # imports the handler module, its CodeUri first on sys.path
+        app = sys.modules[function.handler.rsplit(".", 1)[0]].app
         document = app.openapi()
         for path, operations in document.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)

@@ -17,7 +17,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from convoship_dev.bench import floor_app
-from convoship_dev.bench.discover import Function, LambdaContext
+from convoship_dev.bench.discover import Function
 from convoship_dev.bench.report import ERROR, Row, Target
 from convoship_dev.bench.stack import BenchStack
 from convoship_dev.bench.stats import Summary
@@ -31,6 +31,7 @@ from convoship_dev.bench.warm import (
     use_environment,
 )
 from convoship_dev.bench.wire import CountingProxy, WireCounts
+from convoship_dev.lambda_events import LambdaContext
 
 SECTION = "DB round trips per request (counted on the wire)"
 READ_TARGET = Target("value_max", 2, stat="max")
@@ -89,7 +90,7 @@ def measure(functions: Sequence[Function], stack: BenchStack, *, repeats: int) -
             if fn.kind != "http" or fn.logical_id not in handlers:
                 continue
             handler = handlers[fn.logical_id]
-            context = LambdaContext(fn.logical_id)
+            context = LambdaContext(fn.spec)
             for event in reads_first(fn.events):
                 if not event.is_http_request:
                     continue

@@ -26,10 +26,7 @@ from psycopg.conninfo import conninfo_to_dict
 from convoship import constants as env
 from convoship_dev import services
 from convoship_dev.demo_seed import seed_demo
-
-# The events/ files carry a token signed with the local runner's public development secret
-# (convoship_dev.local_stack.DEV_JWT_SECRET); the authorizer must accept it to do real work.
-DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
+from convoship_dev.local_stack import DEV_JWT_SECRET
 
 
 @dataclass(frozen=True)
@@ -47,22 +44,14 @@ class BenchStack:
             env.DATABASE_URL: database_url or self.database.app_url,
             env.REDIS_URL: self.redis_url,
             env.SECRETS_KEY: _SECRETS_KEY,
-            env.JWT_SECRET: _jwt_secret(),
+            # events/ carry a token signed with the local runner's public development secret
+            env.JWT_SECRET: DEV_JWT_SECRET,
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipBench",
         }
 
 
 _SECRETS_KEY = Fernet.generate_key().decode()
-
-
-def _jwt_secret() -> str:
-    try:
-        from convoship_dev.local_stack import DEV_JWT_SECRET as secret
-
-        return secret
-    except ImportError:
-        return DEV_JWT_SECRET
 
 
 def _pg_socket(admin_url: str) -> Path:

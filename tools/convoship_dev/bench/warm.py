@@ -11,19 +11,19 @@ measures a real deletion rather than a 404.
 from __future__ import annotations
 
 import copy
-import importlib
 import os
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from convoship_dev import template
 from convoship_dev.bench import bare_handler, floor_app
-from convoship_dev.bench.discover import EventFile, Function, LambdaContext
+from convoship_dev.bench.discover import EventFile, Function
 from convoship_dev.bench.report import ERROR, Row, Target
 from convoship_dev.bench.stack import BenchStack
 from convoship_dev.bench.stats import Summary, percentile
+from convoship_dev.lambda_events import LambdaContext
 
 SECTION = "warm latency (in-process handler(event, context), per route kind)"
 P50_TARGET = Target("ratio_max", 1.3)
@@ -52,12 +52,7 @@ def use_environment(values: dict[str, str]) -> None:
 
 
 def load_handler(fn: Function) -> Handler:
-    code_dir = str(fn.code_uri)
-    if code_dir not in sys.path:
-        sys.path.insert(0, code_dir)
-    module_name, _, attr = fn.handler.rpartition(".")
-    handler: Handler = getattr(importlib.import_module(module_name), attr)
-    return handler
+    return template.load_handler(fn.spec)
 
 
 def outcome(result: Any) -> str:
@@ -109,7 +104,7 @@ def load_and_prime(
         except Exception as exc:  # a function being written: report it
             rows.append(failed_row(section, f"{fn.name}: import", exc))
     for fn in functions:
-        context = LambdaContext(fn.logical_id)
+        context = LambdaContext(fn.spec)
         for event in fn.events:
             if fn.logical_id in handlers and event.is_http_request and event.method == "POST":
                 handlers[fn.logical_id](copy.deepcopy(event.payload), context)
@@ -197,7 +192,7 @@ def measure(
         if fn.logical_id not in handlers:
             continue
         handler = handlers[fn.logical_id]
-        context = LambdaContext(fn.logical_id)
+        context = LambdaContext(fn.spec)
         for event in reads_first(fn.events):
             baseline: Handler
             if fn.kind == "authorizer":
