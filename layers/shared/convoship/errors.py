@@ -12,6 +12,7 @@ class ConvoshipError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.extra = extra
+        self.headers: dict[str, str] = {}  # sent with the problem (e.g. X-RateLimit-*)
 
 
 class ConfigurationError(ConvoshipError):
@@ -57,7 +58,9 @@ class RateLimited(ConvoshipError):
 
 
 class BudgetExceeded(ConvoshipError):
-    pass
+    def __init__(self, detail: str, retry_after: int | None = None, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
 
 
 class EvalGateFailed(ConvoshipError):

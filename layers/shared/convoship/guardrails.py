@@ -50,6 +50,15 @@ def _origin(value: str) -> str:
     return f"{parts.scheme}://{host}{f':{port}' if keep_port else ''}"
 
 
+def normalize_origin(value: str) -> str | None:
+    """A browser's Origin header in the form allowed_origins are stored in; None if it is
+    not an origin (such as the literal "null" of sandboxed frames)."""
+    try:
+        return _origin(value.strip())
+    except ValueError:
+        return None
+
+
 def _secret_reference(value: str) -> str:
     """A `{{secret:NAME}}` reference, stored in its canonical spelling (no inner spaces)."""
     name = reference_name(value)

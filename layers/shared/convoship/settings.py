@@ -7,12 +7,24 @@ variable, before any request is served with it.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
 from convoship import constants as env
 from convoship.errors import ConfigurationError
+
+LLM_PROVIDERS = ("openai", "openai_compatible", "anthropic", "bedrock")
+
+
+@dataclass(frozen=True)
+class PlatformLlm:
+    """The deployment's default model, for workspaces that configured none."""
+
+    provider: str
+    model: str | None
+    base_url: str | None
+    api_key: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,9 @@ class Settings:
     db_connect_timeout_s: int
     db_statement_timeout_ms: int
     kms_cache_ttl_s: int
+    llm_default: PlatformLlm | None = None
+    llm_timeout_s: int = 25
+    eval_concurrency: int = 10
 
     @property
     def is_development(self) -> bool:
@@ -97,6 +112,23 @@ def _validate_fernet_keys(keys: tuple[str, ...]) -> None:
             )
 
 
+def _platform_llm(values: dict[str, str]) -> PlatformLlm | None:
+    provider = (values.get(env.LLM_PROVIDER) or "").strip() or None
+    if provider is None:
+        return None
+    if provider not in LLM_PROVIDERS:
+        raise ConfigurationError(f"{env.LLM_PROVIDER} must be one of {', '.join(LLM_PROVIDERS)}")
+    base_url = values.get(env.LLM_BASE_URL) or None
+    if provider == "openai_compatible" and not base_url:
+        raise ConfigurationError(f"{env.LLM_PROVIDER}=openai_compatible needs {env.LLM_BASE_URL}")
+    return PlatformLlm(
+        provider=provider,
+        model=values.get(env.LLM_MODEL) or None,
+        base_url=base_url,
+        api_key=values.get(env.LLM_API_KEY) or None,
+    )
+
+
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     values = dict(os.environ if environ is None else environ)
     if values.get(env.APP_SECRET_ARN):
@@ -130,6 +162,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_connect_timeout_s=_int(values, env.DB_CONNECT_TIMEOUT_S, 3, 1, 60),
         db_statement_timeout_ms=_int(values, env.DB_STATEMENT_TIMEOUT_MS, 10_000, 100, 900_000),
         kms_cache_ttl_s=_int(values, env.KMS_CACHE_TTL_S, 300, 0, 3600),
+        llm_default=_platform_llm(values),
+        llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
+        eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 10, 1, 64),
     )
 
 

@@ -18,8 +18,6 @@ from convoship.db import Connection
 from convoship.errors import NotFound, ValidationFailed
 from convoship.netguard import UnsafeUrl, check_outbound_url
 
-LLM_PROVIDERS = ("openai", "openai_compatible", "anthropic", "bedrock")
-
 
 @dataclass(frozen=True)
 class AgentOps:
@@ -50,19 +48,29 @@ class LlmSettings:
 
 _OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated_at=None)
 _LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
+AGENT_OPS_COLUMNS = "rpm_cap_per_agent, eval_pass_threshold, updated_at"
+LLM_COLUMNS = "provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
+
+
+def agent_ops_of(row: dict[str, Any] | None) -> AgentOps:
+    """Settings from a row selected with AGENT_OPS_COLUMNS (defaults when there is none)."""
+    return AgentOps(**row) if row else _OPS_DEFAULT
+
+
+def llm_settings_of(row: dict[str, Any] | None) -> LlmSettings:
+    """Settings from a row selected with LLM_COLUMNS (defaults when there is none)."""
+    return LlmSettings(**row) if row else _LLM_DEFAULT
 
 
 def _agent_ops_row(conn: Connection, workspace_id: object, lock: bool) -> dict[str, Any] | None:
-    query = (
-        "SELECT rpm_cap_per_agent, eval_pass_threshold, updated_at"
-        " FROM workspace_agent_ops WHERE workspace_id = %s" + (" FOR UPDATE" if lock else "")
+    query = f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %s" + (
+        " FOR UPDATE" if lock else ""
     )
     return conn.execute(query.encode(), (workspace_id,)).fetchone()
 
 
 def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
-    row = _agent_ops_row(conn, workspace_id, lock=False)
-    return AgentOps(**row) if row else _OPS_DEFAULT
+    return agent_ops_of(_agent_ops_row(conn, workspace_id, lock=False))
 
 
 def _ops_state(ops: AgentOps | dict[str, Any] | None) -> dict[str, Any] | None:
@@ -119,9 +127,8 @@ def update_agent_ops(conn: Connection, actor: audit.Actor, changes: dict[str, An
 
 
 def _llm_row(conn: Connection, workspace_id: object, lock: bool) -> LlmSettings | None:
-    query = (
-        "SELECT provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
-        " FROM workspace_llm_settings WHERE workspace_id = %s" + (" FOR UPDATE" if lock else "")
+    query = f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = %s" + (
+        " FOR UPDATE" if lock else ""
     )
     row = conn.execute(query.encode(), (workspace_id,)).fetchone()
     return LlmSettings(**row) if row else None

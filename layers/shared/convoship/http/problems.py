@@ -71,7 +71,7 @@ def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
 
 def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
     status, slug, title = _lookup(exc)
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(exc.headers)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(retry_after)

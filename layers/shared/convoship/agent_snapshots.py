@@ -1,0 +1,167 @@
+"""Everything one agent run needs, read in one round trip: the draft or the latest
+published version, the workspace's ops and LLM settings, and the ciphertexts of the secrets
+its tools and AUTH guardrail reference (values stay encrypted until a call needs them)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from convoship.agent_runtime import AgentSnapshot
+from convoship.agents import AGENT_ID, not_found
+from convoship.db import Connection
+from convoship.errors import NotFound
+from convoship.workspace_settings import (
+    AGENT_OPS_COLUMNS,
+    LLM_COLUMNS,
+    AgentOps,
+    LlmSettings,
+    agent_ops_of,
+    llm_settings_of,
+)
+
+# How tools and guardrails are frozen into a version (and read for a draft run).
+SNAPSHOT_TOOL = (
+    "jsonb_build_object('name', t.name, 'description', t.description, 'handler_kind',"
+    " t.handler_kind, 'config', t.config, 'input_schema', t.input_schema, 'secret_refs',"
+    " to_jsonb(t.secret_refs))"
+)
+SNAPSHOT_GUARDRAIL = "jsonb_build_object('kind', g.kind, 'config', g.config, 'enabled', g.enabled)"
+DRAFT_TOOLS = (
+    f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_TOOL} ORDER BY t.name), '[]')"
+    " FROM ai_agent_tools t WHERE t.agent_id = {agent})"
+)
+DRAFT_GUARDRAILS = (
+    f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_GUARDRAIL} ORDER BY g.kind), '[]')"
+    " FROM ai_agent_guardrails g WHERE g.agent_id = {agent})"
+)
+_LATEST_VERSION = (
+    "(SELECT v.{column} FROM ai_agent_versions v JOIN ai_agents a ON a.id = v.agent_id"
+    " WHERE a.public_token = %(token)s ORDER BY v.version DESC LIMIT 1)"
+)
+_EMBED_WORKSPACE = "(SELECT workspace_id FROM ai_agents WHERE public_token = %(token)s)"
+# The secrets a snapshot's tools and AUTH guardrail reference, given both as jsonb.
+_REFERENCED_SECRETS = (
+    "SELECT name, value_ciphertext FROM workspace_secrets WHERE workspace_id = {ws}"
+    " AND name IN (SELECT jsonb_array_elements_text(t->'secret_refs')"
+    " FROM jsonb_array_elements({tools}) t"
+    " UNION SELECT substring(g->'config'->>'visitor_token_secret'"
+    " FROM '^[{{][{{]secret:([A-Za-z0-9_]+)[}}][}}]$')"
+    " FROM jsonb_array_elements({guardrails}) g WHERE g->>'kind' = 'AUTH')"
+)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    agent_id: UUID
+    workspace_id: UUID
+    slug: str
+    name: str
+    version: int | None  # None: the draft
+    snapshot: AgentSnapshot
+    frozen_guardrails: list[dict[str, Any]]  # as stored in a version
+    frozen_tools: list[dict[str, Any]]
+    ops: AgentOps
+    llm: LlmSettings
+    secret_ciphertexts: dict[str, str]
+
+
+def _secrets(rows: list[dict[str, Any]]) -> dict[str, str]:
+    return {r["name"]: r["value_ciphertext"] for r in rows}
+
+
+def read_draft(
+    conn: Connection, workspace_id: UUID, slug: str
+) -> tuple[RunContext, Callable[[], list[dict[str, Any]]]]:
+    """The draft of an agent with its workspace settings, and a thunk fetching its evals
+    (queued in the same round trip; call it only if they are needed)."""
+    scope = {"ws": workspace_id, "slug": slug}
+    draft = conn.execute(
+        "SELECT a.id, a.slug, a.name, a.config,"
+        f" {DRAFT_GUARDRAILS.format(agent='a.id')} AS guardrails,"
+        f" {DRAFT_TOOLS.format(agent='a.id')} AS tools"
+        " FROM ai_agents a WHERE a.workspace_id = %(ws)s AND a.slug = %(slug)s",
+        scope,
+    )
+    secrets = conn.execute(
+        _REFERENCED_SECRETS.format(
+            ws="%(ws)s",
+            tools=DRAFT_TOOLS.format(agent=AGENT_ID),
+            guardrails=DRAFT_GUARDRAILS.format(agent=AGENT_ID),
+        ),
+        scope,
+    )
+    evals = conn.execute(
+        "SELECT id, name, input, assertions FROM ai_agent_evals"
+        f" WHERE agent_id = {AGENT_ID} ORDER BY created_at, id",
+        scope,
+    )
+    ops = conn.execute(
+        f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %(ws)s", scope
+    )
+    llm = conn.execute(
+        f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = %(ws)s", scope
+    )
+    row = draft.fetchone()
+    if row is None:
+        raise not_found(slug)
+    context = RunContext(
+        agent_id=row["id"],
+        workspace_id=workspace_id,
+        slug=row["slug"],
+        name=row["name"],
+        version=None,
+        snapshot=AgentSnapshot.of(row["config"], row["guardrails"], row["tools"]),
+        frozen_guardrails=row["guardrails"],
+        frozen_tools=row["tools"],
+        ops=agent_ops_of(ops.fetchone()),
+        llm=llm_settings_of(llm.fetchone()),
+        secret_ciphertexts=_secrets(secrets.fetchall()),
+    )
+    return context, evals.fetchall
+
+
+def read_published(conn: Connection, public_token: str) -> RunContext:
+    """The latest published version of the agent behind a public token (one round trip)."""
+    params = {"token": public_token}
+    published = conn.execute(
+        "SELECT a.id, a.slug, a.name, a.workspace_id, v.version, v.config, v.guardrails, v.tools"
+        " FROM ai_agents a JOIN ai_agent_versions v ON v.agent_id = a.id"
+        " WHERE a.public_token = %(token)s ORDER BY v.version DESC LIMIT 1",
+        params,
+    )
+    secrets = conn.execute(
+        _REFERENCED_SECRETS.format(
+            ws=_EMBED_WORKSPACE,
+            tools=_LATEST_VERSION.format(column="tools"),
+            guardrails=_LATEST_VERSION.format(column="guardrails"),
+        ),
+        params,
+    )
+    ops = conn.execute(
+        f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops"
+        f" WHERE workspace_id = {_EMBED_WORKSPACE}",
+        params,
+    )
+    llm = conn.execute(
+        f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = {_EMBED_WORKSPACE}",
+        params,
+    )
+    row = published.fetchone()
+    if row is None:
+        raise NotFound("no published agent answers to this token")
+    return RunContext(
+        agent_id=row["id"],
+        workspace_id=row["workspace_id"],
+        slug=row["slug"],
+        name=row["name"],
+        version=row["version"],
+        snapshot=AgentSnapshot.of(row["config"], row["guardrails"], row["tools"]),
+        frozen_guardrails=row["guardrails"],
+        frozen_tools=row["tools"],
+        ops=agent_ops_of(ops.fetchone()),
+        llm=llm_settings_of(llm.fetchone()),
+        secret_ciphertexts=_secrets(secrets.fetchall()),
+    )

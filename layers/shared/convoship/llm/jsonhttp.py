@@ -1,0 +1,66 @@
+"""POST JSON to a provider and read JSON back; every failure is UpstreamUnavailable.
+
+Error bodies are never echoed: providers quote parts of a wrong API key in them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from convoship import outbound
+from convoship.errors import UpstreamUnavailable
+from convoship.observability import logger
+
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+
+def post_json(
+    url: str,
+    payload: dict[str, Any],
+    headers: dict[str, str],
+    *,
+    provider: str,
+    timeout_s: float,
+    allow_private: bool,
+) -> dict[str, Any]:
+    try:
+        response = outbound.request(
+            "POST",
+            url,
+            headers={"content-type": "application/json", "accept": "application/json", **headers},
+            body=json.dumps(payload).encode(),
+            timeout_s=timeout_s,
+            max_bytes=MAX_RESPONSE_BYTES,
+            allow_private=allow_private,
+        )
+    except outbound.OutboundError as exc:
+        logger.warning("model call failed", extra={"provider": provider, "error": str(exc)})
+        raise UpstreamUnavailable(f"the {provider} model could not be reached: {exc}") from None
+    if response.status >= 400:
+        logger.warning(
+            "model call refused", extra={"provider": provider, "status": response.status}
+        )
+        raise UpstreamUnavailable(
+            f"the {provider} model answered HTTP {response.status}",
+            upstream_status=response.status,
+        )
+    try:
+        body = json.loads(response.body)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise UpstreamUnavailable(f"the {provider} model sent a response that is not JSON")
+    return body
+
+
+def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
+    """Tool-call arguments as an object (None when they are not one) and as sent."""
+    if isinstance(raw, dict):
+        return raw, json.dumps(raw)
+    text = raw if isinstance(raw, str) else ""
+    try:
+        value = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return None, text
+    return (value, text) if isinstance(value, dict) else (None, text)

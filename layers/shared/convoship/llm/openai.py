@@ -1,0 +1,108 @@
+"""OpenAI Chat Completions, and any server that speaks it (`openai_compatible`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convoship.errors import UpstreamUnavailable
+from convoship.llm.jsonhttp import parse_arguments, post_json
+from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
+
+OPENAI_BASE_URL = "https://api.openai.com/v1"
+
+
+def _message(message: Message) -> dict[str, Any]:
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    if message.role == "assistant" and message.tool_calls:
+        return {
+            "role": "assistant",
+            "content": message.content or None,
+            "tool_calls": [
+                {
+                    "id": call.id,
+                    "type": "function",
+                    "function": {"name": call.name, "arguments": call.raw_arguments or "{}"},
+                }
+                for call in message.tool_calls
+            ],
+        }
+    return {"role": message.role, "content": message.content}
+
+
+def _tool(tool: ToolDef) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        },
+    }
+
+
+def request_body(
+    model: str, messages: list[Message], tools: list[ToolDef], sampling: Sampling
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [_message(m) for m in messages],
+        "temperature": sampling.temperature,
+        "max_tokens": sampling.max_output_tokens,
+    }
+    if tools:
+        body["tools"] = [_tool(t) for t in tools]
+    return body
+
+
+def parse_completion(body: dict[str, Any]) -> Completion:
+    try:
+        message = body["choices"][0]["message"]
+        calls = []
+        for call in message.get("tool_calls") or []:
+            arguments, raw = parse_arguments(call["function"].get("arguments"))
+            calls.append(ToolCall(str(call["id"]), str(call["function"]["name"]), arguments, raw))
+        usage = body.get("usage") or {}
+        return Completion(
+            text=str(message.get("content") or ""),
+            tool_calls=tuple(calls),
+            input_tokens=int(usage.get("prompt_tokens") or 0),
+            output_tokens=int(usage.get("completion_tokens") or 0),
+        )
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+        raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
+
+
+class OpenAIChat:
+    def __init__(
+        self,
+        *,
+        model: str,
+        base_url: str | None,
+        api_key: str | None,
+        timeout_s: float,
+        allow_private: bool,
+        provider: str = "openai",
+    ) -> None:
+        self.model = model
+        self._url = (base_url or OPENAI_BASE_URL).rstrip("/") + "/chat/completions"
+        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout_s = timeout_s
+        self._allow_private = allow_private
+        self._provider = provider
+
+    def __repr__(self) -> str:  # never the key
+        return f"OpenAIChat(model={self.model!r}, url={self._url!r})"
+
+    def complete(
+        self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
+    ) -> Completion:
+        body = post_json(
+            self._url,
+            request_body(self.model, messages, tools, sampling),
+            self._headers,
+            provider=self._provider,
+            timeout_s=self._timeout_s,
+            allow_private=self._allow_private,
+        )
+        return parse_completion(body)

@@ -1,0 +1,71 @@
+"""What every provider speaks: messages, tool definitions and calls, a completion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any] | None  # None: the model sent arguments that are not an object
+    raw_arguments: str = ""
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()  # assistant asking for tools
+    tool_call_id: str | None = None  # tool: which call this answers
+    name: str | None = None  # tool: the tool's name
+
+
+@dataclass(frozen=True)
+class ToolDef:
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Completion:
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float
+    max_output_tokens: int
+
+
+class ChatModel(Protocol):
+    """A provider bound to one model. Failures raise errors.UpstreamUnavailable."""
+
+    model: str
+
+    def complete(
+        self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
+    ) -> Completion: ...
+
+
+@dataclass
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    calls: int = field(default=0)
+
+    def add(self, completion: Completion) -> None:
+        self.input_tokens += completion.input_tokens
+        self.output_tokens += completion.output_tokens
+        self.calls += 1
+
+    def as_dict(self) -> dict[str, int]:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}

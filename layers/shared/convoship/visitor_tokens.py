@@ -1,0 +1,74 @@
+"""Visitor tokens for embeds whose AUTH guardrail names a `visitor_token_secret`.
+
+The customer's backend signs a short-lived HS256 JWT for its signed-in visitor with that
+workspace secret (claims: `exp` required, `sub` the visitor id); the widget sends it as
+`X-Visitor-Token`. Standard library only: three base64 segments and one HMAC.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import math
+import time
+from typing import Any
+
+MAX_TOKEN_CHARS = 4096
+
+
+class InvalidVisitorToken(ValueError):
+    pass
+
+
+def _segment(text: str) -> bytes:
+    if not text or any(c not in _ALPHABET for c in text):
+        raise InvalidVisitorToken("malformed token")
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError):
+        raise InvalidVisitorToken("malformed token") from None
+
+
+_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+
+
+def verify(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
+    """The claims of a valid, unexpired token signed with secret; InvalidVisitorToken else."""
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
+        raise InvalidVisitorToken("malformed token")
+    header_b64, claims_b64, signature_b64 = token.split(".")
+    try:
+        header = json.loads(_segment(header_b64))
+        claims = json.loads(_segment(claims_b64))
+    except ValueError:
+        raise InvalidVisitorToken("malformed token") from None
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise InvalidVisitorToken("the token must be signed with HS256")
+    expected = hmac.new(
+        secret.encode(), f"{header_b64}.{claims_b64}".encode(), hashlib.sha256
+    ).digest()
+    if not hmac.compare_digest(expected, _segment(signature_b64)):
+        raise InvalidVisitorToken("bad signature")
+    if not isinstance(claims, dict):
+        raise InvalidVisitorToken("malformed token")
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+        raise InvalidVisitorToken("the token needs a numeric exp claim")
+    if exp <= (time.time() if now is None else now):
+        raise InvalidVisitorToken("the token has expired")
+    return claims
+
+
+def sign(claims: dict[str, Any], secret: str) -> str:
+    """An HS256 token (what a customer's backend does; used by tests and the dev tools)."""
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
+    body = b64(json.dumps(claims, separators=(",", ":")).encode())
+    signature = hmac.new(secret.encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{b64(signature)}"
