@@ -93,6 +93,12 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         env.ALLOW_PRIVATE_NETWORK,
         env.DATABASE_URL,
         env.REDIS_URL,
+        env.LLM_PROVIDER,
+        env.LLM_MODEL,
+        env.LLM_BASE_URL,
+        env.LLM_API_KEY,
+        env.LLM_TIMEOUT_S,
+        env.EVAL_CONCURRENCY,
     ):
         monkeypatch.delenv(name, raising=False)
     for name, value in values.items():
@@ -169,3 +175,23 @@ def api_gateway() -> Any:
 def api(api_gateway: Any, base_env: dict[str, str]) -> Any:
     """The whole HTTP API in-process, through the template-driven gateway emulation."""
     return api_gateway
+
+
+@pytest.fixture(scope="session")
+def fake_llm_server() -> Iterator[Any]:
+    from convoship_dev.fake_llm import FakeLlm
+
+    with FakeLlm() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_llm(fake_llm_server: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The loopback test model, configured as the platform default (no BYOK)."""
+    fake_llm_server.reset()
+    fake_llm_server.delay_s = 0.0
+    monkeypatch.setenv(env.LLM_PROVIDER, "openai_compatible")
+    monkeypatch.setenv(env.LLM_BASE_URL, fake_llm_server.base_url)
+    monkeypatch.setenv(env.LLM_MODEL, "fake-model")
+    reset_settings()
+    return fake_llm_server

@@ -8,18 +8,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from convoship.http.schemas import VersionOut
 
-class VersionOut(BaseModel):
-    version: int
-    config: dict[str, Any]
-    guardrails: list[dict[str, Any]]
-    tools: list[dict[str, Any]]
-    eval_results: list[dict[str, Any]]
-    eval_pass_rate: float | None
-    eval_threshold: float
-    note: str | None
-    created_by: str | None
-    created_at: datetime
+__all__ = ["VersionOut"]
 
 
 class VersionList(BaseModel):

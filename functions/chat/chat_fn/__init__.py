@@ -1,0 +1,1 @@
+"""The chat function: the playground and public embeds."""

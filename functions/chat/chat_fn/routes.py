@@ -1,0 +1,87 @@
+"""Playground chat (studio), and the public embed: profile and chat."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Path, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from convoship import chat_turns
+from convoship.http.context import Editor
+
+router = APIRouter(tags=["chat"])
+PublicToken = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+_CHAT_RESPONSES: dict[int | str, dict[str, str]] = {
+    403: {"description": "forbidden, or origin-not-allowed (embed AUTH)"},
+    404: {"description": "unknown agent, unpublished agent or unknown conversation"},
+    413: {"description": "payload-too-large: over LIMIT max_input_chars"},
+    422: {"description": "validation, or the conversation reached LIMIT max_turns"},
+    429: {"description": "rate-limited (Retry-After) or budget-exceeded"},
+    502: {"description": "upstream-unavailable: the model provider failed"},
+    503: {"description": "llm-not-configured, or a dependency is down"},
+}
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: Annotated[str, Field(min_length=1)]
+    conversation_id: UUID | None = None
+
+
+class ChatUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class ChatOut(BaseModel):
+    conversation_id: UUID
+    reply: str
+    escalated: bool
+    usage: ChatUsage
+
+
+class EmbedProfile(BaseModel):
+    name: str
+    greeting: str | None
+
+
+def _answer(result: chat_turns.ChatResult, response: Response) -> ChatOut:
+    response.headers.update(result.headers)
+    return ChatOut.model_validate(result.body)
+
+
+@router.post(
+    "/v1/ai-agents/{slug}/playground/chat", response_model=ChatOut, responses=_CHAT_RESPONSES
+)
+async def playground_chat(slug: str, body: ChatIn, ctx: Editor, response: Response) -> ChatOut:
+    """One turn against the agent's draft (channel `playground`)."""
+    request = chat_turns.ChatRequest(body.message, body.conversation_id)
+    return _answer(chat_turns.playground_turn(ctx.workspace_id, slug, request), response)
+
+
+@router.get(
+    "/v1/embed/{public_token}",
+    response_model=EmbedProfile,
+    responses={404: {"description": "unknown or unpublished"}},
+)
+async def embed_profile(public_token: PublicToken) -> EmbedProfile:
+    """The published agent's name and greeting, for the widget."""
+    return EmbedProfile.model_validate(chat_turns.embed_profile(public_token))
+
+
+@router.post("/v1/embed/{public_token}/chat", response_model=ChatOut, responses=_CHAT_RESPONSES)
+async def embed_chat(
+    public_token: PublicToken,
+    body: ChatIn,
+    response: Response,
+    origin: Annotated[str | None, Header(max_length=2048)] = None,
+    x_visitor_token: Annotated[str | None, Header(max_length=4096)] = None,
+) -> ChatOut:
+    """One turn against the latest published version (channel `embed`)."""
+    request = chat_turns.ChatRequest(
+        body.message, body.conversation_id, origin=origin, visitor_token=x_visitor_token
+    )
+    return _answer(chat_turns.embed_turn(public_token, request), response)

@@ -1,0 +1,1 @@
+"""The publish function: the eval gate and immutable versions."""

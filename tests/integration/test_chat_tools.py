@@ -1,0 +1,262 @@
+"""Tools during chat: templating, secrets filled at call time and scrubbed from everything
+that comes back, the SSRF guard at call time, the tool-call limit; BYOK model settings."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+
+from convoship import constants as env
+from convoship.settings import reset_settings
+from tests.api_client import ApiClient
+from tests.integration.agents_support import SLUG, Conn, Token, create_agent, created
+from tests.integration.runtime_support import BASE, publish, set_guardrail
+from tests.integration.test_chat_api import chat, embed, transcript
+
+SECRET = "sk-live-Sup3r/Secret+value"  # '/' and '+' change when URL-encoded
+
+
+class EchoServer:
+    """Answers every request with what it received (a tool that echoes its credentials)."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        echo = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def _answer(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                seen = {
+                    "method": self.command,
+                    "path": self.path,
+                    "headers": dict(self.headers.items()),
+                    "body": self.rfile.read(length).decode(),
+                }
+                echo.received.append(seen)
+                payload = json.dumps(seen).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _answer
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def echo_server() -> Iterator[EchoServer]:
+    server = EchoServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+
+
+@pytest.fixture
+def tool_agent(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    echo_server: EchoServer,
+    private_network: None,
+    fake_llm: Any,
+) -> dict[str, Any]:
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    api.post("/v1/secrets", token=admin, json={"name": "API_KEY", "value": SECRET})
+    agent = create_agent(api, editor, slug=SLUG)
+    tool = {
+        "name": "lookup",
+        "description": "Look an order up",
+        "config": {
+            "method": "POST",
+            "url": echo_server.url + "/orders/{{order_id}}?key={{secret:API_KEY}}",
+            "headers": {"Authorization": "Bearer {{secret:API_KEY}}"},
+            "body": {"order": "{{order_id}}", "count": "{{count}}"},
+        },
+        "input_schema": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string"}, "count": {"type": "integer"}},
+            "required": ["order_id"],
+        },
+    }
+    created(api.post(f"{BASE}/tools", token=editor, json=tool))
+    return agent
+
+
+def test_tool_call_fills_secrets_and_scrubs_them(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    tool_agent: dict[str, Any],
+    echo_server: EchoServer,
+    owner_sql: Conn,
+) -> None:
+    from convoship.observability import logger
+
+    seen_logs = io.StringIO()
+    listener = logging.StreamHandler(seen_logs)
+    listener.setFormatter(logger.registered_formatter)
+    logger.addHandler(listener)
+    try:
+        editor = token(workspace, "editor")
+        response = chat(api, editor, 'call:lookup {"order_id": "A 1", "count": 2}')
+    finally:
+        logger.removeHandler(listener)
+    assert response.status == 200, response.text
+    # The tool really got the secret, in the header, the URL and the templated body.
+    call = echo_server.received[-1]
+    assert call["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert call["path"].startswith("/orders/A%201?key=sk-live-Sup3r%2FSecret%2Bvalue")
+    assert json.loads(call["body"]) == {"order": "A 1", "count": 2}
+    # ... and it is nowhere in what came back: reply, transcript, tool_args, logs.
+    reply = response.json()["reply"]
+    assert reply.startswith("tool said: HTTP 200") and "[secret]" in reply
+    rows = transcript(owner_sql, response.json()["conversation_id"])
+    assert [r["role"] for r in rows] == ["user", "tool", "assistant"]
+    assert rows[1]["tool_name"] == "lookup"
+    assert rows[1]["tool_args"] == {"order_id": "A 1", "count": 2}
+    everything = response.text + json.dumps(rows, default=str) + seen_logs.getvalue()
+    for spelling in (SECRET, "sk-live-Sup3r%2FSecret%2Bvalue", "Sup3r"):
+        assert spelling not in everything
+
+
+def test_tool_arguments_are_checked_against_the_schema(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    tool_agent: dict[str, Any],
+    echo_server: EchoServer,
+) -> None:
+    response = chat(api, token(workspace, "editor"), 'call:lookup {"count": "two"}')
+    assert response.status == 200
+    assert "invalid arguments" in response.json()["reply"]
+    assert echo_server.received == []
+
+
+def test_call_time_ssrf_guard(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    tool_agent: dict[str, Any],
+    echo_server: EchoServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "0")  # saved while allowed, called after
+    reset_settings()
+    response = chat(api, token(workspace, "editor"), 'call:lookup {"order_id": "1"}')
+    assert response.status == 200
+    assert "refused" in response.json()["reply"]
+    assert echo_server.received == []
+
+
+def test_tool_call_limit(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    tool_agent: dict[str, Any],
+    echo_server: EchoServer,
+    fake_llm: Any,
+) -> None:
+    editor = token(workspace, "editor")
+    set_guardrail(api, editor, "LIMIT", max_tool_calls_per_turn=0)
+    response = chat(api, editor, 'call:lookup {"order_id": "1"}')
+    assert response.status == 200
+    assert "tools" not in fake_llm.requests[-1].body
+    assert echo_server.received == []
+
+
+def test_embed_tools_come_from_the_version(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    tool_agent: dict[str, Any],
+    echo_server: EchoServer,
+    owner_sql: Conn,
+) -> None:
+    editor = token(workspace, "editor")
+    assert publish(api, editor).status == 201
+    api.delete(
+        f"{BASE}/tools/{api.get(f'{BASE}/tools', token=editor).json()['items'][0]['id']}",
+        token=editor,
+    )
+    response = embed(api, tool_agent["public_token"], 'call:lookup {"order_id": "9"}')
+    assert response.status == 200, response.text
+    assert echo_server.received[-1]["headers"]["Authorization"] == f"Bearer {SECRET}"
+    assert SECRET not in response.text
+
+
+def test_byok_settings_win_over_the_platform_default(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    fake_llm: Any,
+    private_network: None,
+) -> None:
+    admin, editor = token(workspace, "admin"), token(workspace, "editor")
+    key = "sk-byok-" + "k" * 20
+    response = api.patch(
+        "/v1/workspaces/agent-llm",
+        token=admin,
+        json={
+            "provider": "openai_compatible",
+            "base_url": fake_llm.base_url,
+            "model": "byok-model",
+            "api_key": key,
+        },
+    )
+    assert response.status == 200, response.text
+    create_agent(api, editor, slug=SLUG)
+    assert chat(api, editor, "hi").status == 200
+    sent = fake_llm.requests[-1]
+    assert sent.headers["authorization"] == f"Bearer {key}"
+    assert sent.body["model"] == "byok-model"
+    api.patch(BASE, token=editor, json={"config": {"model": "agent-model"}})
+    assert chat(api, editor, "hi").status == 200
+    assert fake_llm.requests[-1].body["model"] == "agent-model"
+
+
+def test_byok_private_base_url_is_refused_at_call_time(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    fake_llm: Any,
+    private_network: None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    admin, editor = token(workspace, "admin"), token(workspace, "editor")
+    api.patch(
+        "/v1/workspaces/agent-llm",
+        token=admin,
+        json={"provider": "openai_compatible", "base_url": fake_llm.base_url, "model": "m"},
+    )
+    create_agent(api, editor, slug=SLUG)
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "0")
+    reset_settings()
+    response = chat(api, editor, "hi")
+    assert response.status == 502 and "refused" in response.json()["detail"]
+    assert fake_llm.requests == []
