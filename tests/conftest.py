@@ -63,6 +63,7 @@ def base_env(database: services.Database, redis_url: str) -> dict[str, str]:
     return {
         env.STAGE: "test",
         env.DATABASE_URL: database.app_url,
+        env.PURGE_DATABASE_URL: database.purge_url,
         env.REDIS_URL: redis_url,
         env.SECRETS_KEY: SECRETS_KEY,
         env.JWT_SECRET: JWT_SECRET,
@@ -93,6 +94,7 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         env.ALLOW_PRIVATE_NETWORK,
         env.DATABASE_URL,
         env.REDIS_URL,
+        env.PURGE_DATABASE_URL,
         env.LLM_PROVIDER,
         env.LLM_MODEL,
         env.LLM_BASE_URL,

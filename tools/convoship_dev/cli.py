@@ -38,8 +38,9 @@ def _require_admin(stack: Any) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
+    from convoship import constants as env
     from convoship import db
-    from convoship_dev.local_stack import ensure_demo_workspace, make_token
+    from convoship_dev.local_stack import DEV_LLM_MODEL, ensure_demo_workspace, make_token
     from convoship_dev.server import serve
     from convoship_dev.template import load_template
 
@@ -62,6 +63,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
         def ready(url: str) -> None:
             print(f"ConvoShip API on {url}  (Ctrl-C stops it; data stays in .local/)")
+            if os.environ.get(env.LLM_MODEL) == DEV_LLM_MODEL:
+                print("Model: the offline echo model (set CONVOSHIP_LLM_* for a real one)")
             if token:
                 print(f"\nexport T={token}")
                 print(

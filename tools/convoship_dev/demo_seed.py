@@ -25,7 +25,7 @@ CONFIG = {
 }
 TOOL_CONFIG = {
     "method": "GET",
-    "url": "https://api.example.com/orders/{{args.order_id}}",
+    "url": "https://api.example.com/orders/{{order_id}}",
     "headers": {"Accept": "application/json"},
     "body": None,
     "timeout_s": 10,
@@ -64,8 +64,13 @@ _STATEMENTS: list[tuple[str, dict[str, object]]] = [
     ),
     (
         "INSERT INTO ai_agent_versions (workspace_id, agent_id, version, config, guardrails, tools)"
-        " VALUES (%(ws)s, %(agent)s, 1, %(config)s, '[]', '[]') ON CONFLICT DO NOTHING",
-        {"config": Jsonb(CONFIG)},
+        " VALUES (%(ws)s, %(agent)s, 1, %(config)s, %(guardrails)s, '[]') ON CONFLICT DO NOTHING",
+        {
+            "config": Jsonb(CONFIG),
+            "guardrails": Jsonb(
+                [{"kind": k, "config": c, "enabled": True} for k, c in DEFAULT_GUARDRAILS.items()]
+            ),
+        },
     ),
     (
         "INSERT INTO ai_agent_conversations (id, workspace_id, agent_id, channel, version, turns)"

@@ -1,4 +1,4 @@
-"""The laptop stack: database, Redis and secrets for `convoship serve` and `invoke`.
+"""The laptop stack: database, Redis, secrets and a model for `convoship serve` and `invoke`.
 
 DATABASE_URL / REDIS_URL win when set (DATABASE_ADMIN_URL too, for migrations and
 `workspace create`); otherwise embedded servers run under .local/ and keep their data
@@ -22,6 +22,9 @@ DEV_DBNAME = "convoship"
 # Public on purpose and only for the loopback-bound local runner: the events/ files carry a
 # token signed with it, so `convoship invoke` works with them as they are.
 DEV_JWT_SECRET = "convoship-local-development-only-jwt-secret-0000"  # noqa: S105
+
+
+DEV_LLM_MODEL = "convoship-dev-echo"
 
 
 @dataclass
@@ -60,6 +63,8 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     stack = LocalStack(admin_url=os.environ.get("DATABASE_ADMIN_URL"), environ=environ)
     if os.environ.get(env.DATABASE_URL):
         environ[env.DATABASE_URL] = os.environ[env.DATABASE_URL]
+        if os.environ.get(env.PURGE_DATABASE_URL):
+            environ[env.PURGE_DATABASE_URL] = os.environ[env.PURGE_DATABASE_URL]
         if stack.admin_url:
             from convoship.migrate import migrate
 
@@ -74,12 +79,23 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         stack._stoppers.append(database.stop)
         stack.admin_url = database.owner_admin_url
         environ[env.DATABASE_URL] = database.app_url
+        environ[env.PURGE_DATABASE_URL] = database.purge_url
     if os.environ.get(env.REDIS_URL):
         environ[env.REDIS_URL] = os.environ[env.REDIS_URL]
     elif with_redis:
         redis = services.start_redis(services.LOCAL_DIR / "redis")
         stack._stoppers.append(redis.stop)
         environ[env.REDIS_URL] = redis.url
+    if not os.environ.get(env.LLM_PROVIDER):
+        # No model configured: answer with the offline echo model, so chat and publish work
+        # on a laptop with no keys. A real one: set CONVOSHIP_LLM_* or the workspace's BYOK.
+        from convoship_dev.fake_llm import FakeLlm
+
+        llm = FakeLlm().start()
+        stack._stoppers.append(llm.stop)
+        environ[env.LLM_PROVIDER] = "openai_compatible"
+        environ[env.LLM_BASE_URL] = llm.base_url
+        environ[env.LLM_MODEL] = DEV_LLM_MODEL
     os.environ.update(environ)
     reset_settings()
     return stack

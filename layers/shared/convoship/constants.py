@@ -4,6 +4,9 @@ STAGE = "CONVOSHIP_STAGE"  # development | test | production
 DATABASE_URL = "DATABASE_URL"  # app role connection (never a superuser)
 DATABASE_SECRET_ARN = "CONVOSHIP_DATABASE_SECRET_ARN"  # RDS-style JSON secret
 REDIS_URL = "REDIS_URL"
+# The scheduled purge connects as convoship_purge, not as the app role.
+PURGE_DATABASE_URL = "CONVOSHIP_PURGE_DATABASE_URL"
+PURGE_DATABASE_SECRET_ARN = "CONVOSHIP_PURGE_DATABASE_SECRET_ARN"
 APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
 SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
 KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"

@@ -40,6 +40,7 @@ class Settings:
     db_statement_timeout_ms: int
     kms_cache_ttl_s: int
     llm_default: PlatformLlm | None = None
+    purge_database_url: str | None = field(default=None, repr=False)
     llm_timeout_s: int = 25
     eval_concurrency: int = 10
 
@@ -134,10 +135,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     if values.get(env.APP_SECRET_ARN):
         for name, value in _secrets_manager_json(values[env.APP_SECRET_ARN]).items():
             values.setdefault(name, str(value))
-    if not values.get(env.DATABASE_URL) and values.get(env.DATABASE_SECRET_ARN):
-        values[env.DATABASE_URL] = _database_url_from_secret(
-            _secrets_manager_json(values[env.DATABASE_SECRET_ARN])
-        )
+    for url_name, arn_name in (
+        (env.DATABASE_URL, env.DATABASE_SECRET_ARN),
+        (env.PURGE_DATABASE_URL, env.PURGE_DATABASE_SECRET_ARN),
+    ):
+        if not values.get(url_name) and values.get(arn_name):
+            values[url_name] = _database_url_from_secret(_secrets_manager_json(values[arn_name]))
 
     stage = values.get(env.STAGE, "production")
     if stage not in env.STAGES:
@@ -163,6 +166,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         db_statement_timeout_ms=_int(values, env.DB_STATEMENT_TIMEOUT_MS, 10_000, 100, 900_000),
         kms_cache_ttl_s=_int(values, env.KMS_CACHE_TTL_S, 300, 0, 3600),
         llm_default=_platform_llm(values),
+        purge_database_url=values.get(env.PURGE_DATABASE_URL) or None,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
         eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 10, 1, 64),
     )

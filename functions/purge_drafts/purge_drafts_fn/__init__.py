@@ -1,0 +1,1 @@
+"""The scheduled purge of stale wizard drafts."""
