@@ -80,3 +80,103 @@ def test_no_evals_with_a_threshold_is_a_gate_failure(
     set_threshold(api, admin, 0.1)
     problem = problem_of(publish(api, editor), 422, "eval-gate-failed")
     assert problem["pass_rate"] is None and problem["eval_results"] == []
+
+
+def test_evals_run_concurrently(
+    api: ApiClient, token: Token, workspace: Any, fake_llm: Any, monkeypatch: Any
+) -> None:
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    create_agent(api, editor, slug=SLUG)
+    set_threshold(api, admin, 0.5)
+    for i in range(20):
+        add_eval(api, editor, f"case {i}", f"question {i}", ("contains", f"question {i}"))
+    fake_llm.delay_s = 0.2
+    response = publish(api, editor)
+    assert response.status == 201, response.text
+    assert response.json()["eval_pass_rate"] == 1.0
+    assert fake_llm.max_in_flight >= 10  # the default concurrency
+
+
+def test_provider_failure_during_the_gate_is_502_and_creates_nothing(
+    api: ApiClient, token: Token, workspace: Any, fake_llm: Any, owner_sql: Conn
+) -> None:
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    create_agent(api, editor, slug=SLUG)
+    set_threshold(api, admin, 0.5)
+    add_eval(api, editor, "ok", "hi", ("contains", "hi"))
+    add_eval(api, editor, "boom", "fail:503", ("contains", "x"))
+    problem_of(publish(api, editor), 502, "upstream-unavailable")
+    row = owner_sql.execute(
+        "SELECT count(*) AS n FROM ai_agent_versions WHERE workspace_id = %s", (workspace,)
+    ).fetchone()
+    assert row is not None and row["n"] == 0
+
+
+def test_gate_without_a_model_is_503(api: ApiClient, token: Token, workspace: Any) -> None:
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    create_agent(api, editor, slug=SLUG)
+    set_threshold(api, admin, 0.5)
+    add_eval(api, editor, "ok", "hi", ("contains", "hi"))
+    problem_of(publish(api, editor), 503, "llm-not-configured")
+
+
+def test_a_runaway_regex_fails_its_eval_instead_of_hanging(
+    api: ApiClient, token: Token, workspace: Any, fake_llm: Any
+) -> None:
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    create_agent(api, editor, slug=SLUG)
+    set_threshold(api, admin, 1.0)
+    add_eval(api, editor, "runaway", "a" * 3000 + "!", ("regex", r"^(a|a)*$"))
+    problem = problem_of(publish(api, editor), 422, "eval-gate-failed")
+    reason = problem["eval_results"][0]["assertions"][0]["reason"]
+    assert reason == "the pattern took longer than 0.5 s and was stopped"
+
+
+def test_roles_workspaces_and_unknown_agents(
+    api: ApiClient, token: Token, workspace: Any, other_workspace: Any, fake_llm: Any
+) -> None:
+    editor = token(workspace, "editor")
+    create_agent(api, editor, slug=SLUG)
+    problem_of(publish(api, token(workspace, "viewer")), 403, "forbidden")
+    problem_of(publish(api, token(other_workspace, "owner")), 404, "not-found")
+    problem_of(publish(api, editor, slug="no-such-agent"), 404, "not-found")
+    problem_of(api.post(f"{BASE}/publish", token=editor, json={"note": 5}), 422, "validation")
+    problem_of(api.post(f"{BASE}/publish", token=editor, json={"extra": 1}), 422, "validation")
+    bare = api.post(f"{BASE}/publish", token=editor)  # no body at all is fine
+    assert bare.status == 201, bare.text
+
+
+def test_publish_is_audited_in_both_trails(
+    api: ApiClient, token: Token, workspace: Any, fake_llm: Any, owner_sql: Conn
+) -> None:
+    editor = token(workspace, "editor", sub="user-42")
+    created = create_agent(api, editor, slug=SLUG)
+    assert publish(api, editor, note="go").status == 201
+    events = api.get(f"{BASE}/audit-events", token=editor).json()["items"]
+    assert events[0]["action"] == "agent.published" and events[0]["actor_id"] == "user-42"
+    assert events[0]["after_state"]["version"] == 1
+    row = owner_sql.execute(
+        "SELECT resource_type, resource_id FROM audit_log WHERE workspace_id = %s"
+        " AND action = 'agent.published'",
+        (workspace,),
+    ).fetchone()
+    assert row == {"resource_type": "agent_version", "resource_id": "1"}
+    assert created["published_version"] is None
+
+
+def test_concurrent_publishes_number_versions_without_gaps(
+    api: ApiClient, token: Token, workspace: Any, fake_llm: Any, owner_sql: Conn
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    editor = token(workspace, "editor")
+    create_agent(api, editor, slug=SLUG)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(lambda i: publish(api, editor, note=str(i)).status, range(16)))
+    assert statuses == [201] * 16
+    rows = owner_sql.execute(
+        "SELECT version FROM ai_agent_versions WHERE workspace_id = %s ORDER BY version",
+        (workspace,),
+    ).fetchall()
+    assert [r["version"] for r in rows] == list(range(1, 17))
+    assert api.get(BASE, token=editor).json()["published_version"] == 16
