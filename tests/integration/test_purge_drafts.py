@@ -103,3 +103,4 @@ def test_needs_the_purge_role_and_a_reachable_database(
     with pytest.raises(ServiceUnavailable):
         run()
     assert drafts(owner_sql, workspace) == {stale}
+    owner_sql.execute("DELETE FROM ai_agent_drafts WHERE id = %s", (stale,))  # for later tests

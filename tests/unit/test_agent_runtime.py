@@ -148,7 +148,7 @@ def test_visitor_tokens() -> None:
 
 
 def _vault(values: dict[str, str]) -> SecretVault:
-    vault = SecretVault(uuid4(), {})
+    vault = SecretVault(uuid4(), [])
     vault._values.update(values)  # as if decrypted earlier in the turn
     return vault
 

@@ -27,6 +27,11 @@ _FAIL = re.compile(r"fail:(\d{3}|garbage)")
 _SLEEP = re.compile(r"sleep:(\d+)")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retries)
+
+
 @dataclass
 class Recorded:
     path: str
@@ -80,7 +85,7 @@ class FakeLlm:
             def do_POST(self) -> None:
                 fake._serve(self)
 
-        self._server = ThreadingHTTPServer((self.host, 0), Handler)
+        self._server = _Server((self.host, 0), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
         return self

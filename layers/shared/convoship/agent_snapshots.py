@@ -1,6 +1,6 @@
 """Everything one agent run needs, read in one round trip: the draft or the latest
-published version, the workspace's ops and LLM settings, and the ciphertexts of the secrets
-its tools and AUTH guardrail reference (values stay encrypted until a call needs them)."""
+published version, and the workspace's ops and LLM settings. Secrets are not read here: the
+run's SecretVault reads the ones it references only if a call needs them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from convoship.agent_runtime import AgentSnapshot
 from convoship.agents import AGENT_ID, not_found
 from convoship.db import Connection
 from convoship.errors import NotFound
+from convoship.secret_refs import reference_name
 from convoship.workspace_settings import (
     AGENT_OPS_COLUMNS,
     LLM_COLUMNS,
@@ -37,20 +38,7 @@ DRAFT_GUARDRAILS = (
     f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_GUARDRAIL} ORDER BY g.kind), '[]')"
     " FROM ai_agent_guardrails g WHERE g.agent_id = {agent})"
 )
-_LATEST_VERSION = (
-    "(SELECT v.{column} FROM ai_agent_versions v JOIN ai_agents a ON a.id = v.agent_id"
-    " WHERE a.public_token = %(token)s ORDER BY v.version DESC LIMIT 1)"
-)
 _EMBED_WORKSPACE = "(SELECT workspace_id FROM ai_agents WHERE public_token = %(token)s)"
-# The secrets a snapshot's tools and AUTH guardrail reference, given both as jsonb.
-_REFERENCED_SECRETS = (
-    "SELECT name, value_ciphertext FROM workspace_secrets WHERE workspace_id = {ws}"
-    " AND name IN (SELECT jsonb_array_elements_text(t->'secret_refs')"
-    " FROM jsonb_array_elements({tools}) t"
-    " UNION SELECT substring(g->'config'->>'visitor_token_secret'"
-    " FROM '^[{{][{{]secret:([A-Za-z0-9_]+)[}}][}}]$')"
-    " FROM jsonb_array_elements({guardrails}) g WHERE g->>'kind' = 'AUTH')"
-)
 
 
 @dataclass(frozen=True)
@@ -65,11 +53,14 @@ class RunContext:
     frozen_tools: list[dict[str, Any]]
     ops: AgentOps
     llm: LlmSettings
-    secret_ciphertexts: dict[str, str]
 
-
-def _secrets(rows: list[dict[str, Any]]) -> dict[str, str]:
-    return {r["name"]: r["value_ciphertext"] for r in rows}
+    @property
+    def secret_names(self) -> list[str]:
+        """What the run may need from the vault: tool references and the AUTH secret."""
+        names = {n for tool in self.frozen_tools for n in tool.get("secret_refs") or []}
+        auth = self.snapshot.guardrails.get("AUTH") or {}
+        visitor = reference_name(auth.get("visitor_token_secret"))
+        return sorted(names | ({visitor} if visitor else set()))
 
 
 def read_draft(
@@ -83,14 +74,6 @@ def read_draft(
         f" {DRAFT_GUARDRAILS.format(agent='a.id')} AS guardrails,"
         f" {DRAFT_TOOLS.format(agent='a.id')} AS tools"
         " FROM ai_agents a WHERE a.workspace_id = %(ws)s AND a.slug = %(slug)s",
-        scope,
-    )
-    secrets = conn.execute(
-        _REFERENCED_SECRETS.format(
-            ws="%(ws)s",
-            tools=DRAFT_TOOLS.format(agent=AGENT_ID),
-            guardrails=DRAFT_GUARDRAILS.format(agent=AGENT_ID),
-        ),
         scope,
     )
     evals = conn.execute(
@@ -118,7 +101,6 @@ def read_draft(
         frozen_tools=row["tools"],
         ops=agent_ops_of(ops.fetchone()),
         llm=llm_settings_of(llm.fetchone()),
-        secret_ciphertexts=_secrets(secrets.fetchall()),
     )
     return context, evals.fetchall
 
@@ -130,14 +112,6 @@ def read_published(conn: Connection, public_token: str) -> RunContext:
         "SELECT a.id, a.slug, a.name, a.workspace_id, v.version, v.config, v.guardrails, v.tools"
         " FROM ai_agents a JOIN ai_agent_versions v ON v.agent_id = a.id"
         " WHERE a.public_token = %(token)s ORDER BY v.version DESC LIMIT 1",
-        params,
-    )
-    secrets = conn.execute(
-        _REFERENCED_SECRETS.format(
-            ws=_EMBED_WORKSPACE,
-            tools=_LATEST_VERSION.format(column="tools"),
-            guardrails=_LATEST_VERSION.format(column="guardrails"),
-        ),
         params,
     )
     ops = conn.execute(
@@ -163,5 +137,4 @@ def read_published(conn: Connection, public_token: str) -> RunContext:
         frozen_tools=row["tools"],
         ops=agent_ops_of(ops.fetchone()),
         llm=llm_settings_of(llm.fetchone()),
-        secret_ciphertexts=_secrets(secrets.fetchall()),
     )

@@ -329,7 +329,7 @@ def _answer(
     from convoship.http_tools import SecretVault
 
     settings = get_settings()
-    vault = SecretVault(context.workspace_id, context.secret_ciphertexts)
+    vault = SecretVault(context.workspace_id, context.secret_names, scope)
     if channel == "embed":
         _check_auth(context, request, vault)
     _check_limit(context, request, conv)

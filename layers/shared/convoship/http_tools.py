@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import re
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -36,16 +38,39 @@ class ToolError(Exception):
 
 
 class SecretVault:
-    """The ciphertexts of the secrets an agent's tools reference; values on first use."""
+    """The secrets an agent run may use (its tools' and AUTH guardrail's references).
 
-    def __init__(self, workspace_id: UUID, ciphertexts: dict[str, str]) -> None:
+    Nothing is read until a value is needed: most chat turns call no tool, so they pay
+    neither the query nor a decryption. The first need reads every referenced ciphertext in
+    one short transaction of the run's scope; values are decrypted one by one, on use.
+    Thread-safe: the publish gate's evals share one vault.
+    """
+
+    def __init__(
+        self, workspace_id: UUID, names: Iterable[str], scope: dict[str, Any] | None = None
+    ) -> None:
         self._workspace_id = workspace_id
-        self._ciphertexts = ciphertexts
+        self._names = sorted(set(names))
+        self._scope = scope if scope is not None else {"workspace_id": workspace_id}
+        self._ciphertexts: dict[str, str] | None = None
         self._values: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def _ciphertext(self, name: str) -> str | None:
+        with self._lock:
+            if self._ciphertexts is None:
+                self._ciphertexts = {}
+                if self._names:
+                    from convoship.db import rls_transaction
+                    from convoship.secrets_store import ciphertexts
+
+                    with rls_transaction(**self._scope) as conn:
+                        self._ciphertexts = ciphertexts(conn, self._workspace_id, self._names)
+            return self._ciphertexts.get(name)
 
     def get(self, name: str) -> str:
         if name not in self._values:
-            ciphertext = self._ciphertexts.get(name)
+            ciphertext = self._ciphertext(name)
             if ciphertext is None:
                 raise ToolError(f"the workspace secret {name} is not set")
             from convoship.crypto import decrypt_at_rest, secret_context  # lazy

@@ -52,7 +52,7 @@ def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[An
         model,  # type: ignore[arg-type]  # unused when there are no evals
         context.snapshot,
         evals,
-        SecretVault(context.workspace_id, context.secret_ciphertexts),
+        SecretVault(context.workspace_id, context.secret_names),
         threshold=threshold,
         concurrency=settings.eval_concurrency,
         allow_private=settings.allow_private_network,

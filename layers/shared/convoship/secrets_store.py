@@ -1,6 +1,6 @@
 """Workspace secrets: names and timestamps are readable, values only ever as ciphertext.
 
-A value is decrypted only to fill a `{{secret:NAME}}` at call time (resolve_secrets).
+A value is decrypted only to fill a `{{secret:NAME}}` at call time (http_tools.SecretVault).
 """
 
 from __future__ import annotations
@@ -109,10 +109,9 @@ def lock_existing_names(conn: Connection, workspace_id: object, names: Iterable[
     return {r["name"] for r in rows}
 
 
-def resolve_secrets(conn: Connection, workspace_id: object, names: Iterable[str]) -> dict[str, str]:
-    """Plaintext values for names (missing names are absent from the result)."""
-    from convoship.crypto import decrypt_at_rest, secret_context  # lazy: ~12 ms of imports
-
+def ciphertexts(conn: Connection, workspace_id: object, names: Iterable[str]) -> dict[str, str]:
+    """The stored ciphertexts of names (missing names are absent); http_tools.SecretVault
+    decrypts a value only when a call needs it."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
@@ -121,7 +120,4 @@ def resolve_secrets(conn: Connection, workspace_id: object, names: Iterable[str]
         " WHERE workspace_id = %s AND name = ANY(%s)",
         (workspace_id, wanted),
     ).fetchall()
-    return {
-        r["name"]: decrypt_at_rest(r["value_ciphertext"], secret_context(workspace_id, r["name"]))
-        for r in rows
-    }
+    return {r["name"]: r["value_ciphertext"] for r in rows}

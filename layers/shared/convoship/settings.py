@@ -42,7 +42,7 @@ class Settings:
     llm_default: PlatformLlm | None = None
     purge_database_url: str | None = field(default=None, repr=False)
     llm_timeout_s: int = 25
-    eval_concurrency: int = 10
+    eval_concurrency: int = 20
 
     @property
     def is_development(self) -> bool:
@@ -168,7 +168,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         llm_default=_platform_llm(values),
         purge_database_url=values.get(env.PURGE_DATABASE_URL) or None,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
-        eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 10, 1, 64),
+        eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 20, 1, 64),
     )
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from convoship_dev.bench import (
+    agent_runs,
     coldstart,
     console,
     discover,
     importtime,
-    pending,
     ratelimit,
     report,
     roundtrips,
@@ -26,7 +26,7 @@ from convoship_dev.bench import (
 from convoship_dev.bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
-SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "imports")
+SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "imports")
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,12 @@ class Sizes:
     ratelimit_rounds: int
     ratelimit_checks: int
     import_runs: int
+    agent_rounds: int
+    chat_iterations: int
 
 
-FULL = Sizes(7, 1, 5, 100, 10, 5, 5, 2000, 5)
-QUICK = Sizes(1, 0, 2, 5, 1, 2, 2, 100, 1)
+FULL = Sizes(7, 1, 5, 100, 10, 5, 5, 2000, 5, 5, 50)
+QUICK = Sizes(1, 0, 2, 5, 1, 2, 2, 100, 1, 1, 3)
 
 
 def _git_commit() -> str | None:
@@ -144,7 +146,12 @@ def run(args: argparse.Namespace) -> int:
                 stack, rounds=sizes.ratelimit_rounds, checks=sizes.ratelimit_checks
             )
             lap("ratelimit")
-        rows += pending.rows(fn.name for fn in functions)
+        if "agents" in only:
+            progress("agent runs: publish with 20 evals, embed chat turns")
+            rows += agent_runs.measure(
+                functions, stack, rounds=sizes.agent_rounds, iterations=sizes.chat_iterations
+            )
+            lap("agents")
         if "imports" in only:
             progress("import time: python -X importtime")
             imports = importtime.measure(functions, stack, runs=sizes.import_runs)

@@ -17,7 +17,6 @@ OK = "ok"
 MISSED = "MISSED"
 INFO = "info"
 NOT_BUILT = "not built yet"
-PENDING = "PENDING"
 NO_EVENTS = "no events yet"
 ERROR = "ERROR"
 

@@ -24,7 +24,8 @@ from convoship_dev.bench.stats import Summary
 from convoship_dev.bench.warm import (
     FLOOR,
     Handler,
-    load_and_prime,
+    fresh_demo,
+    load_handlers,
     outcome,
     reads_first,
     setup_event,
@@ -85,10 +86,11 @@ def measure(functions: Sequence[Function], stack: BenchStack, *, repeats: int) -
     rows: list[Row] = []
     with CountingProxy(stack.pg_socket, proxy_dir / f".s.PGSQL.{port}") as proxy:
         use_environment(stack.app_env(proxied_url(stack.database.app_url, proxy_dir, port)))
-        handlers = load_and_prime(functions, rows, SECTION)
+        handlers = load_handlers(functions, rows, SECTION)
         for fn in functions:
             if fn.kind != "http" or fn.logical_id not in handlers:
                 continue
+            fresh_demo(stack, functions, handlers)
             handler = handlers[fn.logical_id]
             context = LambdaContext(fn.spec)
             for event in reads_first(fn.events):

@@ -25,7 +25,8 @@ from psycopg.conninfo import conninfo_to_dict
 
 from convoship import constants as env
 from convoship_dev import services
-from convoship_dev.demo_seed import seed_demo
+from convoship_dev.demo_seed import DEMO_WORKSPACE_ID, seed_demo
+from convoship_dev.fake_llm import FakeLlm
 from convoship_dev.local_stack import DEV_JWT_SECRET
 
 
@@ -36,6 +37,14 @@ class BenchStack:
     pg_socket: Path  # the server's unix socket file, for the counting proxy
     redis_socket: Path
     work_dir: Path  # private scratch space (lambda site copies, proxy sockets)
+    llm_base_url: str  # the loopback test model, answering at once
+
+    def reset_demo(self) -> None:
+        """The demo workspace as seeded: events of one function (a DELETE of the agent, a
+        BYOK PATCH pointing at a real provider) must not change what the next one reads."""
+        with psycopg.connect(self.database.owner_admin_url, autocommit=True) as admin:
+            admin.execute("DELETE FROM workspaces WHERE id = %s", (DEMO_WORKSPACE_ID,))
+        seed_bench_demo(self.database.owner_admin_url)
 
     def app_env(self, database_url: str | None = None) -> dict[str, str]:
         """What a handler needs (as tests set it), plus quiet Powertools."""
@@ -48,6 +57,10 @@ class BenchStack:
             env.JWT_SECRET: DEV_JWT_SECRET,
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipBench",
+            env.PURGE_DATABASE_URL: self.database.purge_url,
+            env.LLM_PROVIDER: "openai_compatible",
+            env.LLM_BASE_URL: self.llm_base_url,
+            env.LLM_MODEL: "bench-model",
         }
 
 
@@ -87,6 +100,18 @@ def _stop_database(database: services.Database, data_dir: Path) -> None:
             shutil.rmtree(data_dir, ignore_errors=True)
 
 
+def seed_bench_demo(admin_url: str) -> None:
+    seed_demo(admin_url)
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        # Thousands of timed embed turns: the demo's 60 per minute would answer 429s.
+        admin.execute(
+            "INSERT INTO workspace_agent_ops (workspace_id, rpm_cap_per_agent)"
+            " VALUES (%s, 100000) ON CONFLICT (workspace_id)"
+            " DO UPDATE SET rpm_cap_per_agent = 100000",
+            (DEMO_WORKSPACE_ID,),
+        )
+
+
 @contextmanager
 def bench_stack() -> Iterator[BenchStack]:
     """Start everything; stop and delete it all when the block exits, however it exits."""
@@ -97,6 +122,7 @@ def bench_stack() -> Iterator[BenchStack]:
     work_dir = Path(tempfile.mkdtemp(prefix="convoship-bench-"))
     database: services.Database | None = None
     redis: services.LocalRedis | None = None
+    llm = FakeLlm()
     try:
         database = services.provision_database(
             server_admin_url=None,
@@ -104,14 +130,16 @@ def bench_stack() -> Iterator[BenchStack]:
             data_dir=data_dir,
             fresh=True,
         )
-        seed_demo(database.owner_admin_url)
+        seed_bench_demo(database.owner_admin_url)
         redis = services.start_redis(redis_dir)
+        llm.start()
         yield BenchStack(
             database=database,
             redis_url=redis.url,
             pg_socket=_pg_socket(database.admin_url),
             redis_socket=Path(redis.url.removeprefix("unix://")),
             work_dir=work_dir,
+            llm_base_url=llm.base_url,
         )
     finally:
         try:
@@ -119,6 +147,7 @@ def bench_stack() -> Iterator[BenchStack]:
 
             db.close_all()
         finally:
+            llm.stop()
             if redis is not None:
                 redis.stop()
             shutil.rmtree(redis_dir, ignore_errors=True)

@@ -90,25 +90,33 @@ def reads_first(events: Sequence[EventFile]) -> list[EventFile]:
     return sorted(events, key=lambda e: e.method != "GET")
 
 
-def load_and_prime(
+def load_handlers(
     functions: Sequence[Function], rows: list[Row], section: str
 ) -> dict[str, Handler]:
-    """Import every handler (an import error becomes an ERROR row), then replay every POST
-    event once, untimed, so that what the other events name exists where the client picks
-    the name (a slug, a secret's name); ids the server makes stay unknown (those events get
-    a 404, shown in their row). Same order every phase, so every phase sees the same data."""
+    """Import every handler (an import error becomes an ERROR row)."""
     handlers: dict[str, Handler] = {}
     for fn in functions:
         try:
             handlers[fn.logical_id] = load_handler(fn)
         except Exception as exc:  # a function being written: report it
             rows.append(failed_row(section, f"{fn.name}: import", exc))
+    return handlers
+
+
+def fresh_demo(
+    stack: BenchStack, functions: Sequence[Function], handlers: dict[str, Handler]
+) -> None:
+    """The demo workspace as seeded, then every POST event replayed once, untimed, so that
+    what the other events name exists where the client picks the name (a slug, a secret's
+    name); ids the server makes stay unknown (those events get a 404, shown in their row).
+    Done before each function: every function sees the same data, whatever the events of
+    the one before it changed."""
+    stack.reset_demo()
     for fn in functions:
         context = LambdaContext(fn.spec)
         for event in fn.events:
             if fn.logical_id in handlers and event.is_http_request and event.method == "POST":
                 handlers[fn.logical_id](copy.deepcopy(event.payload), context)
-    return handlers
 
 
 @dataclass
@@ -187,10 +195,11 @@ def measure(
     rows: list[Row] = []
     stop_at = time.monotonic() + deadline_s
     floor_pair: Pair | None = None
-    handlers = load_and_prime(functions, rows, SECTION)
+    handlers = load_handlers(functions, rows, SECTION)
     for fn in functions:
         if fn.logical_id not in handlers:
             continue
+        fresh_demo(stack, functions, handlers)
         handler = handlers[fn.logical_id]
         context = LambdaContext(fn.spec)
         for event in reads_first(fn.events):
