@@ -144,7 +144,7 @@ def test_placeholders_in_the_host_are_vetted_at_call_time(
     api: ApiClient, workspace: uuid.UUID, token: Token, agent: dict[str, Any]
 ) -> None:
     api.post("/v1/secrets", token=token(workspace, "admin"), json={"name": "HOST", "value": "h"})
-    tool = {**TOOL, "config": {"method": "GET", "url": "https://{{secret:HOST}}/v1/{{id}}"}}
+    tool = {**TOOL, "config": {"method": "GET", "url": "https://{{secret:HOST}}/v1/{{order_id}}"}}
     assert created(api.post(BASE, token=token(workspace, "editor"), json=tool))["secret_refs"] == [
         "HOST"
     ]
@@ -286,3 +286,22 @@ def test_new_user_flow_shows_tool_changes_in_both_audit_trails(
     assert log.status == 200, log.text
     assert [e["action"] for e in log.json()["items"]] == ["tool.updated", "tool.created"]
     assert log.json()["items"][0]["after_state"] == events[0]["after_state"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.example.com/orders/{{args.order_id}}",
+        "https://api.example.com/orders/{{undeclared}}",
+        "https://api.example.com/orders/{{ }}",
+    ],
+)
+def test_placeholders_must_be_declared_arguments(
+    api: ApiClient, token: Token, workspace: uuid.UUID, url: str
+) -> None:
+    editor = token(workspace, "editor")
+    create_agent(api, editor, slug=SLUG)
+    body = {**TOOL, "config": {**TOOL["config"], "url": url}}  # type: ignore[dict-item]
+    problem = problem_of(api.post(BASE, token=editor, json=body), 422, "validation")
+    assert error_locs(problem) == [["body", "config"]]
+    assert "input_schema.properties" in problem["detail"]

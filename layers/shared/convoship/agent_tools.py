@@ -22,6 +22,7 @@ from convoship.tool_spec import (
     MAX_CONFIG_BYTES,
     HttpToolConfig,
     ToolSpec,
+    check_placeholders,
     check_secret_reference_syntax,
     check_tool_url,
 )
@@ -64,6 +65,7 @@ def _vetted(
     check_json_document(config, MAX_CONFIG_BYTES, ("body", "config"))
     check_json_document(spec.input_schema, MAX_CONFIG_BYTES, ("body", "input_schema"))
     check_tool_url(spec.config.url, allow_private=allow_private)
+    check_placeholders(spec)
     return config, _checked_secret_refs(conn, workspace_id, spec.config)
 
 

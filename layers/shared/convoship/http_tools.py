@@ -25,9 +25,8 @@ from uuid import UUID
 from convoship import outbound
 from convoship.errors import DecryptionFailed
 from convoship.secret_refs import SECRET_REF, strings_in
-from convoship.tool_spec import HttpToolConfig
+from convoship.tool_spec import ARG_REF, HttpToolConfig
 
-ARG_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
 MAX_RESPONSE_CHARS = 16 * 1024
 SCRUBBED = "[secret]"
 _BODY_METHODS = ("POST", "PUT", "PATCH")

@@ -19,6 +19,8 @@ TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_CONFIG_BYTES = 64 * 1024
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
 _PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+# A tool argument in url, headers or body: `{{name}}`, a property of the input schema.
+ARG_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
 _SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
 
 
@@ -96,6 +98,24 @@ def check_secret_reference_syntax(config: HttpToolConfig) -> None:
                 raise ValidationFailed.at(
                     ("body", "config"),
                     f"{found.group(0)!r} is not a valid secret reference {{{{secret:NAME}}}}",
+                )
+
+
+def check_placeholders(spec: ToolSpec) -> None:
+    """Every `{{...}}` must be a secret reference or an argument the input schema declares:
+    anything else would reach the API verbatim at call time."""
+    declared = set((spec.input_schema.get("properties") or {}).keys())
+    for text in strings_in(spec.config.templated()):
+        for found in _PLACEHOLDER.finditer(text):
+            placeholder = found.group(0)
+            if SECRET_REF.fullmatch(placeholder) or _SECRET_LIKE.fullmatch(placeholder):
+                continue  # secret references are checked by check_secret_reference_syntax
+            arg = ARG_REF.fullmatch(placeholder)
+            if arg is None or arg.group(1) not in declared:
+                raise ValidationFailed.at(
+                    ("body", "config"),
+                    f"{placeholder} is neither {{{{secret:NAME}}}} nor an argument declared in"
+                    " input_schema.properties",
                 )
 
 
