@@ -221,3 +221,10 @@ def test_outbound_limits(server: str) -> None:
         port = unused.getsockname()[1]
     with pytest.raises(outbound.OutboundError):
         outbound.request("GET", f"http://127.0.0.1:{port}/", **call)  # type: ignore[arg-type]
+
+
+def test_openai_itself_gets_max_completion_tokens() -> None:
+    body = openai.request_body(
+        "o4", CONVERSATION, [], SAMPLING, limit_field="max_completion_tokens"
+    )
+    assert body["max_completion_tokens"] == 64 and "max_tokens" not in body

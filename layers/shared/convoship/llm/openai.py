@@ -42,13 +42,20 @@ def _tool(tool: ToolDef) -> dict[str, Any]:
 
 
 def request_body(
-    model: str, messages: list[Message], tools: list[ToolDef], sampling: Sampling
+    model: str,
+    messages: list[Message],
+    tools: list[ToolDef],
+    sampling: Sampling,
+    *,
+    limit_field: str = "max_tokens",
 ) -> dict[str, Any]:
+    """limit_field: OpenAI's own API wants `max_completion_tokens` (its reasoning models
+    refuse `max_tokens`); compatible servers mostly know only `max_tokens`."""
     body: dict[str, Any] = {
         "model": model,
         "messages": [_message(m) for m in messages],
         "temperature": sampling.temperature,
-        "max_tokens": sampling.max_output_tokens,
+        limit_field: sampling.max_output_tokens,
     }
     if tools:
         body["tools"] = [_tool(t) for t in tools]
@@ -99,7 +106,13 @@ class OpenAIChat:
     ) -> Completion:
         body = post_json(
             self._url,
-            request_body(self.model, messages, tools, sampling),
+            request_body(
+                self.model,
+                messages,
+                tools,
+                sampling,
+                limit_field="max_completion_tokens" if self._provider == "openai" else "max_tokens",
+            ),
             self._headers,
             provider=self._provider,
             timeout_s=self._timeout_s,
