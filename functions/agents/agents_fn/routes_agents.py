@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from convoship import agents
-from convoship.http.context import Editor, Viewer, WorkspaceTx
+from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
 
 from .models_agents import AgentCreated, AgentIn, AgentList, AgentOut, AgentPatch
 
@@ -27,13 +27,13 @@ async def create_agent(body: AgentIn, ctx: Editor, tx: WorkspaceTx) -> AgentCrea
 
 
 @router.get("", response_model=AgentList)
-async def list_agents(ctx: Viewer, tx: WorkspaceTx) -> AgentList:
+async def list_agents(ctx: Viewer, tx: WorkspaceRead) -> AgentList:
     """Every agent of the workspace, by slug."""
     return AgentList.model_validate({"items": agents.list_agents(tx, ctx.workspace_id)})
 
 
 @router.get("/{slug}", response_model=AgentOut)
-async def get_agent(slug: str, ctx: Viewer, tx: WorkspaceTx) -> AgentOut:
+async def get_agent(slug: str, ctx: Viewer, tx: WorkspaceRead) -> AgentOut:
     """One agent with its draft config, published version and public token."""
     return AgentOut.model_validate(agents.get_agent(tx, ctx.workspace_id, slug))
 

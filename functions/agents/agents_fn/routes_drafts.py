@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from convoship import agent_drafts as drafts
-from convoship.http.context import Editor, WorkspaceTx
+from convoship.http.context import Editor, WorkspaceRead, WorkspaceTx
 
 from .models_common import ItemId
 from .models_history import DraftIn, DraftList, DraftOut
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/ai-agent-drafts", tags=["drafts"])
 
 
 @router.get("", response_model=DraftList)
-async def list_drafts(ctx: Editor, tx: WorkspaceTx) -> DraftList:
+async def list_drafts(ctx: Editor, tx: WorkspaceRead) -> DraftList:
     """The workspace's wizard drafts, most recently saved first."""
     return DraftList.model_validate({"items": drafts.list_drafts(tx, ctx.workspace_id)})
 
@@ -26,7 +26,7 @@ async def create_draft(body: DraftIn, ctx: Editor, tx: WorkspaceTx) -> DraftOut:
 
 
 @router.get("/{id}", response_model=DraftOut)
-async def get_draft(draft_id: ItemId, ctx: Editor, tx: WorkspaceTx) -> DraftOut:
+async def get_draft(draft_id: ItemId, ctx: Editor, tx: WorkspaceRead) -> DraftOut:
     """One draft."""
     return DraftOut.model_validate(drafts.get_draft(tx, ctx.workspace_id, draft_id))
 

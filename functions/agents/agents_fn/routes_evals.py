@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 
 from convoship import agent_evals as evals
 from convoship.agent_evals import EvalSpec
-from convoship.http.context import Editor, Viewer, WorkspaceTx
+from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
 
 from .models_common import ItemId
 from .models_resources import EvalList, EvalOut, EvalPatch
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/evals", tags=["evals"])
 
 
 @router.get("", response_model=EvalList)
-async def list_evals(slug: str, ctx: Viewer, tx: WorkspaceTx) -> EvalList:
+async def list_evals(slug: str, ctx: Viewer, tx: WorkspaceRead) -> EvalList:
     """The agent's evals, oldest first."""
     return EvalList.model_validate({"items": evals.list_evals(tx, ctx.workspace_id, slug)})
 
@@ -28,7 +28,7 @@ async def create_eval(slug: str, body: EvalSpec, ctx: Editor, tx: WorkspaceTx) -
 
 
 @router.get("/{id}", response_model=EvalOut)
-async def get_eval(slug: str, eval_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> EvalOut:
+async def get_eval(slug: str, eval_id: ItemId, ctx: Viewer, tx: WorkspaceRead) -> EvalOut:
     """One eval of the agent."""
     return EvalOut.model_validate(evals.get_eval(tx, ctx.workspace_id, slug, eval_id))
 

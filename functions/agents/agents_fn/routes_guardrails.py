@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from convoship import agent_guardrails as guardrails
-from convoship.http.context import Editor, Viewer, WorkspaceTx
+from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
 
 from .models_agents import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
 from .models_common import ItemId
@@ -14,7 +14,7 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/guardrails", tags=["guardrails"]
 
 
 @router.get("", response_model=GuardrailList)
-async def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceTx) -> GuardrailList:
+async def list_guardrails(slug: str, ctx: Viewer, tx: WorkspaceRead) -> GuardrailList:
     """The agent's guardrails in the order AUTH, LIMIT, REDACT, ESCALATE, BUDGET."""
     rows = guardrails.list_guardrails(tx, ctx.workspace_id, slug)
     return GuardrailList.model_validate({"items": rows})
@@ -33,7 +33,7 @@ async def create_guardrail(
 
 @router.get("/{id}", response_model=GuardrailOut)
 async def get_guardrail(
-    slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceTx
+    slug: str, guardrail_id: ItemId, ctx: Viewer, tx: WorkspaceRead
 ) -> GuardrailOut:
     """One guardrail of the agent."""
     return GuardrailOut.model_validate(

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 
 from convoship import agent_history as history
-from convoship.http.context import Viewer, WorkspaceTx
+from convoship.http.context import Viewer, WorkspaceRead
 
 from .models_common import ItemId
 from .models_history import (
@@ -24,7 +24,7 @@ Cursor = Annotated[str | None, Query(max_length=512)]
 
 
 @router.get("/versions", response_model=VersionList)
-async def list_versions(slug: str, ctx: Viewer, tx: WorkspaceTx) -> VersionList:
+async def list_versions(slug: str, ctx: Viewer, tx: WorkspaceRead) -> VersionList:
     """Published versions (immutable snapshots with their eval results), newest first."""
     rows = history.list_versions(tx, ctx.workspace_id, slug)
     return VersionList.model_validate({"items": rows})
@@ -32,7 +32,7 @@ async def list_versions(slug: str, ctx: Viewer, tx: WorkspaceTx) -> VersionList:
 
 @router.get("/versions/{n}", response_model=VersionOut)
 async def get_version(
-    slug: str, n: Annotated[int, Path(ge=1)], ctx: Viewer, tx: WorkspaceTx
+    slug: str, n: Annotated[int, Path(ge=1)], ctx: Viewer, tx: WorkspaceRead
 ) -> VersionOut:
     """One published version by number."""
     return VersionOut.model_validate(history.get_version(tx, ctx.workspace_id, slug, n))
@@ -40,7 +40,7 @@ async def get_version(
 
 @router.get("/conversations", response_model=ConversationPage)
 async def list_conversations(
-    slug: str, ctx: Viewer, tx: WorkspaceTx, limit: Limit = 50, cursor: Cursor = None
+    slug: str, ctx: Viewer, tx: WorkspaceRead, limit: Limit = 50, cursor: Cursor = None
 ) -> ConversationPage:
     """Conversations, newest first; follow next_cursor for older ones."""
     items, next_cursor = history.list_conversations(
@@ -51,7 +51,7 @@ async def list_conversations(
 
 @router.get("/conversations/{id}", response_model=ConversationOut)
 async def get_conversation(
-    slug: str, conversation_id: ItemId, ctx: Viewer, tx: WorkspaceTx
+    slug: str, conversation_id: ItemId, ctx: Viewer, tx: WorkspaceRead
 ) -> ConversationOut:
     """A transcript as persisted (after redaction), messages in order."""
     row = history.get_conversation(tx, ctx.workspace_id, slug, conversation_id)
@@ -60,7 +60,7 @@ async def get_conversation(
 
 @router.get("/audit-events", response_model=AuditEventPage)
 async def list_audit_events(
-    slug: str, ctx: Viewer, tx: WorkspaceTx, limit: Limit = 50, cursor: Cursor = None
+    slug: str, ctx: Viewer, tx: WorkspaceRead, limit: Limit = 50, cursor: Cursor = None
 ) -> AuditEventPage:
     """Who changed what on this agent, newest first; follow next_cursor for older events."""
     items, next_cursor = history.list_audit_events(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from convoship import agent_tools as tools
-from convoship.http.context import Editor, Viewer, WorkspaceTx
+from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.settings import get_settings
 from convoship.tool_spec import ToolSpec
 
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/v1/ai-agents/{slug}/tools", tags=["tools"])
 
 
 @router.get("", response_model=ToolList)
-async def list_tools(slug: str, ctx: Viewer, tx: WorkspaceTx) -> ToolList:
+async def list_tools(slug: str, ctx: Viewer, tx: WorkspaceRead) -> ToolList:
     """The agent's tools, by name."""
     return ToolList.model_validate({"items": tools.list_tools(tx, ctx.workspace_id, slug)})
 
@@ -30,7 +30,7 @@ async def create_tool(slug: str, body: ToolSpec, ctx: Editor, tx: WorkspaceTx) -
 
 
 @router.get("/{id}", response_model=ToolOut)
-async def get_tool(slug: str, tool_id: ItemId, ctx: Viewer, tx: WorkspaceTx) -> ToolOut:
+async def get_tool(slug: str, tool_id: ItemId, ctx: Viewer, tx: WorkspaceRead) -> ToolOut:
     """One tool of the agent."""
     return ToolOut.model_validate(tools.get_tool(tx, ctx.workspace_id, slug, tool_id))
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 
 from convoship import agent_ops, audit_search, secrets_store
 from convoship import workspace_settings as ws
-from convoship.http.context import Admin, Viewer, WorkspaceTx
+from convoship.http.context import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.settings import get_settings
 from workspace_settings_fn.models import (
     AgentLlmOut,
@@ -44,7 +44,7 @@ def _llm_out(llm: ws.LlmSettings) -> AgentLlmOut:
 
 
 @router.get("/workspaces/agent-ops", response_model=AgentOpsOut)
-async def get_agent_ops(ctx: Viewer, tx: WorkspaceTx) -> AgentOpsOut:
+async def get_agent_ops(ctx: Viewer, tx: WorkspaceRead) -> AgentOpsOut:
     """Per-agent request caps and the eval pass threshold, with the caps in effect."""
     return _ops_out(ws.get_agent_ops(tx, ctx.workspace_id))
 
@@ -57,7 +57,7 @@ async def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> A
 
 
 @router.get("/workspaces/agent-llm", response_model=AgentLlmOut)
-async def get_agent_llm(ctx: Viewer, tx: WorkspaceTx) -> AgentLlmOut:
+async def get_agent_llm(ctx: Viewer, tx: WorkspaceRead) -> AgentLlmOut:
     """The workspace's model provider settings; the API key itself is never returned."""
     return _llm_out(ws.get_llm_settings(tx, ctx.workspace_id))
 
@@ -71,7 +71,7 @@ async def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> A
 
 
 @router.get("/secrets", response_model=SecretList)
-async def list_secrets(ctx: Viewer, tx: WorkspaceTx) -> SecretList:
+async def list_secrets(ctx: Viewer, tx: WorkspaceRead) -> SecretList:
     """Names and timestamps of the workspace secrets; values are never returned."""
     return SecretList.model_validate({"items": secrets_store.list_secrets(tx, ctx.workspace_id)})
 
@@ -103,7 +103,7 @@ def _utc(value: datetime | None) -> datetime | None:
 @router.get("/audit-log", response_model=AuditPage)
 async def search_audit_log(
     ctx: Admin,
-    tx: WorkspaceTx,
+    tx: WorkspaceRead,
     action: Annotated[str | None, Query(max_length=200)] = None,
     actor_id: Annotated[str | None, Query(max_length=256)] = None,
     resource_type: Annotated[str | None, Query(max_length=200)] = None,

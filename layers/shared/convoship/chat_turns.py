@@ -2,9 +2,9 @@
 agent lookup, RPM, AUTH (embed), LIMIT, BUDGET, ESCALATE, then the model with tools.
 
 Two short transactions: the first reads everything (agent or version, settings, the
-conversation and today's usage) in one round trip; the second writes the turn (messages
-after REDACT, usage, turn count) in one round trip. No transaction is open while the model
-thinks, and a turn that fails anywhere writes nothing.
+conversation and today's usage) in one round trip, COMMIT included; the second writes the
+turn (messages after REDACT, usage, turn count) in one round trip plus its COMMIT. No
+transaction is open while the model thinks, and a turn that fails anywhere writes nothing.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from convoship import agent_ops
 from convoship.agent_snapshots import RunContext, read_draft, read_published
-from convoship.db import Connection, rls_transaction
+from convoship.db import Connection, read_transaction, rls_transaction
 from convoship.errors import (
     BudgetExceeded,
     ConvoshipError,
@@ -291,7 +291,7 @@ def _turn(
     channel: str,
     request: ChatRequest,
 ) -> ChatResult:
-    with rls_transaction(**scope) as conn:
+    with read_transaction(**scope) as conn:
         read_conversation = _queue_conversation(conn, agent_sql, params, request, channel)
         context = read_context(conn)
         conv, today = read_conversation()
@@ -416,7 +416,7 @@ def embed_turn(public_token: str, request: ChatRequest) -> ChatResult:
 
 def embed_profile(public_token: str) -> dict[str, Any]:
     """What a widget shows before the first message: the agent's name and greeting."""
-    with rls_transaction(public_token=public_token) as conn:
+    with read_transaction(public_token=public_token) as conn:
         row = conn.execute(
             "SELECT a.name, v.config->>'greeting' AS greeting FROM ai_agents a"
             " JOIN ai_agent_versions v ON v.agent_id = a.id WHERE a.public_token = %s"

@@ -2,9 +2,13 @@
 
 `rls_transaction` runs in psycopg pipeline mode on an autocommit connection with explicit
 BEGIN and COMMIT statements: BEGIN, the transaction-local settings and the first query
-travel together, so a simple read costs two round trips (query, then COMMIT), and writes
-whose results are not read (audit rows) ride along with the COMMIT. (psycopg's own
-`transaction()` blocks sync on entry and exit: five round trips for the same read.)
+travel together, so a write costs two round trips (queries, then COMMIT with whatever was
+queued behind them, such as audit rows). (psycopg's own `transaction()` blocks sync on
+entry and exit: five round trips for the same read.)
+
+`read_transaction` is for requests that only read: their queries are held until the first
+fetch, then sent with BEGIN, the settings and COMMIT as one simple-protocol message (values
+bound by psycopg's ClientCursor), so a read costs one round trip.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 from uuid import UUID
 
 import psycopg
@@ -118,13 +122,7 @@ def rls_transaction(
     The scope is set with set_config(..., true): it ends with the transaction, so a reused
     connection never carries it into the next request.
     """
-    if (workspace_id is None) == (public_token is None):
-        raise ValueError("rls_transaction needs exactly one of workspace_id or public_token")
-    name, value = (
-        ("app.workspace_id", str(workspace_id))
-        if workspace_id is not None
-        else ("app.ai_agent_public_token", str(public_token))
-    )
+    name, value = _scope(workspace_id, public_token)
     timeout_ms = str(get_settings().db_statement_timeout_ms)
     conn = _acquire()
     try:
@@ -160,6 +158,113 @@ def rls_transaction(
                 conn.execute("ROLLBACK")
             except psycopg.Error:
                 conn.close()
+        _release(conn)
+
+
+def _scope(workspace_id: UUID | str | None, public_token: str | None) -> tuple[str, str]:
+    if (workspace_id is None) == (public_token is None):
+        raise ValueError("an RLS transaction needs exactly one of workspace_id or public_token")
+    if workspace_id is not None:
+        return "app.workspace_id", str(workspace_id)
+    return "app.ai_agent_public_token", str(public_token)
+
+
+class ReadBatch:
+    """The queries of a read-only transaction, sent together at the first fetch.
+
+    It answers `execute(query, params)` with a cursor whose `fetchone`/`fetchall` send the
+    whole batch the first time any of them is read; a query queued after that is a
+    programming error. Data-access functions written for `rls_transaction` (queue, then
+    fetch) work unchanged.
+    """
+
+    def __init__(self, conn: Connection, scope: tuple[str, str], timeout_ms: str) -> None:
+        self._conn = conn
+        self._scope = scope
+        self._timeout_ms = timeout_ms
+        self._queries: list[tuple[Any, Any]] = []
+        self._results: list[list[dict[str, Any]]] | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self._results is not None
+
+    def execute(self, query: Any, params: Any = None) -> _BatchCursor:
+        if self._results is not None:
+            raise RuntimeError("a read batch takes no query after its first fetch")
+        self._queries.append((query, params))
+        return _BatchCursor(self, len(self._queries) - 1)
+
+    def results_of(self, index: int) -> list[dict[str, Any]]:
+        if self._results is None:
+            self._results = self._send()
+        return self._results[index]
+
+    def _send(self) -> list[list[dict[str, Any]]]:
+        cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
+        name, value = self._scope
+        statements = [
+            "BEGIN",
+            cursor.mogrify(
+                "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
+                (name, value, self._timeout_ms),
+            ),
+            *(cursor.mogrify(query, params) for query, params in self._queries),
+            "COMMIT",
+        ]
+        try:
+            cursor.execute(";\n".join(statements))
+            results: list[list[dict[str, Any]]] = []
+            while cursor.nextset():  # the first result set is BEGIN's
+                results.append(cursor.fetchall() if cursor.description else [])
+        except psycopg.Error:
+            if not self._conn.closed and self._conn.info.transaction_status != (
+                pq.TransactionStatus.IDLE
+            ):
+                try:
+                    self._conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    self._conn.close()
+            raise
+        return results[1:-1]  # without set_config's row and COMMIT's
+
+
+class _BatchCursor:
+    def __init__(self, batch: ReadBatch, index: int) -> None:
+        self._batch = batch
+        self._index = index
+        self._position = 0
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        rows = self._batch.results_of(self._index)[self._position :]
+        self._position += len(rows)
+        return rows
+
+    def fetchone(self) -> dict[str, Any] | None:
+        rows = self._batch.results_of(self._index)
+        if self._position >= len(rows):
+            return None
+        self._position += 1
+        return rows[self._position - 1]
+
+
+@contextmanager
+def read_transaction(
+    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+) -> Iterator[Connection]:
+    """Like rls_transaction, for work that only reads: one round trip (none if nothing is
+    fetched). What it yields answers execute/fetchone/fetchall only."""
+    scope = _scope(workspace_id, public_token)
+    conn = _acquire()
+    batch = ReadBatch(conn, scope, str(get_settings().db_statement_timeout_ms))
+    try:
+        yield cast(Connection, batch)
+    except psycopg.OperationalError as exc:
+        if conn.broken or conn.closed:
+            conn.close()
+            raise ServiceUnavailable("the database is unavailable") from exc
+        raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1) from exc
+    finally:
         _release(conn)
 
 

@@ -60,10 +60,10 @@ class SecretVault:
             if self._ciphertexts is None:
                 self._ciphertexts = {}
                 if self._names:
-                    from convoship.db import rls_transaction
+                    from convoship.db import read_transaction
                     from convoship.secrets_store import ciphertexts
 
-                    with rls_transaction(**self._scope) as conn:
+                    with read_transaction(**self._scope) as conn:
                         self._ciphertexts = ciphertexts(conn, self._workspace_id, self._names)
             return self._ciphertexts.get(name)
 

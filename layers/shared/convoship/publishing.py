@@ -16,7 +16,7 @@ from psycopg.types.json import Jsonb
 from convoship import audit
 from convoship.agent_history import VERSION_COLUMNS
 from convoship.agent_snapshots import RunContext, read_draft
-from convoship.db import rls_transaction
+from convoship.db import read_transaction, rls_transaction
 from convoship.errors import EvalGateFailed, NotFound
 from convoship.observability import logger, metrics
 from convoship.settings import get_settings
@@ -79,7 +79,7 @@ def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[An
 
 def publish(actor: audit.Actor, slug: str, note: str | None) -> dict[str, Any]:
     """Run the gate (when the workspace's threshold is above 0) and create the version."""
-    with rls_transaction(workspace_id=actor.workspace_id) as conn:
+    with read_transaction(workspace_id=actor.workspace_id) as conn:
         context, evals_of = read_draft(conn, actor.workspace_id, slug)  # type: ignore[arg-type]
         evals = evals_of()
     threshold = context.ops.eval_pass_threshold

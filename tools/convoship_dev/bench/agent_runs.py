@@ -290,7 +290,7 @@ def _chat_wire_rows(
             "embed chat turn: DB round trips",
             "count",
             Summary.of([c.round_trips for c in db_counts]),
-            note="read: 1 + COMMIT; write (messages, usage, COMMIT): 1",
+            note="read, COMMIT included: 1; write (messages, usage): 1, then its COMMIT",
             details={"bytes_to_server": [c.bytes_to_server for c in db_counts]},
         ),
         Row(

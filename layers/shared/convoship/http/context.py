@@ -1,7 +1,8 @@
 """Who is calling: the authorizer context as a dependency, role checks, the RLS transaction.
 
-Routes declare `ctx: Viewer | Editor | Admin` first, then `tx: WorkspaceTx`, so a caller
-without the role is refused before a transaction opens.
+Routes declare `ctx: Viewer | Editor | Admin` first, then `tx: WorkspaceTx` (or
+`WorkspaceRead` for routes that only read), so a caller without the role is refused before
+a transaction opens.
 
 Dependencies and routes are `async def` although the database driver is synchronous: a
 Lambda container serves one request at a time, so its event loop has nothing else to do
@@ -20,7 +21,7 @@ from uuid import UUID
 from fastapi import Depends, Request
 
 from convoship.audit import Actor
-from convoship.db import Connection, rls_transaction
+from convoship.db import Connection, read_transaction, rls_transaction
 from convoship.errors import Forbidden, Unauthorized
 
 ROLES = ("viewer", "editor", "admin", "owner")
@@ -77,8 +78,17 @@ async def workspace_tx(
         yield conn
 
 
+async def workspace_read(
+    ctx: Annotated[RequestContext, Depends(request_context)],
+) -> AsyncIterator[Connection]:
+    with read_transaction(workspace_id=ctx.workspace_id) as conn:
+        yield conn
+
+
 Viewer = Annotated[RequestContext, Depends(require_role("viewer"))]
 Editor = Annotated[RequestContext, Depends(require_role("editor"))]
 Admin = Annotated[RequestContext, Depends(require_role("admin"))]
 # scope="function": commit (or its failure) happens before the response is sent.
 WorkspaceTx = Annotated[Connection, Depends(workspace_tx, scope="function")]
+# For routes that only read: the queries go with BEGIN and COMMIT in one round trip.
+WorkspaceRead = Annotated[Connection, Depends(workspace_read, scope="function")]

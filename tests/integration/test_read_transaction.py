@@ -1,0 +1,98 @@
+"""read_transaction: one round trip on the wire, values bound safely, the scope kept to the
+transaction, and a failed batch rolled back with the connection left clean."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from convoship import constants as env
+from convoship import db
+from convoship.settings import reset_settings
+from convoship_dev.bench.wire import CountingProxy
+
+
+@pytest.fixture
+def proxy(database: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Any]:
+    """The app role's connections through a round-trip counter."""
+    params = conninfo_to_dict(database.app_url)
+    with psycopg.connect(database.app_url) as probe:
+        socket_dir, port = probe.info.host, probe.info.port
+    listen = tmp_path / f".s.PGSQL.{port}"
+    with CountingProxy(Path(socket_dir) / f".s.PGSQL.{port}", listen) as counting:
+        params.update(host=str(tmp_path), port=str(port))
+        db.close_all()
+        monkeypatch.setenv(env.DATABASE_URL, make_conninfo(**params))
+        reset_settings()
+        yield counting
+        db.close_all()
+
+
+def test_a_read_is_one_round_trip(proxy: Any, workspace: uuid.UUID) -> None:
+    with db.read_transaction(workspace_id=workspace):
+        pass  # opens the connection
+    proxy.reset()
+    with db.read_transaction(workspace_id=workspace) as conn:
+        first = conn.execute("SELECT current_setting('app.workspace_id') AS ws")
+        second = conn.execute("SELECT count(*) AS n FROM workspaces")
+        assert first.fetchone() == {"ws": str(workspace)}
+        assert second.fetchall() == [{"n": 1}]
+    assert proxy.snapshot().round_trips == 1
+    proxy.reset()
+    with db.read_transaction(workspace_id=workspace) as conn:
+        conn.execute("SELECT 1")  # never fetched: nothing is sent
+    assert proxy.snapshot().round_trips == 0
+
+
+@pytest.mark.parametrize(
+    "value", ["it's", "back\\slash", "100%", "%(ws)s", "'; DROP TABLE workspaces; --", "été ✓"]
+)
+def test_values_are_bound_not_spliced(workspace: uuid.UUID, value: str) -> None:
+    with db.read_transaction(workspace_id=workspace) as conn:
+        row = conn.execute("SELECT %s::text AS v", (value,)).fetchone()
+    assert row == {"v": value}
+
+
+def test_a_failed_batch_rolls_back_and_leaves_nothing_behind(
+    workspace: uuid.UUID, other_workspace: uuid.UUID
+) -> None:
+    with (
+        pytest.raises(psycopg.errors.DivisionByZero),
+        db.read_transaction(workspace_id=workspace) as conn,
+    ):
+        conn.execute("SELECT 1 AS one")
+        conn.execute("SELECT 1 / 0 AS boom").fetchone()
+    with db.read_transaction(workspace_id=other_workspace) as conn:
+        row = conn.execute(
+            "SELECT current_setting('app.workspace_id') AS ws, count(*) AS n FROM workspaces"
+        ).fetchone()
+    assert row == {"ws": str(other_workspace), "n": 1}
+    with db.unscoped_transaction() as conn:
+        row = conn.execute("SELECT current_setting('app.workspace_id', true) AS ws").fetchone()
+    assert row is not None and not row["ws"]
+
+
+def test_no_query_after_the_first_fetch(workspace: uuid.UUID) -> None:
+    with db.read_transaction(workspace_id=workspace) as conn:
+        conn.execute("SELECT 1").fetchone()
+        with pytest.raises(RuntimeError):
+            conn.execute("SELECT 2")
+
+
+@pytest.mark.parametrize(
+    "slug", ["it's", "a%25b", "back%5Cslash", "x%27%3B%20DROP%20TABLE%20workspaces"]
+)
+def test_hostile_path_values_through_read_routes(
+    api: Any, token: Any, workspace: uuid.UUID, slug: str
+) -> None:
+    viewer = token(workspace, "viewer")
+    for path in (f"/v1/ai-agents/{slug}", f"/v1/ai-agents/{slug}/versions"):
+        response = api.get(path, token=viewer)
+        assert response.status == 404, response.text
+    assert api.get("/v1/ai-agents", token=viewer).status == 200
