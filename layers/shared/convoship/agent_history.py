@@ -77,7 +77,9 @@ def list_conversations(
 def get_conversation(
     conn: Connection, workspace_id: object, slug: str, conversation_id: UUID
 ) -> dict[str, Any]:
-    """The conversation with its messages in order; both queries travel in one round trip."""
+    """The conversation with its messages in order; both queries travel in one round trip.
+    The messages are read by conversation id alone and used only once the first query has
+    shown that the conversation belongs to this agent."""
     scope = {"id": conversation_id, "ws": workspace_id, "slug": slug}
     conversation = conn.execute(
         f"SELECT {CONVERSATION_COLUMNS} FROM ai_agent_conversations"
@@ -85,9 +87,8 @@ def get_conversation(
         scope,
     )
     messages = conn.execute(
-        f"SELECT {MESSAGE_COLUMNS} FROM ai_agent_messages WHERE conversation_id ="
-        f" (SELECT id FROM ai_agent_conversations WHERE id = %(id)s AND agent_id = {AGENT_ID})"
-        " ORDER BY seq",
+        f"SELECT {MESSAGE_COLUMNS} FROM ai_agent_messages"
+        " WHERE workspace_id = %(ws)s AND conversation_id = %(id)s ORDER BY seq",
         scope,
     )
     row = conversation.fetchone()
