@@ -173,3 +173,33 @@ def test_agent_tool_and_secret_flow_over_http(served: str, cli_env: dict[str, st
     assert status == 409 and conflict["used_by"] == [
         {"agent": "order-helper", "tool": "order_status"}
     ]
+
+
+def test_chat_and_publish_flow_over_http(served: str, cli_env: dict[str, str]) -> None:
+    """The offline echo model the local stack starts: playground, gate, embed, transcript."""
+    token = json.loads(run_cli(cli_env, "workspace", "create", "Chat flow").stdout)["token"]
+    status, _, agent = http("POST", f"{served}/v1/ai-agents", token, {"name": "Helper"})
+    assert status == 201
+    base = f"{served}/v1/ai-agents/helper"
+    status, _, turn = http("POST", f"{base}/playground/chat", token, {"message": "hello"})
+    assert status == 200 and turn["reply"] == "echo: hello", turn
+    status, _, _ = http("GET", f"{served}/v1/embed/{agent['public_token']}")
+    assert status == 404  # not published yet
+    http("PATCH", f"{served}/v1/workspaces/agent-ops", token, {"eval_pass_threshold": 1})
+    evaluation = {
+        "name": "echoes",
+        "input": "ping",
+        "assertions": [
+            {"type": "contains", "value": "ping"},
+            {"type": "llm_rubric", "value": "polite"},
+        ],
+    }
+    assert http("POST", f"{base}/evals", token, evaluation)[0] == 201
+    status, _, version = http("POST", f"{base}/publish", token, {"note": "first"})
+    assert status == 201 and version["version"] == 1 and version["eval_pass_rate"] == 1.0
+    embed = f"{served}/v1/embed/{agent['public_token']}/chat"
+    status, headers, reply = http("POST", embed, None, {"message": "my email is a@b.example"})
+    assert status == 200 and headers["x-ratelimit-limit"] == "60", reply
+    status, _, conversation = http("GET", f"{base}/conversations/{reply['conversation_id']}", token)
+    assert status == 200 and conversation["channel"] == "embed"
+    assert conversation["messages"][0]["content"] == "my email is [EMAIL]"
