@@ -30,13 +30,13 @@ SNAPSHOT_TOOL = (
     " to_jsonb(t.secret_refs))"
 )
 SNAPSHOT_GUARDRAIL = "jsonb_build_object('kind', g.kind, 'config', g.config, 'enabled', g.enabled)"
-DRAFT_TOOLS = (
+_DRAFT_TOOLS = (
     f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_TOOL} ORDER BY t.name), '[]')"
-    " FROM ai_agent_tools t WHERE t.agent_id = {agent})"
+    " FROM ai_agent_tools t WHERE t.agent_id = a.id)"
 )
-DRAFT_GUARDRAILS = (
+_DRAFT_GUARDRAILS = (
     f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_GUARDRAIL} ORDER BY g.kind), '[]')"
-    " FROM ai_agent_guardrails g WHERE g.agent_id = {agent})"
+    " FROM ai_agent_guardrails g WHERE g.agent_id = a.id)"
 )
 _EMBED_WORKSPACE = "(SELECT workspace_id FROM ai_agents WHERE public_token = %(token)s)"
 
@@ -71,8 +71,7 @@ def read_draft(
     scope = {"ws": workspace_id, "slug": slug}
     draft = conn.execute(
         "SELECT a.id, a.slug, a.name, a.config,"
-        f" {DRAFT_GUARDRAILS.format(agent='a.id')} AS guardrails,"
-        f" {DRAFT_TOOLS.format(agent='a.id')} AS tools"
+        f" {_DRAFT_GUARDRAILS} AS guardrails, {_DRAFT_TOOLS} AS tools"
         " FROM ai_agents a WHERE a.workspace_id = %(ws)s AND a.slug = %(slug)s",
         scope,
     )

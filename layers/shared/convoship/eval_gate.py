@@ -122,7 +122,7 @@ def run_gate(
 ) -> GateResult:
     """Every eval at once (up to concurrency); results in the evals' order."""
     if not evals:
-        return GateResult([], None, threshold)
+        return GateResult([], None, threshold)  # nothing measured: the gate cannot pass
     with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(evals)))) as pool:
         futures: list[Future[dict[str, Any]]] = [
             pool.submit(run_eval, model, agent, case, vault, allow_private=allow_private)

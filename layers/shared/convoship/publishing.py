@@ -34,13 +34,13 @@ RETURNING {VERSION_COLUMNS}
 
 
 def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[Any], float | None]:
-    from convoship.eval_gate import run_gate  # lazy: threads, regex, the model
+    from convoship.eval_gate import GateResult, run_gate  # lazy: threads, regex, the model
     from convoship.http_tools import SecretVault
     from convoship.llm.select import chat_model
 
     settings = get_settings()
     threshold = context.ops.eval_pass_threshold
-    model = None
+    gate = GateResult([], None, threshold)  # no evals: nothing measured, nothing passes
     if evals:
         model = chat_model(
             context.llm,
@@ -48,15 +48,15 @@ def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[An
             agent_model=context.snapshot.config.get("model"),
             settings=settings,
         )
-    gate = run_gate(
-        model,  # type: ignore[arg-type]  # unused when there are no evals
-        context.snapshot,
-        evals,
-        SecretVault(context.workspace_id, context.secret_names),
-        threshold=threshold,
-        concurrency=settings.eval_concurrency,
-        allow_private=settings.allow_private_network,
-    )
+        gate = run_gate(
+            model,
+            context.snapshot,
+            evals,
+            SecretVault(context.workspace_id, context.secret_names),
+            threshold=threshold,
+            concurrency=settings.eval_concurrency,
+            allow_private=settings.allow_private_network,
+        )
     if gate.pass_rate is not None:
         metrics.add_metric(name="EvalPassRate", unit="Percent", value=gate.pass_rate * 100)
     if not gate.passed:

@@ -6,7 +6,7 @@ from typing import Any
 
 from convoship.errors import UpstreamUnavailable
 from convoship.llm.blocks import block_turns
-from convoship.llm.jsonhttp import parse_arguments, post_json
+from convoship.llm.jsonhttp import JsonChatModel, parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"
@@ -67,7 +67,9 @@ def parse_completion(body: dict[str, Any]) -> Completion:
         raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
 
 
-class AnthropicChat:
+class AnthropicChat(JsonChatModel):
+    provider = "anthropic"
+
     def __init__(
         self,
         *,
@@ -77,26 +79,19 @@ class AnthropicChat:
         timeout_s: float,
         allow_private: bool,
     ) -> None:
-        self.model = model
-        self._url = (base_url or ANTHROPIC_BASE_URL).rstrip("/") + "/v1/messages"
-        self._headers = {"anthropic-version": ANTHROPIC_VERSION}
+        headers = {"anthropic-version": ANTHROPIC_VERSION}
         if api_key:
-            self._headers["x-api-key"] = api_key
-        self._timeout_s = timeout_s
-        self._allow_private = allow_private
-
-    def __repr__(self) -> str:  # never the key
-        return f"AnthropicChat(model={self.model!r}, url={self._url!r})"
-
-    def complete(
-        self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
-    ) -> Completion:
-        body = post_json(
-            self._url,
-            request_body(self.model, messages, tools, sampling),
-            self._headers,
-            provider="anthropic",
-            timeout_s=self._timeout_s,
-            allow_private=self._allow_private,
+            headers["x-api-key"] = api_key
+        super().__init__(
+            model=model,
+            url=(base_url or ANTHROPIC_BASE_URL).rstrip("/") + "/v1/messages",
+            headers=headers,
+            timeout_s=timeout_s,
+            allow_private=allow_private,
         )
+
+    def body(self, messages: list[Message], tools: list[ToolDef], sampling: Sampling) -> Any:
+        return request_body(self.model, messages, tools, sampling)
+
+    def parse(self, body: dict[str, Any]) -> Completion:
         return parse_completion(body)

@@ -10,6 +10,7 @@ from typing import Any
 
 from convoship import outbound
 from convoship.errors import UpstreamUnavailable
+from convoship.llm.types import Completion, Message, Sampling, ToolDef
 from convoship.observability import logger
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
@@ -64,3 +65,47 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
     except ValueError:
         return None, text
     return (value, text) if isinstance(value, dict) else (None, text)
+
+
+class JsonChatModel:
+    """A provider spoken to with one JSON POST per completion; subclasses say how the
+    request is written (`body`) and the answer read (`parse`)."""
+
+    provider = "json"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        url: str,
+        headers: dict[str, str],
+        timeout_s: float,
+        allow_private: bool,
+    ) -> None:
+        self.model = model
+        self._url = url
+        self._headers = headers
+        self._timeout_s = timeout_s
+        self._allow_private = allow_private
+
+    def __repr__(self) -> str:  # never the headers: they carry the key
+        return f"{type(self).__name__}(model={self.model!r}, url={self._url!r})"
+
+    def body(self, messages: list[Message], tools: list[ToolDef], sampling: Sampling) -> Any:
+        raise NotImplementedError
+
+    def parse(self, body: dict[str, Any]) -> Completion:
+        raise NotImplementedError
+
+    def complete(
+        self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
+    ) -> Completion:
+        answer = post_json(
+            self._url,
+            self.body(messages, tools, sampling),
+            self._headers,
+            provider=self.provider,
+            timeout_s=self._timeout_s,
+            allow_private=self._allow_private,
+        )
+        return self.parse(answer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convoship.errors import UpstreamUnavailable
-from convoship.llm.jsonhttp import parse_arguments, post_json
+from convoship.llm.jsonhttp import JsonChatModel, parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
 
 OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -80,7 +80,7 @@ def parse_completion(body: dict[str, Any]) -> Completion:
         raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
 
 
-class OpenAIChat:
+class OpenAIChat(JsonChatModel):
     def __init__(
         self,
         *,
@@ -91,31 +91,19 @@ class OpenAIChat:
         allow_private: bool,
         provider: str = "openai",
     ) -> None:
-        self.model = model
-        self._url = (base_url or OPENAI_BASE_URL).rstrip("/") + "/chat/completions"
-        self._headers = {"authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout_s = timeout_s
-        self._allow_private = allow_private
-        self._provider = provider
-
-    def __repr__(self) -> str:  # never the key
-        return f"OpenAIChat(model={self.model!r}, url={self._url!r})"
-
-    def complete(
-        self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
-    ) -> Completion:
-        body = post_json(
-            self._url,
-            request_body(
-                self.model,
-                messages,
-                tools,
-                sampling,
-                limit_field="max_completion_tokens" if self._provider == "openai" else "max_tokens",
-            ),
-            self._headers,
-            provider=self._provider,
-            timeout_s=self._timeout_s,
-            allow_private=self._allow_private,
+        super().__init__(
+            model=model,
+            url=(base_url or OPENAI_BASE_URL).rstrip("/") + "/chat/completions",
+            headers={"authorization": f"Bearer {api_key}"} if api_key else {},
+            timeout_s=timeout_s,
+            allow_private=allow_private,
         )
+        self.provider = provider
+        # OpenAI's own API wants max_completion_tokens; compatible servers know max_tokens.
+        self._limit_field = "max_completion_tokens" if provider == "openai" else "max_tokens"
+
+    def body(self, messages: list[Message], tools: list[ToolDef], sampling: Sampling) -> Any:
+        return request_body(self.model, messages, tools, sampling, limit_field=self._limit_field)
+
+    def parse(self, body: dict[str, Any]) -> Completion:
         return parse_completion(body)
