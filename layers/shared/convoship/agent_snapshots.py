@@ -4,7 +4,6 @@ run's SecretVault reads the ones it references only if a call needs them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -63,11 +62,21 @@ class RunContext:
         return sorted(names | ({visitor} if visitor else set()))
 
 
-def read_draft(
+def read_draft(conn: Connection, workspace_id: UUID, slug: str) -> RunContext:
+    """The draft of an agent with its workspace settings."""
+    return _read_draft(conn, workspace_id, slug, with_evals=False)[0]
+
+
+def read_draft_and_evals(
     conn: Connection, workspace_id: UUID, slug: str
-) -> tuple[RunContext, Callable[[], list[dict[str, Any]]]]:
-    """The draft of an agent with its workspace settings, and a thunk fetching its evals
-    (queued in the same round trip; call it only if they are needed)."""
+) -> tuple[RunContext, list[dict[str, Any]]]:
+    """The draft, its workspace settings and its evals, in the same round trip."""
+    return _read_draft(conn, workspace_id, slug, with_evals=True)
+
+
+def _read_draft(
+    conn: Connection, workspace_id: UUID, slug: str, *, with_evals: bool
+) -> tuple[RunContext, list[dict[str, Any]]]:
     scope = {"ws": workspace_id, "slug": slug}
     draft = conn.execute(
         "SELECT a.id, a.slug, a.name, a.config,"
@@ -75,11 +84,13 @@ def read_draft(
         " FROM ai_agents a WHERE a.workspace_id = %(ws)s AND a.slug = %(slug)s",
         scope,
     )
-    evals = conn.execute(
-        "SELECT id, name, input, assertions FROM ai_agent_evals"
-        f" WHERE agent_id = {AGENT_ID} ORDER BY created_at, id",
-        scope,
-    )
+    evals = None
+    if with_evals:
+        evals = conn.execute(
+            "SELECT id, name, input, assertions FROM ai_agent_evals"
+            f" WHERE agent_id = {AGENT_ID} ORDER BY created_at, id",
+            scope,
+        )
     ops = conn.execute(
         f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %(ws)s", scope
     )
@@ -101,7 +112,7 @@ def read_draft(
         ops=agent_ops_of(ops.fetchone()),
         llm=llm_settings_of(llm.fetchone()),
     )
-    return context, evals.fetchall
+    return context, evals.fetchall() if evals is not None else []
 
 
 def read_published(conn: Connection, public_token: str) -> RunContext:

@@ -394,7 +394,7 @@ def playground_turn(workspace_id: UUID, slug: str, request: ChatRequest) -> Chat
     params = {"ws": workspace_id, "slug": slug}
     return _turn(
         {"workspace_id": workspace_id},
-        lambda conn: read_draft(conn, workspace_id, slug)[0],
+        lambda conn: read_draft(conn, workspace_id, slug),
         _PLAYGROUND_AGENT,
         params,
         "playground",

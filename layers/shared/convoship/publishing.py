@@ -10,12 +10,13 @@ and get consecutive numbers, never a gap or a duplicate.
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
 from convoship import audit
 from convoship.agent_history import VERSION_COLUMNS
-from convoship.agent_snapshots import RunContext, read_draft
+from convoship.agent_snapshots import RunContext, read_draft_and_evals
 from convoship.db import read_transaction, rls_transaction
 from convoship.errors import EvalGateFailed, NotFound
 from convoship.observability import logger, metrics
@@ -80,8 +81,7 @@ def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[An
 def publish(actor: audit.Actor, slug: str, note: str | None) -> dict[str, Any]:
     """Run the gate (when the workspace's threshold is above 0) and create the version."""
     with read_transaction(workspace_id=actor.workspace_id) as conn:
-        context, evals_of = read_draft(conn, actor.workspace_id, slug)  # type: ignore[arg-type]
-        evals = evals_of()
+        context, evals = read_draft_and_evals(conn, UUID(str(actor.workspace_id)), slug)
     threshold = context.ops.eval_pass_threshold
     results: list[Any] = []
     rate: float | None = None
