@@ -37,6 +37,17 @@ def test_app_role_is_not_privileged(app_sql: Conn) -> None:
     assert db.app_role_problems(app_sql) == []
     row = app_sql.execute("SELECT current_user AS u").fetchone()
     assert row is not None and row["u"] == "convoship_app"
+    embed = app_sql.execute(
+        "SELECT rolsuper, rolbypassrls, rolcanlogin,"
+        " (SELECT rolinherit FROM pg_roles WHERE rolname = 'convoship_app') AS app_inherits"
+        " FROM pg_roles WHERE rolname = 'convoship_embed'"
+    ).fetchone()
+    assert embed == {
+        "rolsuper": False,
+        "rolbypassrls": False,
+        "rolcanlogin": False,
+        "app_inherits": False,
+    }
 
 
 def test_every_workspace_table_forces_rls(owner_sql: Conn) -> None:
@@ -157,38 +168,37 @@ def test_rls_transaction_reuses_one_connection_without_leaking(
         assert row is not None and row["w"] == [b["workspace"]]
 
 
+EMBED_VISIBLE = {
+    "workspace_agent_ops": 1,
+    "workspace_llm_settings": 1,
+    "workspace_secrets": 1,
+    "ai_agents": 1,
+    "ai_agent_versions": 1,
+    "ai_agent_conversations": 1,
+    "ai_agent_messages": 1,
+    "ai_agent_usage_daily": 1,
+}
+
+
+def act_as_embed(conn: Conn, public_token: str) -> None:
+    """What db.rls_transaction(public_token=...) does at the start of its transaction."""
+    conn.execute("SELECT set_config('app.ai_agent_public_token', %s, true)", (public_token,))
+    conn.execute(db.EMBED_ROLE_SQL)
+
+
+def _count(conn: Conn, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) AS n FROM {table}".encode()).fetchone()
+    assert row is not None
+    return int(row["n"])
+
+
 def test_public_token_sees_only_what_the_embed_needs(
     app_sql: Conn, two_tenants: tuple[dict[str, Any], dict[str, Any]]
 ) -> None:
     a, b = two_tenants
     with app_sql.transaction():
-        app_sql.execute(
-            "SELECT set_config('app.ai_agent_public_token', %s, true)", (a["public_token"],)
-        )
-
-        def count(table: str) -> int:
-            row = app_sql.execute(f"SELECT count(*) AS n FROM {table}".encode()).fetchone()
-            assert row is not None
-            return int(row["n"])
-
-        visible = {t: count(t) for t in WORKSPACE_TABLES}
-        assert visible == {
-            "workspaces": 0,
-            "workspace_agent_ops": 1,
-            "workspace_llm_settings": 1,
-            "workspace_secrets": 1,
-            "audit_log": 0,
-            "ai_agents": 1,
-            "ai_agent_versions": 1,
-            "ai_agent_guardrails": 0,
-            "ai_agent_tools": 0,
-            "ai_agent_evals": 0,
-            "ai_agent_conversations": 1,
-            "ai_agent_messages": 1,
-            "ai_agent_usage_daily": 1,
-            "ai_agent_drafts": 0,
-            "ai_agent_audit_events": 0,
-        }
+        act_as_embed(app_sql, a["public_token"])
+        assert {t: _count(app_sql, t) for t in EMBED_VISIBLE} == EMBED_VISIBLE
         # It may start a conversation with its own agent and write messages there...
         conv = app_sql.execute(
             "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"
@@ -201,18 +211,21 @@ def test_public_token_sees_only_what_the_embed_needs(
             " VALUES (%s, %s, 1, 'user')",
             (a["workspace"], conv["id"]),
         )
-        # ...but changing the agent is not possible: UPDATE matches no row.
-        cur = app_sql.execute("UPDATE ai_agents SET name = 'x'")
-        assert cur.rowcount == 0
-        # ...nor deleting its conversations or usage (messages: no DELETE grant at all).
-        for table in ("ai_agent_conversations", "ai_agent_usage_daily"):
-            assert app_sql.execute(f"DELETE FROM {table}".encode()).rowcount == 0, table
-    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
-        app_sql.execute("DELETE FROM ai_agent_messages")
+    # ...but every other table is out of its reach, and it can change no agent and delete
+    # nothing (no grant at all, not merely no matching row).
+    refused = [f"SELECT count(*) FROM {t}" for t in WORKSPACE_TABLES if t not in EMBED_VISIBLE]
+    refused += [
+        "UPDATE ai_agents SET name = 'x'",
+        "DELETE FROM ai_agent_conversations",
+        "DELETE FROM ai_agent_usage_daily",
+        "DELETE FROM ai_agent_messages",
+    ]
+    for statement in refused:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
+            act_as_embed(app_sql, a["public_token"])
+            app_sql.execute(statement.encode())
     with pytest.raises(psycopg.errors.CheckViolation), app_sql.transaction():
-        app_sql.execute(
-            "SELECT set_config('app.ai_agent_public_token', %s, true)", (a["public_token"],)
-        )
+        act_as_embed(app_sql, a["public_token"])
         app_sql.execute("UPDATE ai_agent_usage_daily SET tokens = 0")  # resetting the BUDGET
     for query, params in [
         (
@@ -232,10 +245,25 @@ def test_public_token_sees_only_what_the_embed_needs(
         ),
     ]:
         with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
-            app_sql.execute(
-                "SELECT set_config('app.ai_agent_public_token', %s, true)", (a["public_token"],)
-            )
+            act_as_embed(app_sql, a["public_token"])
             app_sql.execute(query.encode(), params)
+
+
+def test_embed_policies_belong_to_the_embed_role_alone(
+    app_sql: Conn, two_tenants: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    a, _ = two_tenants
+    with app_sql.transaction():  # the app role with a token but without the role: nothing
+        app_sql.execute(
+            "SELECT set_config('app.ai_agent_public_token', %s, true)", (a["public_token"],)
+        )
+        assert {t: _count(app_sql, t) for t in EMBED_VISIBLE} == dict.fromkeys(EMBED_VISIBLE, 0)
+    with app_sql.transaction():  # the embed role with a workspace scope: nothing either
+        app_sql.execute("SELECT set_config('app.workspace_id', %s, true)", (str(a["workspace"]),))
+        app_sql.execute(db.EMBED_ROLE_SQL)
+        assert {t: _count(app_sql, t) for t in EMBED_VISIBLE} == dict.fromkeys(EMBED_VISIBLE, 0)
+    row = app_sql.execute("SELECT current_user AS u").fetchone()
+    assert row == {"u": "convoship_app"}  # SET LOCAL ROLE ended with its transaction
 
 
 def test_purge_role_deletes_stale_drafts_only(

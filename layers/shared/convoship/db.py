@@ -120,9 +120,11 @@ def rls_transaction(
     """A transaction that sees one workspace's rows (or one public agent's), nothing else.
 
     The scope is set with set_config(..., true): it ends with the transaction, so a reused
-    connection never carries it into the next request.
+    connection never carries it into the next request. A public token's transaction also
+    acts as convoship_embed (SET LOCAL ROLE), whose policies alone serve the embed.
     """
-    name, value = _scope(workspace_id, public_token)
+    scope = _scope(workspace_id, public_token)
+    name, value = scope
     timeout_ms = str(get_settings().db_statement_timeout_ms)
     conn = _acquire()
     try:
@@ -132,6 +134,8 @@ def rls_transaction(
                 "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
                 (name, value, timeout_ms),
             )
+            if _is_public(scope):
+                conn.execute(EMBED_ROLE_SQL)
             try:
                 yield conn
             except BaseException:
@@ -161,12 +165,20 @@ def rls_transaction(
         _release(conn)
 
 
+# Public (embed) transactions act as this role: the embed policies and grants are its own.
+EMBED_ROLE_SQL = "SET LOCAL ROLE convoship_embed"
+
+
 def _scope(workspace_id: UUID | str | None, public_token: str | None) -> tuple[str, str]:
     if (workspace_id is None) == (public_token is None):
         raise ValueError("an RLS transaction needs exactly one of workspace_id or public_token")
     if workspace_id is not None:
         return "app.workspace_id", str(workspace_id)
     return "app.ai_agent_public_token", str(public_token)
+
+
+def _is_public(scope: tuple[str, str]) -> bool:
+    return scope[0] == "app.ai_agent_public_token"
 
 
 class ReadBatch:
@@ -203,12 +215,16 @@ class ReadBatch:
     def _send(self) -> list[list[dict[str, Any]]]:
         cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
         name, value = self._scope
-        statements = [
-            "BEGIN",
+        prelude = [
             cursor.mogrify(
                 "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
                 (name, value, self._timeout_ms),
             ),
+            *([EMBED_ROLE_SQL] if _is_public(self._scope) else []),
+        ]
+        statements = [
+            "BEGIN",
+            *prelude,
             *(cursor.mogrify(query, params) for query, params in self._queries),
             "COMMIT",
         ]
@@ -226,7 +242,7 @@ class ReadBatch:
                 except psycopg.Error:
                     self._conn.close()
             raise
-        return results[1:-1]  # without set_config's row and COMMIT's
+        return results[len(prelude) : -1]  # the queries' results: not the prelude's, not COMMIT's
 
 
 class _BatchCursor:

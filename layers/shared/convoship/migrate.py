@@ -15,6 +15,9 @@ from psycopg import sql
 OWNER_ROLE = "convoship_owner"
 APP_ROLE = "convoship_app"
 PURGE_ROLE = "convoship_purge"
+# Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
+# neither widen nor slow what studio requests (as convoship_app) see.
+EMBED_ROLE = "convoship_embed"
 _LOCK_KEY = 7_412_118_301  # pg_advisory_lock key shared by every migrator
 
 _ROLES = f"""
@@ -29,7 +32,14 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PURGE_ROLE}') THEN
         CREATE ROLE {PURGE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EMBED_ROLE}') THEN
+        CREATE ROLE {EMBED_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
 END $$;
+-- The app may become the embed role (SET ROLE) but does not inherit it: policies written
+-- for the embed role do not apply to the app role's own queries.
+ALTER ROLE {APP_ROLE} NOINHERIT;
+GRANT {EMBED_ROLE} TO {APP_ROLE};
 """
 
 
