@@ -212,8 +212,10 @@ class ReadBatch:
             self._results = self._send()
         return self._results[index]
 
-    def _send(self) -> list[list[dict[str, Any]]]:
-        cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
+    def sql(self) -> tuple[str, int]:
+        """The one message the batch sends, and how many results precede the queries'
+        (set_config's, and SET ROLE's for the embed) after BEGIN's."""
+        cursor = psycopg.ClientCursor(self._conn)
         name, value = self._scope
         prelude = [
             cursor.mogrify(
@@ -228,8 +230,13 @@ class ReadBatch:
             *(cursor.mogrify(query, params) for query, params in self._queries),
             "COMMIT",
         ]
+        return ";\n".join(statements), len(prelude)
+
+    def _send(self) -> list[list[dict[str, Any]]]:
+        text, skipped = self.sql()
+        cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
         try:
-            cursor.execute(";\n".join(statements))
+            cursor.execute(text)
             results: list[list[dict[str, Any]]] = []
             while cursor.nextset():  # the first result set is BEGIN's
                 results.append(cursor.fetchall() if cursor.description else [])
@@ -242,7 +249,7 @@ class ReadBatch:
                 except psycopg.Error:
                     self._conn.close()
             raise
-        return results[len(prelude) : -1]  # the queries' results: not the prelude's, not COMMIT's
+        return results[skipped:-1]  # the queries' results: not the prelude's, not COMMIT's
 
 
 class _BatchCursor:

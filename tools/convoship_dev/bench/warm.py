@@ -65,6 +65,26 @@ def outcome(result: Any) -> str:
     return type(result).__name__
 
 
+def record_read_sql(handler: Handler, payload: dict[str, Any], context: Any) -> str | None:
+    """The one message a read route sends (its ReadBatch), captured by running it once;
+    None when the route sent no batch or more than one."""
+    from convoship.db import ReadBatch
+
+    seen: list[str] = []
+    original = ReadBatch._send
+
+    def spy(batch: ReadBatch) -> Any:
+        seen.append(batch.sql()[0])
+        return original(batch)
+
+    ReadBatch._send = spy  # type: ignore[method-assign]
+    try:
+        handler(copy.deepcopy(payload), context)
+    finally:
+        ReadBatch._send = original  # type: ignore[method-assign]
+    return seen[0] if len(seen) == 1 else None
+
+
 def failed_row(section: str, name: str, exc: BaseException) -> Row:
     return Row(section, name, "s", None, status=ERROR, note=f"{type(exc).__name__}: {exc}")
 
@@ -211,6 +231,11 @@ def measure(
                 baseline, baseline_name = FLOOR, "floor app"
                 is_read = event.method == "GET"
                 target, note = (P50_TARGET, "") if is_read else (None, WRITE_NOTE)
+                sql = record_read_sql(handler, event.payload, context) if is_read else None
+                if sql is not None:
+                    key = (str(event.method), str(event.payload.get("rawPath", "")))
+                    floor_app.SQL[key] = sql
+                    baseline_name = "floor app, same SQL"
             else:
                 continue  # no comparable floor for scheduled events yet
             setup = setup_event(fn, event)
