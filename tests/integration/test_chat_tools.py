@@ -231,8 +231,21 @@ def test_byok_settings_win_over_the_platform_default(
     )
     assert response.status == 200, response.text
     create_agent(api, editor, slug=SLUG)
-    assert chat(api, editor, "hi").status == 200
-    sent = fake_llm.requests[-1]
+    from convoship.observability import logger
+
+    seen_logs = io.StringIO()
+    listener = logging.StreamHandler(seen_logs)
+    listener.setFormatter(logger.registered_formatter)
+    logger.addHandler(listener)
+    try:
+        ok = chat(api, editor, "hi")
+        failed = chat(api, editor, "fail:401")  # a provider refusing the key
+    finally:
+        logger.removeHandler(listener)
+    assert ok.status == 200 and failed.status == 502
+    for text in (ok.text, failed.text, seen_logs.getvalue()):
+        assert key not in text and key[-8:] not in text
+    sent = fake_llm.requests[-2]
     assert sent.headers["authorization"] == f"Bearer {key}"
     assert sent.body["model"] == "byok-model"
     api.patch(BASE, token=editor, json={"config": {"model": "agent-model"}})
