@@ -113,6 +113,16 @@ def close_all() -> None:
         conn.close()
 
 
+def _unavailable(conn: Connection) -> ServiceUnavailable:
+    """A 503 for an OperationalError inside a scoped transaction. A lost connection is
+    closed; a statement timeout, deadlock or serialization failure is transient: the
+    connection is fine (rolled back) and the client may retry."""
+    if conn.broken or conn.closed:
+        conn.close()
+        return ServiceUnavailable("the database is unavailable")
+    return ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
+
+
 @contextmanager
 def rls_transaction(
     *, workspace_id: UUID | str | None = None, public_token: str | None = None
@@ -150,12 +160,7 @@ def rls_transaction(
                 raise
             conn.execute("COMMIT")
     except psycopg.OperationalError as exc:
-        if conn.broken or conn.closed:
-            conn.close()
-            raise ServiceUnavailable("the database is unavailable") from exc
-        # Statement timeout, deadlock, serialization failure: transient, the connection is
-        # fine (rolled back below) and the client may retry.
-        raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1) from exc
+        raise _unavailable(conn) from exc
     finally:
         if not conn.closed and conn.info.transaction_status != pq.TransactionStatus.IDLE:
             try:
@@ -283,10 +288,7 @@ def read_transaction(
     try:
         yield cast(Connection, batch)
     except psycopg.OperationalError as exc:
-        if conn.broken or conn.closed:
-            conn.close()
-            raise ServiceUnavailable("the database is unavailable") from exc
-        raise ServiceUnavailable("the database is busy; retry shortly", retry_after=1) from exc
+        raise _unavailable(conn) from exc
     finally:
         _release(conn)
 

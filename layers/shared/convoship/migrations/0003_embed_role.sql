@@ -50,6 +50,9 @@ BEGIN
              WITH CHECK (agent_id = ' || own_agent || ')';
 END $$;
 
+-- Message policies probe the one conversation a row names (a primary-key lookup under the
+-- conversations' own embed policies), not `IN (SELECT ... every visible conversation)`,
+-- whose cost grew with the agent's history.
 DROP POLICY IF EXISTS embed_messages_select ON ai_agent_messages;
 CREATE POLICY embed_messages_select ON ai_agent_messages FOR SELECT TO convoship_embed
     USING (EXISTS (SELECT 1 FROM ai_agent_conversations c WHERE c.id = conversation_id));
