@@ -20,9 +20,10 @@ import pytest
 from cryptography.fernet import Fernet
 from psycopg.rows import dict_row
 
-from convoship import constants as env
-from convoship import crypto, db
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
+from convoship.db.connection import close_all
+from convoship.security import crypto
 from convoship_dev import services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +42,7 @@ def database() -> Iterator[services.Database]:
         app_password=secrets.token_urlsafe(24) if os.environ.get("TEST_DATABASE_URL") else None,
     )
     yield database
-    db.close_all()
+    close_all()
     database.stop()
 
 

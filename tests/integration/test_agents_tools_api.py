@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from convoship.settings import reset_settings
+from convoship.core.settings import reset_settings
 from tests.api_client import ApiClient
 from tests.integration.agents_support import (
     SLUG,

@@ -1,4 +1,4 @@
-"""audit.record dual-writes inside the caller's transaction: both rows or neither."""
+"""record dual-writes inside the caller's transaction: both rows or neither."""
 
 from __future__ import annotations
 
@@ -8,7 +8,10 @@ from typing import Any
 import psycopg
 import pytest
 
-from convoship import audit, db, secrets_store, workspace_settings
+from convoship.audit.record import Actor, AgentRef, record
+from convoship.db.transactions import rls_transaction
+from convoship.secrets import store as secrets_store
+from convoship.studio import workspace as workspace_settings
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -25,10 +28,10 @@ def counts(owner_sql: Conn, ws: uuid.UUID) -> dict[str, int]:
 
 
 def test_agent_action_writes_both_rows(owner_sql: Conn, workspace: uuid.UUID) -> None:
-    actor = audit.Actor(workspace, "u-1", request_id="req-1")
-    agent = audit.AgentRef(uuid.uuid4(), "support-bot")
-    with db.rls_transaction(workspace_id=workspace) as tx:
-        audit.record(
+    actor = Actor(workspace, "u-1", request_id="req-1")
+    agent = AgentRef(uuid.uuid4(), "support-bot")
+    with rls_transaction(workspace_id=workspace) as tx:
+        record(
             tx,
             actor,
             action="tool.updated",
@@ -60,8 +63,8 @@ def test_agent_action_writes_both_rows(owner_sql: Conn, workspace: uuid.UUID) ->
 def test_failure_after_the_write_leaves_neither_change_nor_audit(
     owner_sql: Conn, workspace: uuid.UUID
 ) -> None:
-    actor = audit.Actor(workspace, "u-1")
-    with pytest.raises(RuntimeError), db.rls_transaction(workspace_id=workspace) as tx:
+    actor = Actor(workspace, "u-1")
+    with pytest.raises(RuntimeError), rls_transaction(workspace_id=workspace) as tx:
         workspace_settings.update_agent_ops(tx, actor, {"rpm_cap_per_agent": 5})
         raise RuntimeError("the request failed after writing")
     assert counts(owner_sql, workspace) == {
@@ -73,35 +76,35 @@ def test_failure_after_the_write_leaves_neither_change_nor_audit(
 
 
 def test_failing_audit_row_undoes_the_change(owner_sql: Conn, workspace: uuid.UUID) -> None:
-    bad_actor = audit.Actor(workspace, "u-1", actor_type="robot")  # violates a CHECK
+    bad_actor = Actor(workspace, "u-1", actor_type="robot")  # violates a CHECK
     with (
         pytest.raises(psycopg.errors.CheckViolation),
-        db.rls_transaction(workspace_id=workspace) as tx,
+        rls_transaction(workspace_id=workspace) as tx,
     ):
         secrets_store.put_secret(tx, bad_actor, "TOKEN", "value")
     assert counts(owner_sql, workspace)["workspace_secrets"] == 0
 
 
 def test_failing_agent_event_undoes_the_log_row_too(owner_sql: Conn, workspace: uuid.UUID) -> None:
-    actor = audit.Actor(workspace, "u-1")
+    actor = Actor(workspace, "u-1")
     with (
         pytest.raises(psycopg.errors.NotNullViolation),
-        db.rls_transaction(workspace_id=workspace) as tx,
+        rls_transaction(workspace_id=workspace) as tx,
     ):
-        audit.record(
+        record(
             tx,
             actor,
             action="agent.updated",
             resource_type="agent",
-            agent=audit.AgentRef(uuid.uuid4(), None),
+            agent=AgentRef(uuid.uuid4(), None),
         )  # type: ignore[arg-type]
     assert counts(owner_sql, workspace)["audit_log"] == 0
 
 
 def test_audit_rows_cannot_be_changed_by_the_app(workspace: uuid.UUID) -> None:
-    actor = audit.Actor(workspace, "u-1")
-    with db.rls_transaction(workspace_id=workspace) as tx:
-        audit.record(tx, actor, action="x", resource_type="y")
+    actor = Actor(workspace, "u-1")
+    with rls_transaction(workspace_id=workspace) as tx:
+        record(tx, actor, action="x", resource_type="y")
     for statement in (
         "UPDATE audit_log SET action = 'forged'",
         "DELETE FROM audit_log",
@@ -109,6 +112,6 @@ def test_audit_rows_cannot_be_changed_by_the_app(workspace: uuid.UUID) -> None:
     ):
         with (
             pytest.raises(psycopg.errors.InsufficientPrivilege),
-            db.rls_transaction(workspace_id=workspace) as tx,
+            rls_transaction(workspace_id=workspace) as tx,
         ):
             tx.execute(statement.encode())

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from convoship.visitor_tokens import sign
+from convoship.security.visitor_tokens import sign
 from tests.api_client import ApiClient, ApiResponse
 from tests.integration.agents_support import SLUG, Conn, Token, create_agent, problem_of
 from tests.integration.runtime_support import BASE, publish, set_guardrail, set_threshold

@@ -7,8 +7,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from convoship import constants as env
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
 from tests.api_client import ApiClient
 from tests.integration.agents_support import SLUG, Conn, Token, create_agent, problem_of
 from tests.integration.runtime_support import publish
@@ -55,7 +55,7 @@ def test_concurrent_turns_of_one_conversation_queue(
 def test_database_down_after_the_model_is_503_and_nothing_half_written(
     api: ApiClient, token: Token, workspace: Any, fake_llm: Any, owner_sql: Conn, monkeypatch: Any
 ) -> None:
-    from convoship import chat_turns
+    from convoship.chat import turn as chat_turns
 
     editor = token(workspace, "editor")
     create_agent(api, editor, slug=SLUG)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from convoship import constants as env
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
 from tests.api_client import ApiClient
 from tests.integration.agents_support import SLUG, Conn, Token, create_agent, created
 from tests.integration.runtime_support import BASE, publish, set_guardrail
@@ -116,7 +116,7 @@ def test_tool_call_fills_secrets_and_scrubs_them(
     echo_server: EchoServer,
     owner_sql: Conn,
 ) -> None:
-    from convoship.observability import logger
+    from convoship.core.observability import logger
 
     seen_logs = io.StringIO()
     listener = logging.StreamHandler(seen_logs)
@@ -231,7 +231,7 @@ def test_byok_settings_win_over_the_platform_default(
     )
     assert response.status == 200, response.text
     create_agent(api, editor, slug=SLUG)
-    from convoship.observability import logger
+    from convoship.core.observability import logger
 
     seen_logs = io.StringIO()
     listener = logging.StreamHandler(seen_logs)

@@ -9,8 +9,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from convoship import db
-from convoship.settings import reset_settings
+from convoship.core.settings import reset_settings
+from convoship.db.connection import close_all
+from convoship.db.transactions import rls_transaction, unscoped_transaction
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -22,7 +23,7 @@ def test_database_down_is_503_with_retry_after(
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Any,
 ) -> None:
-    db.close_all()
+    close_all()
     monkeypatch.setenv("DATABASE_URL", f"postgresql://convoship_app@/x?host={tmp_path}")
     reset_settings()
     response = api.get("/v1/workspaces/agent-ops", token=token(workspace, "viewer"))
@@ -50,10 +51,10 @@ def test_killed_connection_recovers_on_the_next_request(
 
 
 def test_statement_timeout_is_transaction_local(workspace: uuid.UUID) -> None:
-    with db.rls_transaction(workspace_id=workspace) as conn:
+    with rls_transaction(workspace_id=workspace) as conn:
         row = conn.execute("SELECT current_setting('statement_timeout') AS t").fetchone()
         assert row is not None and row["t"] == "10s"
-    with db.unscoped_transaction() as conn:
+    with unscoped_transaction() as conn:
         row = conn.execute("SELECT current_setting('statement_timeout') AS t").fetchone()
         assert row is not None and row["t"] == "0"
 
@@ -66,7 +67,7 @@ def test_a_conflict_leaves_no_pipeline_warning_and_a_clean_connection(
     with caplog.at_level("WARNING", logger="psycopg"):
         assert api.post("/v1/ai-agents", token=editor, json={"name": "Twin"}).status == 409
     assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
-    with db.rls_transaction(workspace_id=workspace) as conn:
+    with rls_transaction(workspace_id=workspace) as conn:
         row = conn.execute("SELECT count(*) AS n FROM ai_agents").fetchone()
         assert row is not None and row["n"] == 1
 
@@ -74,15 +75,15 @@ def test_a_conflict_leaves_no_pipeline_warning_and_a_clean_connection(
 def test_statement_timeout_is_503_and_keeps_the_connection(
     workspace: uuid.UUID, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from convoship.errors import ServiceUnavailable
+    from convoship.core.errors import ServiceUnavailable
 
     monkeypatch.setenv("CONVOSHIP_DB_STATEMENT_TIMEOUT_MS", "100")
     reset_settings()
-    with db.rls_transaction(workspace_id=workspace) as conn:
+    with rls_transaction(workspace_id=workspace) as conn:
         pid = conn.info.backend_pid
-    with pytest.raises(ServiceUnavailable), db.rls_transaction(workspace_id=workspace) as conn:
+    with pytest.raises(ServiceUnavailable), rls_transaction(workspace_id=workspace) as conn:
         conn.execute("SELECT pg_sleep(1)").fetchone()
-    with db.rls_transaction(workspace_id=workspace) as conn:
+    with rls_transaction(workspace_id=workspace) as conn:
         assert conn.info.backend_pid == pid  # the same, healthy connection
         row = conn.execute("SELECT current_setting('app.workspace_id') AS w").fetchone()
         assert row is not None and row["w"] == str(workspace)

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from convoship.migrate import migrate, migration_files
+from convoship.db.migrate import migrate, migration_files
 from convoship_dev import services
 
 

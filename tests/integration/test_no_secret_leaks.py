@@ -43,7 +43,7 @@ def test_values_stay_out_of_responses_logs_and_rows(
     owner_sql: Conn,
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    from convoship.observability import logger
+    from convoship.core.observability import logger
 
     # The Powertools handler writes to the stdout it found at import; listen beside it with
     # the same formatter, so every line a request logs is seen whatever ran before.

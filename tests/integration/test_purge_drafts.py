@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from convoship import constants as env
-from convoship.errors import ConfigurationError, ServiceUnavailable
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.errors import ConfigurationError, ServiceUnavailable
+from convoship.core.settings import reset_settings
 from convoship_dev.lambda_events import LambdaContext
 from convoship_dev.template import load_handler, load_template
 from tests.integration.agents_support import Conn

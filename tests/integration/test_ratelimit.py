@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from convoship import ratelimit
-from convoship.settings import reset_settings
+from convoship.core.settings import reset_settings
+from convoship.runtime import ratelimit
 
 
 @pytest.fixture(autouse=True)

@@ -12,9 +12,11 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship import constants as env
-from convoship import db
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
+from convoship.db.connection import close_all
+from convoship.db.read_batch import read_transaction
+from convoship.db.transactions import unscoped_transaction
 from convoship_dev.bench.wire import CountingProxy
 
 
@@ -27,25 +29,25 @@ def proxy(database: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     listen = tmp_path / f".s.PGSQL.{port}"
     with CountingProxy(Path(socket_dir) / f".s.PGSQL.{port}", listen) as counting:
         params.update(host=str(tmp_path), port=str(port))
-        db.close_all()
+        close_all()
         monkeypatch.setenv(env.DATABASE_URL, make_conninfo(**params))
         reset_settings()
         yield counting
-        db.close_all()
+        close_all()
 
 
 def test_a_read_is_one_round_trip(proxy: Any, workspace: uuid.UUID) -> None:
-    with db.read_transaction(workspace_id=workspace):
+    with read_transaction(workspace_id=workspace):
         pass  # opens the connection
     proxy.reset()
-    with db.read_transaction(workspace_id=workspace) as conn:
+    with read_transaction(workspace_id=workspace) as conn:
         first = conn.execute("SELECT current_setting('app.workspace_id') AS ws")
         second = conn.execute("SELECT count(*) AS n FROM workspaces")
         assert first.fetchone() == {"ws": str(workspace)}
         assert second.fetchall() == [{"n": 1}]
     assert proxy.snapshot().round_trips == 1
     proxy.reset()
-    with db.read_transaction(workspace_id=workspace) as conn:
+    with read_transaction(workspace_id=workspace) as conn:
         conn.execute("SELECT 1")  # never fetched: nothing is sent
     assert proxy.snapshot().round_trips == 0
 
@@ -54,7 +56,7 @@ def test_a_read_is_one_round_trip(proxy: Any, workspace: uuid.UUID) -> None:
     "value", ["it's", "back\\slash", "100%", "%(ws)s", "'; DROP TABLE workspaces; --", "été ✓"]
 )
 def test_values_are_bound_not_spliced(workspace: uuid.UUID, value: str) -> None:
-    with db.read_transaction(workspace_id=workspace) as conn:
+    with read_transaction(workspace_id=workspace) as conn:
         row = conn.execute("SELECT %s::text AS v", (value,)).fetchone()
     assert row == {"v": value}
 
@@ -64,22 +66,22 @@ def test_a_failed_batch_rolls_back_and_leaves_nothing_behind(
 ) -> None:
     with (
         pytest.raises(psycopg.errors.DivisionByZero),
-        db.read_transaction(workspace_id=workspace) as conn,
+        read_transaction(workspace_id=workspace) as conn,
     ):
         conn.execute("SELECT 1 AS one")
         conn.execute("SELECT 1 / 0 AS boom").fetchone()
-    with db.read_transaction(workspace_id=other_workspace) as conn:
+    with read_transaction(workspace_id=other_workspace) as conn:
         row = conn.execute(
             "SELECT current_setting('app.workspace_id') AS ws, count(*) AS n FROM workspaces"
         ).fetchone()
     assert row == {"ws": str(other_workspace), "n": 1}
-    with db.unscoped_transaction() as conn:
+    with unscoped_transaction() as conn:
         row = conn.execute("SELECT current_setting('app.workspace_id', true) AS ws").fetchone()
     assert row is not None and not row["ws"]
 
 
 def test_no_query_after_the_first_fetch(workspace: uuid.UUID) -> None:
-    with db.read_transaction(workspace_id=workspace) as conn:
+    with read_transaction(workspace_id=workspace) as conn:
         conn.execute("SELECT 1").fetchone()
         with pytest.raises(RuntimeError):
             conn.execute("SELECT 2")

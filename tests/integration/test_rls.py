@@ -7,7 +7,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from convoship import db
+from convoship.db.connection import app_role_problems
+from convoship.db.scope import EMBED_ROLE_SQL
+from convoship.db.transactions import rls_transaction, unscoped_transaction
 from tests.integration.seed import WORKSPACE_TABLES, seed_graph
 
 Conn = psycopg.Connection[dict[str, Any]]
@@ -34,7 +36,7 @@ def two_tenants(
 
 
 def test_app_role_is_not_privileged(app_sql: Conn) -> None:
-    assert db.app_role_problems(app_sql) == []
+    assert app_role_problems(app_sql) == []
     row = app_sql.execute("SELECT current_user AS u").fetchone()
     assert row is not None and row["u"] == "convoship_app"
     embed = app_sql.execute(
@@ -155,15 +157,15 @@ def test_rls_transaction_reuses_one_connection_without_leaking(
     two_tenants: tuple[dict[str, Any], dict[str, Any]],
 ) -> None:
     a, b = two_tenants
-    with db.rls_transaction(workspace_id=a["workspace"]) as conn:
+    with rls_transaction(workspace_id=a["workspace"]) as conn:
         first = conn
         row = conn.execute("SELECT array_agg(DISTINCT workspace_id) AS w FROM ai_agents").fetchone()
         assert row is not None and row["w"] == [a["workspace"]]
-    with db.unscoped_transaction() as conn:
+    with unscoped_transaction() as conn:
         assert conn is first
         row = conn.execute("SELECT count(*) AS n FROM ai_agents").fetchone()
         assert row is not None and row["n"] == 0
-    with db.rls_transaction(workspace_id=b["workspace"]) as conn:
+    with rls_transaction(workspace_id=b["workspace"]) as conn:
         row = conn.execute("SELECT array_agg(DISTINCT workspace_id) AS w FROM ai_agents").fetchone()
         assert row is not None and row["w"] == [b["workspace"]]
 
@@ -181,9 +183,9 @@ EMBED_VISIBLE = {
 
 
 def act_as_embed(conn: Conn, public_token: str) -> None:
-    """What db.rls_transaction(public_token=...) does at the start of its transaction."""
+    """What rls_transaction(public_token=...) does at the start of its transaction."""
     conn.execute("SELECT set_config('app.ai_agent_public_token', %s, true)", (public_token,))
-    conn.execute(db.EMBED_ROLE_SQL)
+    conn.execute(EMBED_ROLE_SQL)
 
 
 def _count(conn: Conn, table: str) -> int:
@@ -260,7 +262,7 @@ def test_embed_policies_belong_to_the_embed_role_alone(
         assert {t: _count(app_sql, t) for t in EMBED_VISIBLE} == dict.fromkeys(EMBED_VISIBLE, 0)
     with app_sql.transaction():  # the embed role with a workspace scope: nothing either
         app_sql.execute("SELECT set_config('app.workspace_id', %s, true)", (str(a["workspace"]),))
-        app_sql.execute(db.EMBED_ROLE_SQL)
+        app_sql.execute(EMBED_ROLE_SQL)
         assert {t: _count(app_sql, t) for t in EMBED_VISIBLE} == dict.fromkeys(EMBED_VISIBLE, 0)
     row = app_sql.execute("SELECT current_user AS u").fetchone()
     assert row == {"u": "convoship_app"}  # SET LOCAL ROLE ended with its transaction

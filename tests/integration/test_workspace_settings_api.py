@@ -213,7 +213,7 @@ def test_agent_llm_rejects_unsafe_or_inconsistent_settings(
 def test_private_base_url_allowed_when_deployment_allows(
     api: ApiClient, workspace: uuid.UUID, token: Token, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from convoship.settings import reset_settings
+    from convoship.core.settings import reset_settings
 
     monkeypatch.setenv("CONVOSHIP_ALLOW_PRIVATE_NETWORK", "1")
     reset_settings()

@@ -14,13 +14,14 @@ from uuid import uuid4
 
 import pytest
 
-from convoship import outbound, visitor_tokens
-from convoship.errors import UpstreamUnavailable
-from convoship.eval_gate import judge, parse_grade
-from convoship.http_tools import SecretVault, _request_parts
+from convoship.core.errors import UpstreamUnavailable
 from convoship.llm import anthropic, bedrock, openai
 from convoship.llm.types import Message, Sampling, ToolCall, ToolDef
-from convoship.tool_spec import HttpToolConfig
+from convoship.publish.gate import judge, parse_grade
+from convoship.runtime.tool_calls import _request_parts
+from convoship.secrets.vault import SecretVault
+from convoship.security import outbound, visitor_tokens
+from convoship.studio.tool_spec import HttpToolConfig
 
 SAMPLING = Sampling(temperature=1.5, max_output_tokens=64)
 TOOLS = [ToolDef("lookup", "Find", {"type": "object", "properties": {"id": {"type": "string"}}})]

@@ -9,10 +9,10 @@ import pytest
 from cryptography.fernet import Fernet
 from moto import mock_aws
 
-from convoship import crypto
-from convoship.crypto import EncryptionContext, decrypt_at_rest, encrypt_at_rest
-from convoship.errors import DecryptionFailed
-from convoship.settings import reset_settings
+from convoship.core.errors import DecryptionFailed
+from convoship.core.settings import reset_settings
+from convoship.security import crypto
+from convoship.security.crypto import EncryptionContext, decrypt_at_rest, encrypt_at_rest
 
 WS_A = "6f1c3f1e-7d0e-4e55-9d55-0c2f1f4b9a01"
 WS_B = "0a8d2b6c-1e4f-4c3a-8b2d-5e6f7a8b9c0d"

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from convoship.errors import ValidationFailed
-from convoship.guardrails import (
+from convoship.core.errors import ValidationFailed
+from convoship.secrets.refs import reference_name
+from convoship.studio.guardrail_configs import (
     DEFAULT_GUARDRAILS,
     GUARDRAIL_KINDS,
     AuthConfig,
@@ -16,7 +17,6 @@ from convoship.guardrails import (
     normalized_config,
     parse_guardrail_config,
 )
-from convoship.secret_refs import reference_name
 
 
 def test_defaults_match_the_contract() -> None:

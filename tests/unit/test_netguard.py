@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convoship.netguard import UnsafeUrl, check_outbound_url, resolve_public_addresses
+from convoship.security.netguard import UnsafeUrl, check_outbound_url, resolve_public_addresses
 
 
 @pytest.mark.parametrize(

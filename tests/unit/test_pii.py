@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from convoship.pii import ENTITIES, redact_text, redact_value
+from convoship.runtime.pii import ENTITIES, redact_text, redact_value
 
 
 def redact(text: str) -> str:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from convoship.errors import ConfigurationError
-from convoship.settings import load_settings
+from convoship.core.errors import ConfigurationError
+from convoship.core.settings import load_settings
 
 KEY = Fernet.generate_key().decode()
 

@@ -38,8 +38,9 @@ def _require_admin(stack: Any) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from convoship import constants as env
-    from convoship import db
+    from convoship.core import constants as env
+    from convoship.db.connection import app_role_problems, close_all
+    from convoship.db.transactions import unscoped_transaction
     from convoship_dev.local_stack import DEV_LLM_MODEL, ensure_demo_workspace, make_token
     from convoship_dev.server import serve
     from convoship_dev.template import load_template
@@ -47,8 +48,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     _stop_on_sigterm()
     stack = _stack()
     try:
-        with db.unscoped_transaction() as conn:
-            problems = db.app_role_problems(conn)
+        with unscoped_transaction() as conn:
+            problems = app_role_problems(conn)
         if problems:
             sys.exit(
                 "refusing to serve: "
@@ -74,12 +75,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
         serve(load_template(TEMPLATE), port=args.port, on_ready=ready)
     finally:
-        db.close_all()
+        close_all()
         stack.stop()
 
 
 def cmd_invoke(args: argparse.Namespace) -> None:
-    from convoship import db
+    from convoship.db.connection import close_all
     from convoship_dev.lambda_events import LambdaContext
     from convoship_dev.local_stack import ensure_demo_workspace
     from convoship_dev.template import load_handler, load_template
@@ -99,7 +100,7 @@ def cmd_invoke(args: argparse.Namespace) -> None:
         result_out.write(json.dumps(result, indent=2, default=str) + "\n")
         result_out.flush()
     finally:
-        db.close_all()
+        close_all()
         stack.stop()
 
 

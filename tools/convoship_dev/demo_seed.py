@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from convoship.guardrails import DEFAULT_GUARDRAILS
+from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
 
 DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
 AGENT_ID = "5a1e0000-0000-4000-8000-0000000000a0"

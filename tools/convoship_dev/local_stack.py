@@ -14,8 +14,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet
 
-from convoship import constants as env
-from convoship.settings import reset_settings
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
 from convoship_dev import services
 
 DEV_DBNAME = "convoship"
@@ -66,7 +66,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         if os.environ.get(env.PURGE_DATABASE_URL):
             environ[env.PURGE_DATABASE_URL] = os.environ[env.PURGE_DATABASE_URL]
         if stack.admin_url:
-            from convoship.migrate import migrate
+            from convoship.db.migrate import migrate
 
             migrate(stack.admin_url)
     else:

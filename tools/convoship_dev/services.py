@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship.migrate import APP_ROLE, PURGE_ROLE, migrate
+from convoship.db.migrate import APP_ROLE, PURGE_ROLE, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = PROJECT_ROOT / ".local"

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from convoship.agents import SLUG, AgentConfig
-from convoship.guardrails import GuardrailKind
+from convoship.studio.agents import SLUG, AgentConfig
+from convoship.studio.guardrail_configs import GuardrailKind
 
 from .models_common import Given, Patch
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
-from convoship.http.schemas import VersionOut
+from convoship.http.models import VersionOut
 
 __all__ = ["VersionOut"]
 

@@ -8,8 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from convoship.agent_evals import EvalAssertion
-from convoship.tool_spec import TOOL_NAME
+from convoship.studio.evals import EvalAssertion
+from convoship.studio.tool_spec import TOOL_NAME
 
 from .models_common import Given, Patch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from convoship import agents
-from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.studio import agents
 
 from .models_agents import AgentCreated, AgentIn, AgentList, AgentOut, AgentPatch
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from convoship import agent_drafts as drafts
-from convoship.http.context import Editor, WorkspaceRead, WorkspaceTx
+from convoship.http.deps import Editor, WorkspaceRead, WorkspaceTx
+from convoship.studio import drafts
 
 from .models_common import ItemId
 from .models_history import DraftIn, DraftList, DraftOut

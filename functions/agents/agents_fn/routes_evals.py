@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from convoship import agent_evals as evals
-from convoship.agent_evals import EvalSpec
-from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.studio import evals
+from convoship.studio.evals import EvalSpec
 
 from .models_common import ItemId
 from .models_resources import EvalList, EvalOut, EvalPatch

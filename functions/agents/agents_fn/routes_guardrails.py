@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from convoship import agent_guardrails as guardrails
-from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.studio import guardrails
 
 from .models_agents import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
 from .models_common import ItemId

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from convoship import agent_history as history
-from convoship.http.context import Viewer, WorkspaceRead
+from convoship.http.deps import Viewer, WorkspaceRead
+from convoship.studio import history
 
 from .models_common import ItemId
 from .models_history import (

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response
 
-from convoship import agent_tools as tools
-from convoship.http.context import Editor, Viewer, WorkspaceRead, WorkspaceTx
-from convoship.settings import get_settings
-from convoship.tool_spec import ToolSpec
+from convoship.core.settings import get_settings
+from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.studio import tools
+from convoship.studio.tool_spec import ToolSpec
 
 from .models_common import ItemId
 from .models_resources import ToolList, ToolOut, ToolPatch

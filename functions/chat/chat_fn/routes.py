@@ -8,8 +8,8 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Path, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoship import chat_turns
-from convoship.http.context import Editor
+from convoship.chat import turn as chat_turns
+from convoship.http.deps import Editor
 
 router = APIRouter(tags=["chat"])
 PublicToken = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]

@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
-from convoship import publishing
-from convoship.http.context import Editor
-from convoship.http.schemas import VersionOut
+from convoship.http.deps import Editor
+from convoship.http.models import VersionOut
+from convoship.publish import publish as publishing
 
 router = APIRouter(tags=["publish"])
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoship.draft_purge import purge_stale_drafts
-from convoship.observability import logger, metrics
-from convoship.settings import get_settings
+from convoship.core.observability import logger, metrics
+from convoship.core.settings import get_settings
+from convoship.studio.purge import purge_stale_drafts
 
 
 @logger.inject_lambda_context(clear_state=True)

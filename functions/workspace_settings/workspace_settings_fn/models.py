@@ -9,7 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from convoship.http.models import Given, Patch
-from convoship.secret_refs import SECRET_NAME
+from convoship.secrets.refs import SECRET_NAME
 
 
 class AgentOpsPatch(Patch):

@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
-from convoship import agent_ops, audit_search, secrets_store
-from convoship import workspace_settings as ws
-from convoship.http.context import Admin, Viewer, WorkspaceRead, WorkspaceTx
-from convoship.settings import get_settings
+from convoship.audit import search as audit_search
+from convoship.core.settings import get_settings
+from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.secrets import store as secrets_store
+from convoship.studio import workspace as ws
+from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
 from workspace_settings_fn.models import (
     AgentLlmOut,
     AgentLlmPatch,
@@ -31,8 +33,8 @@ def _ops_out(ops: ws.AgentOps) -> AgentOpsOut:
             "rpm_cap_per_agent": ops.rpm_cap_per_agent,
             "eval_pass_threshold": ops.eval_pass_threshold,
             "effective": {
-                "public_rpm_cap": agent_ops.public_rpm_cap(ops.rpm_cap_per_agent),
-                "playground_rpm_cap": agent_ops.playground_rpm_cap(ops.rpm_cap_per_agent),
+                "public_rpm_cap": public_rpm_cap(ops.rpm_cap_per_agent),
+                "playground_rpm_cap": playground_rpm_cap(ops.rpm_cap_per_agent),
             },
             "updated_at": ops.updated_at,
         }

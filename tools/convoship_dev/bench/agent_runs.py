@@ -24,8 +24,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from convoship import constants as env
-from convoship.guardrails import DEFAULT_GUARDRAILS
+from convoship.core import constants as env
+from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
 from convoship_dev.bench.discover import Function
 from convoship_dev.bench.report import ERROR, Row, Target
 from convoship_dev.bench.roundtrips import proxied_url
@@ -272,7 +272,7 @@ def _chat_wire_rows(
                 env.REDIS_URL: f"unix://{redis_listen}",
             }
         )
-        from convoship import ratelimit
+        from convoship.runtime import ratelimit
 
         ratelimit.reset()
         handler(copy.deepcopy(event), context)  # open the connections

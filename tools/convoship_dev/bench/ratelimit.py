@@ -8,7 +8,7 @@ on the wire by wire.CountingProxy. The server's INCR/INCRBY counter proves which
 phase took (a silent fallback to in-process counting would otherwise look very fast).
 
 check_agent_rpm (DESIGN.md: `check_agent_rpm(agent_id, channel, cap)`) is imported from
-convoship.ratelimit when it exists; until then its rows say "not built yet". It reads
+convoship.runtime.ratelimit when it exists; until then its rows say "not built yet". It reads
 REDIS_URL through convoship.settings; between phases the bench calls reset_settings() and
 the module's `reset`/`reset_client`/`clear_caches` when present, so a cached client follows
 the new URL. Fallback mode is REDIS_URL unset.
@@ -48,7 +48,7 @@ class WrongPath(RuntimeError):
 
 def find_check_agent_rpm() -> Callable[..., Any] | None:
     try:
-        module = importlib.import_module("convoship.ratelimit")
+        module = importlib.import_module("convoship.runtime.ratelimit")
     except ImportError:
         return None
     fn = getattr(module, "check_agent_rpm", None)
@@ -118,7 +118,7 @@ class IncrWitness:
 
 
 def _point_redis_at(url: str | None) -> None:
-    from convoship.settings import reset_settings
+    from convoship.core.settings import reset_settings
 
     if url is None:
         os.environ.pop("REDIS_URL", None)
@@ -126,7 +126,7 @@ def _point_redis_at(url: str | None) -> None:
         os.environ["REDIS_URL"] = url
     reset_settings()
     try:
-        module = importlib.import_module("convoship.ratelimit")
+        module = importlib.import_module("convoship.runtime.ratelimit")
     except ImportError:
         return
     for name in _RESET_HOOKS:

@@ -78,7 +78,7 @@ def _row(
 
 
 def measure(functions: Sequence[Function], stack: BenchStack, *, repeats: int) -> list[Row]:
-    from convoship import db
+    from convoship.db.connection import close_all
 
     proxy_dir = stack.work_dir / "pg-proxy"
     proxy_dir.mkdir(mode=0o700)
@@ -125,7 +125,7 @@ def measure(functions: Sequence[Function], stack: BenchStack, *, repeats: int) -
                 continue
             mine, theirs, outcomes = [], [], set()
             for _ in range(repeats):
-                db.close_all()
+                close_all()
                 counts, result = _count(proxy, handler, cold.payload, context)
                 mine.append(counts)
                 outcomes.add(outcome(result))
@@ -141,7 +141,7 @@ def measure(functions: Sequence[Function], stack: BenchStack, *, repeats: int) -
                     "/".join(sorted(outcomes)),
                 )
             )
-        db.close_all()
+        close_all()
         floor_app.reset()
     use_environment(stack.app_env())
     return rows

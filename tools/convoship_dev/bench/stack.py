@@ -23,7 +23,7 @@ import psycopg
 from cryptography.fernet import Fernet
 from psycopg.conninfo import conninfo_to_dict
 
-from convoship import constants as env
+from convoship.core import constants as env
 from convoship_dev import services
 from convoship_dev.demo_seed import DEMO_WORKSPACE_ID, seed_demo
 from convoship_dev.fake_llm import FakeLlm
@@ -143,9 +143,9 @@ def bench_stack() -> Iterator[BenchStack]:
         )
     finally:
         try:
-            from convoship import db
+            from convoship.db.connection import close_all
 
-            db.close_all()
+            close_all()
         finally:
             llm.stop()
             if redis is not None:

@@ -41,13 +41,14 @@ BARE: Handler = bare_handler.handler
 
 def use_environment(values: dict[str, str]) -> None:
     """Point this process's settings (and cached connections) at the bench servers."""
-    from convoship import crypto, db
-    from convoship.settings import reset_settings
+    from convoship.core.settings import reset_settings
+    from convoship.db.connection import close_all
+    from convoship.security import crypto
 
     os.environ.update(values)
     reset_settings()
     crypto.clear_caches()
-    db.close_all()
+    close_all()
     floor_app.reset()
 
 
@@ -68,7 +69,7 @@ def outcome(result: Any) -> str:
 def record_read_sql(handler: Handler, payload: dict[str, Any], context: Any) -> str | None:
     """The one message a read route sends (its ReadBatch), captured by running it once;
     None when the route sent no batch or more than one."""
-    from convoship.db import ReadBatch
+    from convoship.db.read_batch import ReadBatch
 
     seen: list[str] = []
     original = ReadBatch._send

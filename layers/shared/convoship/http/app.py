@@ -13,8 +13,8 @@ from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from convoship.core.observability import logger, metrics
 from convoship.http.problems import install_problem_handlers, problem
-from convoship.observability import logger, metrics
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 

@@ -1,7 +1,9 @@
-"""Request-model building blocks shared by every function: strict partial updates."""
+"""Models shared by every function: strict partial updates, and the bodies more than one
+function returns."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 from pydantic import (
@@ -48,3 +50,18 @@ class Patch(BaseModel):
     def changes(self) -> dict[str, Any]:
         """The fields the client sent, as plain JSON-able values."""
         return self.model_dump(include=self.model_fields_set)
+
+
+class VersionOut(BaseModel):
+    """An immutable published version: the frozen agent and the gate that let it through."""
+
+    version: int
+    config: dict[str, Any]
+    guardrails: list[dict[str, Any]]
+    tools: list[dict[str, Any]]
+    eval_results: list[dict[str, Any]]
+    eval_pass_rate: float | None
+    eval_threshold: float
+    note: str | None
+    created_by: str | None
+    created_at: datetime

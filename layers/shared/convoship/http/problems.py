@@ -10,8 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from convoship import errors
-from convoship.observability import logger
+from convoship.core import errors
+from convoship.core.observability import logger
 
 PROBLEM_JSON = "application/problem+json"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoship.errors import UpstreamUnavailable
+from convoship.core.errors import UpstreamUnavailable
 from convoship.llm.blocks import block_turns
 from convoship.llm.jsonhttp import JsonChatModel, parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef

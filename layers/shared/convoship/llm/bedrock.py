@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoship.errors import UpstreamUnavailable
+from convoship.core.errors import UpstreamUnavailable
+from convoship.core.observability import logger
 from convoship.llm.blocks import block_turns
 from convoship.llm.jsonhttp import parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
-from convoship.observability import logger
 
 _clients: dict[float, Any] = {}
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from convoship import outbound
-from convoship.errors import UpstreamUnavailable
+from convoship.core.errors import UpstreamUnavailable
+from convoship.core.observability import logger
 from convoship.llm.types import Completion, Message, Sampling, ToolDef
-from convoship.observability import logger
+from convoship.security import outbound
 
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 

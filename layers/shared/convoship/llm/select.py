@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from convoship.errors import LlmNotConfigured
+from convoship.core.errors import LlmNotConfigured
+from convoship.core.settings import Settings
 from convoship.llm.types import ChatModel
-from convoship.settings import Settings
-from convoship.workspace_settings import LlmSettings
+from convoship.studio.workspace import LlmSettings
 
 
 def chat_model(
@@ -23,7 +23,7 @@ def chat_model(
         allow_private = settings.allow_private_network
         api_key = None
         if llm.api_key_ciphertext is not None:
-            from convoship.crypto import byok_context, decrypt_at_rest  # lazy
+            from convoship.security.crypto import byok_context, decrypt_at_rest  # lazy
 
             api_key = decrypt_at_rest(llm.api_key_ciphertext, byok_context(workspace_id))
         where = "the workspace's agent-llm settings"

@@ -1,0 +1,1 @@
+"""Chat turns (playground and embed): the guardrail checks in order, the model, the transcript."""

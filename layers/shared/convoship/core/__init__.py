@@ -1,0 +1,1 @@
+"""Foundations: env names, settings, errors, logging and validation."""

@@ -1,0 +1,1 @@
+"""PostgreSQL: the container connection, RLS-scoped transactions, paging, migrations."""

@@ -1,0 +1,134 @@
+"""The container's database connection: opened lazily, reused, checked before reuse.
+
+Lambda serves one request per container, so the "pool" holds one idle connection there;
+the local runner may serve requests concurrently and then holds a few. psycopg_pool would
+start background threads for nothing.
+"""
+
+from __future__ import annotations
+
+import select
+import threading
+import time
+from typing import Any
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import dict_row
+
+from convoship.core.errors import ServiceUnavailable
+from convoship.core.settings import get_settings
+
+Connection = psycopg.Connection[dict[str, Any]]
+
+# A connection idle longer than this is pinged before use: a frozen Lambda container's
+# socket may have been dropped by the server or a NAT in between.
+_PING_AFTER_IDLE_S = 60.0
+
+_idle: list[tuple[Connection, float]] = []
+_idle_lock = threading.Lock()
+
+
+def _connect() -> Connection:
+    settings = get_settings()
+    try:
+        return psycopg.connect(
+            settings.require_database_url(),
+            autocommit=True,  # transactions are explicit BEGIN/COMMIT in rls_transaction
+            prepare_threshold=None,  # RDS Proxy pins sessions on named prepared statements
+            connect_timeout=settings.db_connect_timeout_s,
+            application_name="convoship",
+            row_factory=dict_row,
+            # Fail fast on a silently dropped TCP peer (ignored on unix sockets).
+            keepalives=1,
+            keepalives_idle=30,
+            keepalives_interval=5,
+            keepalives_count=3,
+            tcp_user_timeout=settings.db_connect_timeout_s * 1000,
+        )
+    except psycopg.OperationalError as exc:
+        raise ServiceUnavailable("the database is unavailable") from exc
+
+
+def _server_spoke(conn: Connection) -> bool:
+    """An idle connection has nothing to read unless the server spoke: to say it is closing
+    it (restart, failover, terminated backend). No round trip needed to notice that."""
+    poller = select.poll()
+    poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
+
+
+def _usable(conn: Connection, idle_since: float) -> bool:
+    if conn.closed or conn.broken:
+        return False
+    try:
+        if _server_spoke(conn):
+            conn.close()
+            return False
+        if time.monotonic() - idle_since >= _PING_AFTER_IDLE_S:
+            conn.execute("SELECT 1")
+        return True
+    except (psycopg.Error, OSError, ValueError):
+        conn.close()
+        return False
+
+
+def acquire() -> Connection:
+    """The container's idle connection, or a new one. Lambda runs one request at a time, so
+    this holds one connection there; the local runner may serve requests concurrently."""
+    while True:
+        with _idle_lock:
+            if not _idle:
+                break
+            conn, idle_since = _idle.pop()
+        if _usable(conn, idle_since):
+            return conn
+    return _connect()
+
+
+def release(conn: Connection) -> None:
+    if conn.closed or conn.broken or conn.info.transaction_status != pq.TransactionStatus.IDLE:
+        conn.close()
+        return
+    with _idle_lock:
+        _idle.append((conn, time.monotonic()))
+
+
+def close_all() -> None:
+    """Close idle connections (tests and the local runner call this between servers)."""
+    with _idle_lock:
+        conns = [conn for conn, _ in _idle]
+        _idle.clear()
+    for conn in conns:
+        conn.close()
+
+
+def unavailable(conn: Connection) -> ServiceUnavailable:
+    """A 503 for an OperationalError inside a scoped transaction. A lost connection is
+    closed; a statement timeout, deadlock or serialization failure is transient: the
+    connection is fine (rolled back) and the client may retry."""
+    if conn.broken or conn.closed:
+        conn.close()
+        return ServiceUnavailable("the database is unavailable")
+    return ServiceUnavailable("the database is busy; retry shortly", retry_after=1)
+
+
+def app_role_problems(conn: Connection) -> list[str]:
+    """Why this connection's role must not serve requests (empty when it is safe)."""
+    row = conn.execute(
+        """
+        SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+               (SELECT count(*) FROM pg_tables t
+                 WHERE t.schemaname = 'public' AND t.tableowner = r.rolname) AS owned_tables
+          FROM pg_roles r WHERE r.rolname = current_user
+        """
+    ).fetchone()
+    assert row is not None
+    problems = []
+    if row["rolsuper"]:
+        problems.append(f"role {row['rolname']} is a superuser")
+    if row["rolbypassrls"]:
+        problems.append(f"role {row['rolname']} can bypass row-level security")
+    if row["owned_tables"]:
+        problems.append(f"role {row['rolname']} owns {row['owned_tables']} tables")
+    return problems

@@ -1,0 +1,103 @@
+"""Apply the SQL migrations in order, once each, under an advisory lock.
+
+Runs with an administrative connection (a role that may create roles). Tables are created
+as `convoship_owner` (NOLOGIN); requests connect as `convoship_app`, which owns nothing,
+is not superuser and cannot bypass row-level security.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import psycopg
+from psycopg import sql
+
+OWNER_ROLE = "convoship_owner"
+APP_ROLE = "convoship_app"
+PURGE_ROLE = "convoship_purge"
+# Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
+# neither widen nor slow what studio requests (as convoship_app) see.
+EMBED_ROLE = "convoship_embed"
+_LOCK_KEY = 7_412_118_301  # pg_advisory_lock key shared by every migrator
+
+_ROLES = f"""
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{OWNER_ROLE}') THEN
+        CREATE ROLE {OWNER_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
+        CREATE ROLE {APP_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PURGE_ROLE}') THEN
+        CREATE ROLE {PURGE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EMBED_ROLE}') THEN
+        CREATE ROLE {EMBED_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+END $$;
+-- The app may become the embed role (SET ROLE) but does not inherit it: policies written
+-- for the embed role do not apply to the app role's own queries.
+ALTER ROLE {APP_ROLE} NOINHERIT;
+GRANT {EMBED_ROLE} TO {APP_ROLE};
+"""
+
+
+def migration_files() -> list[tuple[str, str]]:
+    folder = resources.files("convoship.db") / "migrations"
+    names = sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+    return [(name.removesuffix(".sql"), (folder / name).read_text()) for name in names]
+
+
+def migrate(
+    admin_url: str,
+    *,
+    app_password: str | None = None,
+    purge_password: str | None = None,
+) -> list[str]:
+    """Bring the database at `admin_url` up to date; returns the versions applied now."""
+    applied_now: list[str] = []
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
+        try:
+            conn.execute(_ROLES)
+            for role, password in ((APP_ROLE, app_password), (PURGE_ROLE, purge_password)):
+                if password:
+                    conn.execute(
+                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                            sql.Identifier(role), sql.Literal(password)
+                        )
+                    )
+            is_super = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+            row = is_super.fetchone()
+            if not (row and row[0]):
+                conn.execute(sql.SQL("GRANT {} TO current_user").format(sql.Identifier(OWNER_ROLE)))
+            dbname = conn.info.dbname
+            conn.execute(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
+                    sql.Identifier(dbname), sql.Identifier(APP_ROLE), sql.Identifier(PURGE_ROLE)
+                )
+            )
+            conn.execute(
+                sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(
+                    sql.Identifier(OWNER_ROLE)
+                )
+            )
+            with conn.transaction():
+                conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE)))
+                conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                    " version text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                )
+            done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for version, body in migration_files():
+                if version in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(OWNER_ROLE)))
+                    conn.execute(body.encode())
+                    conn.execute("INSERT INTO schema_migrations (version) VALUES (%s)", (version,))
+                applied_now.append(version)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    return applied_now

@@ -1,0 +1,123 @@
+"""Read-only transactions in one round trip.
+
+`read_transaction` holds the queries until the first fetch, then sends them with BEGIN, the
+scope and COMMIT as one simple-protocol message (values bound by psycopg's ClientCursor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+from uuid import UUID
+
+import psycopg
+from psycopg import pq
+from psycopg.rows import dict_row
+
+from convoship.core.settings import get_settings
+from convoship.db.connection import Connection, acquire, release, unavailable
+from convoship.db.scope import EMBED_ROLE_SQL, is_public, scope_of, scope_sql
+
+
+class ReadBatch:
+    """The queries of a read-only transaction, sent together at the first fetch.
+
+    It answers `execute(query, params)` with a cursor whose `fetchone`/`fetchall` send the
+    whole batch the first time any of them is read; a query queued after that is a
+    programming error. Data-access functions written for `rls_transaction` (queue, then
+    fetch) work unchanged.
+    """
+
+    def __init__(self, conn: Connection, scope: tuple[str, str], timeout_ms: str) -> None:
+        self._conn = conn
+        self._scope = scope
+        self._timeout_ms = timeout_ms
+        self._queries: list[tuple[Any, Any]] = []
+        self._results: list[list[dict[str, Any]]] | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self._results is not None
+
+    def execute(self, query: Any, params: Any = None) -> _BatchCursor:
+        if self._results is not None:
+            raise RuntimeError("a read batch takes no query after its first fetch")
+        self._queries.append((query, params))
+        return _BatchCursor(self, len(self._queries) - 1)
+
+    def results_of(self, index: int) -> list[dict[str, Any]]:
+        if self._results is None:
+            self._results = self._send()
+        return self._results[index]
+
+    def sql(self) -> tuple[str, int]:
+        """The one message the batch sends, and how many results precede the queries'
+        (set_config's, and SET ROLE's for the embed) after BEGIN's."""
+        cursor = psycopg.ClientCursor(self._conn)
+        prelude = [
+            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms)),
+            *([EMBED_ROLE_SQL] if is_public(self._scope) else []),
+        ]
+        statements = [
+            "BEGIN",
+            *prelude,
+            *(cursor.mogrify(query, params) for query, params in self._queries),
+            "COMMIT",
+        ]
+        return ";\n".join(statements), len(prelude)
+
+    def _send(self) -> list[list[dict[str, Any]]]:
+        text, skipped = self.sql()
+        cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
+        try:
+            cursor.execute(text)
+            results: list[list[dict[str, Any]]] = []
+            while cursor.nextset():  # the first result set is BEGIN's
+                results.append(cursor.fetchall() if cursor.description else [])
+        except psycopg.Error:
+            if not self._conn.closed and self._conn.info.transaction_status != (
+                pq.TransactionStatus.IDLE
+            ):
+                try:
+                    self._conn.execute("ROLLBACK")
+                except psycopg.Error:
+                    self._conn.close()
+            raise
+        return results[skipped:-1]  # the queries' results: not the prelude's, not COMMIT's
+
+
+class _BatchCursor:
+    def __init__(self, batch: ReadBatch, index: int) -> None:
+        self._batch = batch
+        self._index = index
+        self._position = 0
+
+    def fetchall(self) -> list[dict[str, Any]]:
+        rows = self._batch.results_of(self._index)[self._position :]
+        self._position += len(rows)
+        return rows
+
+    def fetchone(self) -> dict[str, Any] | None:
+        rows = self._batch.results_of(self._index)
+        if self._position >= len(rows):
+            return None
+        self._position += 1
+        return rows[self._position - 1]
+
+
+@contextmanager
+def read_transaction(
+    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+) -> Iterator[Connection]:
+    """Like rls_transaction, for work that only reads: one round trip (none if nothing is
+    fetched). What it yields answers execute/fetchone/fetchall only."""
+    scope = scope_of(workspace_id, public_token)
+    conn = acquire()
+    batch = ReadBatch(conn, scope, str(get_settings().db_statement_timeout_ms))
+    try:
+        yield cast(Connection, batch)
+    except psycopg.OperationalError as exc:
+        raise unavailable(conn) from exc
+    finally:
+        release(conn)

@@ -1,0 +1,30 @@
+"""The RLS scope of a transaction: one workspace, or one public agent token."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+# Public (embed) transactions act as this role: the embed policies and grants are its own.
+EMBED_ROLE_SQL = "SET LOCAL ROLE convoship_embed"
+
+
+def scope_of(workspace_id: UUID | str | None, public_token: str | None) -> tuple[str, str]:
+    if (workspace_id is None) == (public_token is None):
+        raise ValueError("an RLS transaction needs exactly one of workspace_id or public_token")
+    if workspace_id is not None:
+        return "app.workspace_id", str(workspace_id)
+    return "app.ai_agent_public_token", str(public_token)
+
+
+def is_public(scope: tuple[str, str]) -> bool:
+    return scope[0] == "app.ai_agent_public_token"
+
+
+def scope_sql(scope: tuple[str, str], timeout_ms: str) -> tuple[str, tuple[str, str, str]]:
+    """The statement (and its values) that sets the scope and the statement timeout for the
+    rest of the transaction only."""
+    name, value = scope
+    return (
+        "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
+        (name, value, timeout_ms),
+    )

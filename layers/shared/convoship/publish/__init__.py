@@ -1,0 +1,1 @@
+"""Publishing: the eval gate and immutable, gaplessly numbered versions."""

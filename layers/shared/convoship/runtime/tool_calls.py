@@ -1,0 +1,135 @@
+"""Calling an agent's `http` tools: templating, secrets, SSRF guard, bounded responses.
+
+`{{secret:NAME}}` fills from the workspace's secrets and `{{arg}}` from the model's
+arguments (URL-encoded in the url; a body string that is exactly `{{arg}}` takes the
+argument's JSON value). With no body template, POST/PUT/PATCH send the arguments as JSON
+and GET/DELETE send the arguments the url does not use as query parameters.
+
+A tool never raises into the conversation: every failure becomes a short error text the
+model reads. Secret values are decrypted only when a call needs them, and scrubbed from
+whatever comes back (raw, JSON-escaped and URL-encoded spellings), so a tool that echoes
+its credentials cannot leak them into the transcript or the reply.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from convoship.core.errors import DecryptionFailed
+from convoship.secrets.refs import SECRET_REF, strings_in
+from convoship.secrets.vault import SecretMissing, SecretVault
+from convoship.security import outbound
+from convoship.studio.tool_spec import ARG_REF, HttpToolConfig
+
+MAX_RESPONSE_CHARS = 16 * 1024
+_BODY_METHODS = ("POST", "PUT", "PATCH")
+
+
+class ToolError(Exception):
+    """The call was not made or did not complete; the message is for the model."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    content: str  # what the model reads (and the transcript keeps), secrets scrubbed
+    ok: bool
+
+
+def _arg_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _fill(text: str, args: dict[str, Any], vault: SecretVault, *, in_url: bool) -> str:
+    def secret(match: re.Match[str]) -> str:
+        value = vault.get(match.group(1))
+        return quote(value, safe="") if in_url else value
+
+    def arg(match: re.Match[str]) -> str:
+        value = _arg_text(args.get(match.group(1), ""))
+        return quote(value, safe="") if in_url else value
+
+    return ARG_REF.sub(arg, SECRET_REF.sub(secret, text))
+
+
+def _fill_body(value: Any, args: dict[str, Any], vault: SecretVault) -> Any:
+    if isinstance(value, str):
+        whole = ARG_REF.fullmatch(value.strip())
+        if whole is not None:
+            return args.get(whole.group(1))
+        return _fill(value, args, vault, in_url=False)
+    if isinstance(value, dict):
+        return {k: _fill_body(v, args, vault) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill_body(v, args, vault) for v in value]
+    return value
+
+
+def _check_args(schema: dict[str, Any], args: dict[str, Any]) -> None:
+    import jsonschema  # lazy: only tool calls need it
+
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(schema).iter_errors(args)
+    )
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+        raise ToolError(f"invalid arguments ({where}): {error.message}")
+
+
+def _request_parts(
+    config: HttpToolConfig, args: dict[str, Any], vault: SecretVault
+) -> tuple[str, dict[str, str], bytes | None]:
+    used = {m.group(1) for s in strings_in(config.templated()) for m in ARG_REF.finditer(s)}
+    url = _fill(config.url, args, vault, in_url=True)
+    headers = {
+        name: _fill(value, args, vault, in_url=False) for name, value in config.headers.items()
+    }
+    for name, value in headers.items():
+        if "\r" in value or "\n" in value:
+            raise ToolError(f"header {name} would contain a line break")
+    body: bytes | None = None
+    if config.body is not None:
+        body = json.dumps(_fill_body(config.body, args, vault)).encode()
+    elif config.method in _BODY_METHODS:
+        body = json.dumps(args).encode()
+    else:
+        extra = {k: _arg_text(v) for k, v in args.items() if k not in used}
+        if extra:
+            url += ("&" if "?" in url else "?") + urlencode(extra)
+    if body is not None:
+        headers = {"content-type": "application/json", **headers}
+    return url, headers, body
+
+
+def call_http_tool(
+    tool: dict[str, Any], args: dict[str, Any] | None, vault: SecretVault, *, allow_private: bool
+) -> ToolResult:
+    """Call one tool (a stored tool row or snapshot) with the model's arguments."""
+    try:
+        if args is None:
+            raise ToolError("the arguments must be a JSON object")
+        _check_args(tool.get("input_schema") or {"type": "object"}, args)
+        config = HttpToolConfig.model_validate(tool["config"])
+        url, headers, body = _request_parts(config, args, vault)
+        response = outbound.request(
+            config.method,
+            url,
+            headers={"accept": "application/json, text/plain;q=0.9, */*;q=0.1", **headers},
+            body=body,
+            timeout_s=config.timeout_s,
+            max_bytes=MAX_RESPONSE_CHARS,
+            allow_private=allow_private,
+            truncate=True,
+        )
+    except (ToolError, SecretMissing) as exc:
+        return ToolResult(vault.scrub(f"error: {exc}"), ok=False)
+    except DecryptionFailed:
+        return ToolResult("error: a workspace secret this tool uses cannot be read", ok=False)
+    except outbound.OutboundError as exc:
+        return ToolResult(vault.scrub(f"error: the call failed: {exc}"), ok=False)
+    text = response.text() + ("\n[response truncated]" if response.truncated else "")
+    ok = 200 <= response.status < 300
+    return ToolResult(vault.scrub(f"HTTP {response.status}\n{text}"), ok=ok)

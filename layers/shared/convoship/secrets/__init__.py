@@ -1,0 +1,1 @@
+"""Workspace secrets: stored values, `{{secret:NAME}}` references, the run's vault."""

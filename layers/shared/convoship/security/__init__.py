@@ -1,0 +1,1 @@
+"""Protection at the edges: encryption at rest, SSRF guard, outbound HTTP, visitor tokens."""

@@ -1,0 +1,128 @@
+"""What a tool is: an HTTP call with templated url, headers and body, and its input schema.
+
+Shared by the admin API (validation at save) and the runtime (parsing what was saved).
+`{{...}}` placeholders (secret references, tool arguments) are filled at call time only.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
+
+from convoship.core.errors import ValidationFailed
+from convoship.secrets.refs import SECRET_REF, strings_in
+from convoship.security.netguard import UnsafeUrl, check_outbound_url
+
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+MAX_CONFIG_BYTES = 64 * 1024
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+_PLACEHOLDER = re.compile(r"\{\{[^{}]*\}\}")
+# A tool argument in url, headers or body: `{{name}}`, a property of the input schema.
+ARG_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
+_SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
+
+
+def _headers(headers: dict[str, str]) -> dict[str, str]:
+    for name, value in headers.items():
+        if not _HEADER_NAME.match(name):
+            raise ValueError(f"{name!r} is not a valid header name")
+        if "\r" in value or "\n" in value or len(value) > 8192:
+            raise ValueError(f"header {name}: value must be one line of at most 8192 characters")
+    return headers
+
+
+def _remote_refs(value: Any) -> list[str]:
+    if isinstance(value, dict):
+        refs = [
+            v
+            for k, v in value.items()
+            if k in ("$ref", "$dynamicRef") and not (isinstance(v, str) and v.startswith("#"))
+        ]
+        return refs + [r for v in value.values() for r in _remote_refs(v)]
+    if isinstance(value, list):
+        return [r for v in value for r in _remote_refs(v)]
+    return []
+
+
+def _input_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    import jsonschema  # lazy: slow to import, and only tool writes need it
+
+    remote = _remote_refs(schema)
+    if remote:  # validating arguments would try to fetch them, or fail at call time
+        raise ValueError(f"only local references (#/...) are allowed, not {remote[0]!r}")
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+    if schema.get("type") != "object":
+        raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
+    return schema
+
+
+class HttpToolConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    headers: Annotated[dict[str, str], Field(max_length=50), AfterValidator(_headers)] = {}
+    body: JsonValue = None
+    timeout_s: Annotated[int, Field(ge=1, le=30)] = 10
+
+    def templated(self) -> list[Any]:
+        """The parts that may hold `{{secret:NAME}}` references."""
+        return [self.url, self.headers, self.body]
+
+
+class ToolSpec(BaseModel):
+    """A complete tool as stored (POST bodies, and PATCH results before saving)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: Annotated[str, Field(pattern=TOOL_NAME.pattern)]
+    description: Annotated[str, Field(max_length=2000)] = ""
+    handler_kind: Literal["http"] = "http"
+    config: HttpToolConfig
+    input_schema: Annotated[dict[str, Any], AfterValidator(_input_schema)] = {
+        "type": "object",
+        "properties": {},
+    }
+
+
+def check_secret_reference_syntax(config: HttpToolConfig) -> None:
+    """A `{{secret:...}}` that is not a valid reference would reach the API verbatim."""
+    for text in strings_in(config.templated()):
+        for found in _SECRET_LIKE.finditer(text):
+            if not SECRET_REF.fullmatch(found.group(0)):
+                raise ValidationFailed.at(
+                    ("body", "config"),
+                    f"{found.group(0)!r} is not a valid secret reference {{{{secret:NAME}}}}",
+                )
+
+
+def check_placeholders(spec: ToolSpec) -> None:
+    """Every `{{...}}` must be a secret reference or an argument the input schema declares:
+    anything else would reach the API verbatim at call time."""
+    declared = set((spec.input_schema.get("properties") or {}).keys())
+    for text in strings_in(spec.config.templated()):
+        for found in _PLACEHOLDER.finditer(text):
+            placeholder = found.group(0)
+            if SECRET_REF.fullmatch(placeholder) or _SECRET_LIKE.fullmatch(placeholder):
+                continue  # secret references are checked by check_secret_reference_syntax
+            arg = ARG_REF.fullmatch(placeholder)
+            if arg is None or arg.group(1) not in declared:
+                raise ValidationFailed.at(
+                    ("body", "config"),
+                    f"{placeholder} is neither {{{{secret:NAME}}}} nor an argument declared in"
+                    " input_schema.properties",
+                )
+
+
+def check_tool_url(url: str, *, allow_private: bool) -> None:
+    """Vet the URL as saved, a dummy host-safe word standing in for each placeholder (the
+    call-time check sees the real host)."""
+    try:
+        check_outbound_url(_PLACEHOLDER.sub("placeholder", url), allow_private=allow_private)
+    except UnsafeUrl as exc:
+        raise ValidationFailed.at(("body", "config", "url"), f"url {exc}") from None

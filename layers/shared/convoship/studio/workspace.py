@@ -1,0 +1,214 @@
+"""Workspace agent-ops (and the RPM caps they put in effect) and LLM (BYOK) settings:
+read with defaults, written with audit.
+
+No row means defaults; a GET never writes. Writes lock the current row (FOR UPDATE) so the
+audited before-state is exactly what the update replaced, then upsert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from convoship.audit.record import Actor, record
+from convoship.core.errors import NotFound, ValidationFailed
+from convoship.db.connection import Connection
+from convoship.security.netguard import UnsafeUrl, check_outbound_url
+
+
+@dataclass(frozen=True)
+class AgentOps:
+    rpm_cap_per_agent: int | None
+    eval_pass_threshold: float
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LlmSettings:
+    provider: str | None
+    model: str | None
+    base_url: str | None
+    api_key_ciphertext: str | None
+    api_key_hint: str | None
+    updated_at: datetime | None
+
+    def public_state(self) -> dict[str, Any]:
+        """What may be shown and audited: never the key, only whether one is set."""
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "base_url": self.base_url,
+            "api_key_set": self.api_key_ciphertext is not None,
+            "api_key_hint": self.api_key_hint,
+        }
+
+
+DEFAULT_PUBLIC_RPM_CAP = 60
+
+
+def public_rpm_cap(rpm_cap_per_agent: int | None) -> int:
+    """Embed chat: the workspace cap when it is a positive integer, else 60."""
+    return (
+        rpm_cap_per_agent if rpm_cap_per_agent and rpm_cap_per_agent > 0 else DEFAULT_PUBLIC_RPM_CAP
+    )
+
+
+def playground_rpm_cap(rpm_cap_per_agent: int | None) -> int | None:
+    """Playground: the workspace cap when positive, else unlimited (None)."""
+    return rpm_cap_per_agent if rpm_cap_per_agent and rpm_cap_per_agent > 0 else None
+
+
+_OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated_at=None)
+_LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
+AGENT_OPS_COLUMNS = "rpm_cap_per_agent, eval_pass_threshold, updated_at"
+LLM_COLUMNS = "provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
+
+
+def agent_ops_of(row: dict[str, Any] | None) -> AgentOps:
+    """Settings from a row selected with AGENT_OPS_COLUMNS (defaults when there is none)."""
+    return AgentOps(**row) if row else _OPS_DEFAULT
+
+
+def llm_settings_of(row: dict[str, Any] | None) -> LlmSettings:
+    """Settings from a row selected with LLM_COLUMNS (defaults when there is none)."""
+    return LlmSettings(**row) if row else _LLM_DEFAULT
+
+
+def _agent_ops_row(conn: Connection, workspace_id: object, lock: bool) -> dict[str, Any] | None:
+    query = f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %s" + (
+        " FOR UPDATE" if lock else ""
+    )
+    return conn.execute(query.encode(), (workspace_id,)).fetchone()
+
+
+def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
+    return agent_ops_of(_agent_ops_row(conn, workspace_id, lock=False))
+
+
+def _ops_state(ops: AgentOps | dict[str, Any] | None) -> dict[str, Any] | None:
+    if ops is None:
+        return None
+    if isinstance(ops, AgentOps):
+        return {
+            "rpm_cap_per_agent": ops.rpm_cap_per_agent,
+            "eval_pass_threshold": ops.eval_pass_threshold,
+        }
+    return {k: ops[k] for k in ("rpm_cap_per_agent", "eval_pass_threshold")}
+
+
+def _upsert(
+    conn: Connection, table: str, columns: dict[str, Any], workspace_id: object, actor_id: str
+) -> dict[str, Any]:
+    """Insert or update the workspace's row of a settings table; returns the new row."""
+    names = [sql.Identifier(n) for n in columns]
+    query = sql.SQL(
+        "INSERT INTO {table} (workspace_id, updated_by, {cols}) VALUES"
+        " (%(workspace_id)s, %(updated_by)s, {values}) ON CONFLICT (workspace_id) DO UPDATE"
+        " SET {updates}, updated_at = now(), updated_by = EXCLUDED.updated_by RETURNING *"
+    ).format(
+        table=sql.Identifier(table),
+        cols=sql.SQL(", ").join(names),
+        values=sql.SQL(", ").join(sql.Placeholder(n) for n in columns),
+        updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(n) for n in names),
+    )
+    params = {"workspace_id": workspace_id, "updated_by": actor_id, **columns}
+    try:
+        row = conn.execute(query, params).fetchone()
+    except psycopg.errors.ForeignKeyViolation:
+        raise NotFound("workspace not found") from None
+    assert row is not None
+    return row
+
+
+def update_agent_ops(conn: Connection, actor: Actor, changes: dict[str, Any]) -> AgentOps:
+    previous = _agent_ops_row(conn, actor.workspace_id, lock=True)
+    before = _ops_state(previous)
+    merged = {**(before or _ops_state(_OPS_DEFAULT)), **changes}  # type: ignore[dict-item]
+    row = _upsert(conn, "workspace_agent_ops", merged, actor.workspace_id, actor.actor_id)
+    after = AgentOps(row["rpm_cap_per_agent"], row["eval_pass_threshold"], row["updated_at"])
+    record(
+        conn,
+        actor,
+        action="workspace.agent_ops.updated",
+        resource_type="workspace_agent_ops",
+        resource_id=actor.workspace_id,
+        before=before,
+        after=_ops_state(after),
+    )
+    return after
+
+
+def _llm_row(conn: Connection, workspace_id: object, lock: bool) -> LlmSettings | None:
+    query = f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = %s" + (
+        " FOR UPDATE" if lock else ""
+    )
+    row = conn.execute(query.encode(), (workspace_id,)).fetchone()
+    return LlmSettings(**row) if row else None
+
+
+def get_llm_settings(conn: Connection, workspace_id: object) -> LlmSettings:
+    return _llm_row(conn, workspace_id, lock=False) or _LLM_DEFAULT
+
+
+def key_hint(api_key: str) -> str | None:
+    """`...abcd` for keys long enough that four characters give little away, else None."""
+    return "..." + api_key[-4:] if len(api_key) >= 12 else None
+
+
+def _validate_llm(merged: dict[str, Any], has_key: bool, allow_private: bool) -> None:
+    provider, base_url = merged["provider"], merged["base_url"]
+    if base_url is not None:
+        try:
+            check_outbound_url(base_url, allow_private=allow_private)
+        except UnsafeUrl as exc:
+            raise ValidationFailed.at(("body", "base_url"), f"base_url {exc}") from None
+    if provider == "openai_compatible" and base_url is None:
+        raise ValidationFailed.at(("body", "base_url"), "openai_compatible needs a base_url")
+    if provider == "bedrock" and has_key:
+        raise ValidationFailed.at(
+            ("body", "api_key"), "bedrock authenticates with IAM; it takes no api_key"
+        )
+
+
+def update_llm_settings(
+    conn: Connection, actor: Actor, changes: dict[str, Any], *, allow_private: bool
+) -> LlmSettings:
+    """Apply a partial update. `api_key`: a string sets it, None clears it, absent keeps it."""
+    previous = _llm_row(conn, actor.workspace_id, lock=True)
+    current = previous or _LLM_DEFAULT
+    merged: dict[str, Any] = {
+        "provider": current.provider,
+        "model": current.model,
+        "base_url": current.base_url,
+        "api_key_ciphertext": current.api_key_ciphertext,
+        "api_key_hint": current.api_key_hint,
+    }
+    merged.update({k: v for k, v in changes.items() if k != "api_key"})
+    api_key = changes.get("api_key")
+    has_key = (
+        api_key is not None if "api_key" in changes else current.api_key_ciphertext is not None
+    )
+    _validate_llm(merged, has_key, allow_private)  # before encrypting: a 422 costs no KMS call
+    if "api_key" in changes:
+        from convoship.security.crypto import byok_context, encrypt_at_rest  # lazy: only key writes
+
+        merged["api_key_ciphertext"] = (
+            None if api_key is None else encrypt_at_rest(api_key, byok_context(actor.workspace_id))
+        )
+        merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
+    row = _upsert(conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id)
+    after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__})
+    record(
+        conn,
+        actor,
+        action="workspace.agent_llm.updated",
+        resource_type="workspace_llm_settings",
+        resource_id=actor.workspace_id,
+        before=None if previous is None else previous.public_state(),
+        after=after.public_state(),
+    )
+    return after
