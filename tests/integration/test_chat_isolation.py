@@ -59,13 +59,13 @@ def test_database_down_after_the_model_is_503_and_nothing_half_written(
 
     editor = token(workspace, "editor")
     create_agent(api, editor, slug=SLUG)
-    real_persist = chat_turns._persist
+    real_persist = chat_turns.persist_turn
 
     def persist_then_fail(conn: Any, *args: Any) -> None:
         real_persist(conn, *args)
         conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
-    monkeypatch.setattr(chat_turns, "_persist", persist_then_fail)
+    monkeypatch.setattr(chat_turns, "persist_turn", persist_then_fail)
     problem = problem_of(chat(api, editor, "hi"), 503, "service-unavailable")
     assert problem["status"] == 503
     count = owner_sql.execute(
@@ -74,7 +74,7 @@ def test_database_down_after_the_model_is_503_and_nothing_half_written(
         (workspace, workspace),
     ).fetchone()
     assert count == {"n": 0}
-    monkeypatch.setattr(chat_turns, "_persist", real_persist)
+    monkeypatch.setattr(chat_turns, "persist_turn", real_persist)
     assert chat(api, editor, "hi").status == 200  # and the next request recovers
 
 

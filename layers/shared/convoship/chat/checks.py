@@ -1,0 +1,137 @@
+"""The guardrail checks of a chat turn, each raising the contract's problem when it fails:
+RPM, AUTH (embed), LIMIT, BUDGET; and ESCALATE, which answers instead of the model."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from convoship.chat.conversation import Conversation
+from convoship.core.errors import (
+    BudgetExceeded,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    ValidationFailed,
+)
+from convoship.core.observability import logger, metrics
+from convoship.runtime.ratelimit import check_agent_rpm
+from convoship.runtime.snapshot import RunContext
+from convoship.secrets.refs import reference_name
+from convoship.secrets.vault import SecretVault
+from convoship.studio.guardrail_configs import normalize_origin
+from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
+
+
+def _guardrail(context: RunContext, kind: str) -> dict[str, Any] | None:
+    return context.snapshot.guardrails.get(kind)
+
+
+def check_rpm(context: RunContext, channel: str) -> dict[str, str]:
+    """Count the request against the channel's cap; the X-RateLimit-* headers to send with
+    whatever the turn answers (none when the channel is unlimited)."""
+    cap_of = public_rpm_cap if channel == "embed" else playground_rpm_cap
+    decision = check_agent_rpm(context.agent_id, channel, cap_of(context.ops.rpm_cap_per_agent))
+    if decision is None:
+        return {}
+    headers = {
+        "X-RateLimit-Limit": str(decision.limit),
+        "X-RateLimit-Remaining": str(decision.remaining),
+    }
+    if not decision.allowed:
+        metrics.add_metric(name="RateLimited", unit="Count", value=1)
+        limited = RateLimited(
+            f"this agent accepts {decision.limit} requests per minute on the {channel}",
+            retry_after=decision.retry_after_s,
+        )
+        limited.headers.update(headers)
+        raise limited
+    return headers
+
+
+def check_auth(
+    context: RunContext, origin: str | None, visitor_token: str | None, vault: SecretVault
+) -> None:
+    """Embed only: the page's Origin against allowed_origins, then the visitor token."""
+    auth = _guardrail(context, "AUTH")
+    if auth is None:
+        return
+    allowed = auth.get("allowed_origins") or []
+    if "*" not in allowed:
+        normalized = normalize_origin(origin) if origin else None
+        if normalized is None or normalized not in allowed:
+            raise OriginNotAllowed(
+                f"origin {origin} may not embed this agent"
+                if origin
+                else "this agent only answers pages on its allowed origins (send Origin)"
+            )
+    secret_name = reference_name(auth.get("visitor_token_secret"))
+    if secret_name is None:
+        return
+    if not visitor_token:
+        raise Unauthorized("this agent needs a visitor token (X-Visitor-Token)")
+    from convoship.secrets.vault import SecretMissing
+    from convoship.security.visitor_tokens import InvalidVisitorToken, verify
+
+    try:
+        verify(visitor_token, vault.get(secret_name))
+    except SecretMissing:  # the secret is gone: nobody can be verified
+        logger.warning("visitor token secret missing", extra={"secret": secret_name})
+        raise Unauthorized("visitor tokens cannot be verified for this agent") from None
+    except InvalidVisitorToken as exc:
+        raise Unauthorized(f"the visitor token is not valid: {exc}") from None
+
+
+def check_limit(context: RunContext, message: str, conv: Conversation | None) -> None:
+    limit = _guardrail(context, "LIMIT")
+    if limit is None:
+        return
+    if len(message) > limit["max_input_chars"]:
+        raise PayloadTooLarge(
+            f"the message has {len(message)} characters; this agent accepts at most"
+            f" {limit['max_input_chars']}",
+            max_input_chars=limit["max_input_chars"],
+        )
+    if conv is not None and conv.turns >= limit["max_turns_per_conversation"]:
+        raise ValidationFailed.at(
+            ("body", "conversation_id"),
+            f"this conversation reached its limit of {limit['max_turns_per_conversation']}"
+            " turns; start a new one",
+        )
+
+
+def _seconds_to_utc_midnight() -> int:
+    now = datetime.now(UTC)
+    tomorrow = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return max(1, int((tomorrow - now).total_seconds()))
+
+
+def check_budget(context: RunContext, conv: Conversation | None, today: int) -> None:
+    budget = _guardrail(context, "BUDGET")
+    if budget is None:
+        return
+    if conv is not None and conv.tokens >= budget["max_tokens_per_conversation"]:
+        raise BudgetExceeded(
+            f"this conversation used its {budget['max_tokens_per_conversation']} tokens;"
+            " start a new one"
+        )
+    if today >= budget["max_tokens_per_day"]:
+        raise BudgetExceeded(
+            f"this agent used its {budget['max_tokens_per_day']} tokens for today (UTC)",
+            retry_after=_seconds_to_utc_midnight(),
+        )
+
+
+def escalation(context: RunContext, message: str, conv: Conversation | None) -> str | None:
+    """The escalation message when the visitor asks for a person (or already did)."""
+    escalate = _guardrail(context, "ESCALATE")
+    if escalate is None:
+        return None
+    if conv is not None and conv.status == "escalated":
+        return str(escalate["message"])
+    words = [re.escape(k.strip()) for k in escalate["keywords"] if k.strip()]
+    if words and re.search(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", message, re.I):
+        return str(escalate["message"])
+    return None

@@ -1,0 +1,93 @@
+"""What a chat turn writes: its messages after REDACT, the conversation's usage and turn
+count, and the agent's daily usage, in one transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from convoship.db.connection import Connection
+from convoship.runtime.snapshot import RunContext
+
+
+class Redactor:
+    """Applies the REDACT guardrail to what is written, counting what it replaced."""
+
+    def __init__(self, context: RunContext) -> None:
+        redact = context.snapshot.guardrails.get("REDACT")
+        self.entities: list[str] = list(redact["entities"]) if redact else []
+        self.count = 0
+
+    def __call__(self, value: Any) -> Any:
+        if not self.entities:
+            return value
+        from convoship.runtime.pii import redact_value  # lazy: only turns that write text
+
+        result, count = redact_value(value, self.entities)
+        self.count += count
+        return result
+
+
+@dataclass(frozen=True)
+class TurnRecord:
+    """One answered turn, as it is persisted."""
+
+    conversation_id: UUID
+    is_new: bool
+    status: str
+    usage: dict[str, int]
+    messages: list[dict[str, Any]]  # already redacted
+
+
+def persist_turn(conn: Connection, context: RunContext, channel: str, turn: TurnRecord) -> None:
+    tokens = turn.usage["input_tokens"] + turn.usage["output_tokens"]
+    params = {
+        "id": turn.conversation_id,
+        "ws": context.workspace_id,
+        "agent": context.agent_id,
+        "channel": channel,
+        "status": turn.status,
+        "version": context.version,
+        "in": turn.usage["input_tokens"],
+        "out": turn.usage["output_tokens"],
+        "tokens": tokens,
+        "messages": Jsonb(turn.messages),
+    }
+    if turn.is_new:
+        conn.execute(
+            "INSERT INTO ai_agent_conversations (id, workspace_id, agent_id, channel, status,"
+            " version, usage, turns) VALUES (%(id)s, %(ws)s, %(agent)s, %(channel)s, %(status)s,"
+            " %(version)s, jsonb_build_object('input_tokens', %(in)s::bigint,"
+            " 'output_tokens', %(out)s::bigint), 1)",
+            params,
+        )
+    else:  # takes the row lock: concurrent turns of one conversation queue here
+        conn.execute(
+            "UPDATE ai_agent_conversations SET status = %(status)s, turns = turns + 1,"
+            " updated_at = now(), usage = jsonb_build_object("
+            "'input_tokens', COALESCE((usage->>'input_tokens')::bigint, 0) + %(in)s,"
+            " 'output_tokens', COALESCE((usage->>'output_tokens')::bigint, 0) + %(out)s)"
+            " WHERE id = %(id)s",
+            params,
+        )
+    conn.execute(
+        "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content,"
+        " tool_name, tool_args)"
+        " SELECT %(ws)s, %(id)s, base.n + m.ord, m.msg->>'role', m.msg->>'content',"
+        " m.msg->>'tool_name', m.msg->'tool_args'"
+        " FROM (SELECT COALESCE(max(seq), 0) AS n FROM ai_agent_messages"
+        " WHERE conversation_id = %(id)s) base,"
+        " jsonb_array_elements(%(messages)s) WITH ORDINALITY AS m(msg, ord)",
+        params,
+    )
+    if tokens:
+        conn.execute(
+            "INSERT INTO ai_agent_usage_daily (workspace_id, agent_id, day, tokens)"
+            " VALUES (%(ws)s, %(agent)s, (now() AT TIME ZONE 'utc')::date, %(tokens)s)"
+            " ON CONFLICT (agent_id, day)"
+            " DO UPDATE SET tokens = ai_agent_usage_daily.tokens + EXCLUDED.tokens",
+            params,
+        )
