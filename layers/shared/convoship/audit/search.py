@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
-from uuid import UUID
 
 from psycopg import sql
 
-from convoship.core.errors import ValidationFailed
 from convoship.db.connection import Connection
+from convoship.db.paging import Page, decode_cursor, page_of
 
 
 @dataclass(frozen=True)
@@ -26,20 +21,6 @@ class AuditFilter:
     until: datetime | None = None
 
 
-def encode_cursor(occurred_at: datetime, row_id: UUID) -> str:
-    raw = json.dumps([occurred_at.isoformat(), str(row_id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        occurred_at, row_id = json.loads(raw)
-        return datetime.fromisoformat(occurred_at), UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
-        raise ValidationFailed.at(("query", "cursor"), "cursor is not valid") from None
-
-
 def search_audit_log(
     conn: Connection,
     workspace_id: object,
@@ -47,7 +28,7 @@ def search_audit_log(
     *,
     limit: int,
     cursor: str | None = None,
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> Page:
     clauses = [sql.SQL("workspace_id = {}").format(sql.Literal(workspace_id))]
     for column in ("action", "actor_id", "resource_type", "resource_id"):
         value = getattr(filters, column)
@@ -67,9 +48,4 @@ def search_audit_log(
         " request_id, before_state, after_state FROM audit_log WHERE {}"
         " ORDER BY occurred_at DESC, id DESC LIMIT {}"
     ).format(sql.SQL(" AND ").join(clauses), sql.Literal(limit + 1))
-    rows = conn.execute(query).fetchall()
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["occurred_at"], rows[-1]["id"])
-    return rows, next_cursor
+    return page_of(conn.execute(query).fetchall(), limit, "occurred_at")

@@ -12,7 +12,7 @@ from convoship.core.errors import NotFound
 from convoship.db.connection import Connection
 from convoship.llm.types import Sampling, ToolDef
 from convoship.secrets.refs import reference_name
-from convoship.studio.agents import AGENT_ID, not_found
+from convoship.studio.owned import AGENT_ID, agent_not_found
 from convoship.studio.workspace import (
     AGENT_OPS_COLUMNS,
     LLM_COLUMNS,
@@ -133,7 +133,7 @@ def _read_draft(
     )
     row = draft.fetchone()
     if row is None:
-        raise not_found(slug)
+        raise agent_not_found(slug)
     context = RunContext(
         agent_id=row["id"],
         workspace_id=workspace_id,

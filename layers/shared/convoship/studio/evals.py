@@ -9,11 +9,10 @@ from uuid import UUID
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from convoship.audit.record import Actor, record
-from convoship.core.errors import NotFound
+from convoship.audit.record import Actor
 from convoship.core.validation import validate_as
 from convoship.db.connection import Connection
-from convoship.studio.agents import AGENT_ID, agent_ref, delete_owned, not_found, rows_of_agent
+from convoship.studio.owned import Owned
 
 EVAL_COLUMNS = "id, agent_id, name, input, assertions, created_at, updated_at"
 AssertionType = Literal["contains", "not_contains", "equals", "regex", "llm_rubric"]
@@ -45,98 +44,44 @@ class EvalSpec(BaseModel):
     assertions: Annotated[list[EvalAssertion], Field(min_length=1, max_length=50)]
 
 
-def _state(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("name", "input", "assertions")}
+EVALS = Owned(
+    kind="eval",
+    table="ai_agent_evals",
+    columns=EVAL_COLUMNS,
+    state_fields=("name", "input", "assertions"),
+)
 
 
-def _not_found(eval_id: UUID, slug: str) -> NotFound:
-    return NotFound(f"no eval {eval_id} on agent {slug!r}")
+def _columns(spec: EvalSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "input": spec.input,
+        "assertions": Jsonb(spec.model_dump()["assertions"]),
+    }
 
 
 def list_evals(conn: Connection, workspace_id: object, slug: str) -> list[dict[str, Any]]:
-    query = (
-        f"SELECT {EVAL_COLUMNS} FROM ai_agent_evals WHERE agent_id = {AGENT_ID}"
-        " ORDER BY created_at, id"
-    )
-    return rows_of_agent(conn, workspace_id, slug, query, {})
+    return EVALS.list(conn, workspace_id, slug, order="created_at, id")
 
 
 def get_eval(conn: Connection, workspace_id: object, slug: str, eval_id: UUID) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT {EVAL_COLUMNS} FROM ai_agent_evals WHERE id = %(id)s AND agent_id = {AGENT_ID}",
-        {"id": eval_id, "ws": workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(eval_id, slug)
-    return row
+    return EVALS.get(conn, workspace_id, slug, eval_id)
 
 
 def create_eval(conn: Connection, actor: Actor, slug: str, spec: EvalSpec) -> dict[str, Any]:
-    row = conn.execute(
-        "INSERT INTO ai_agent_evals (workspace_id, agent_id, name, input, assertions)"
-        " SELECT a.workspace_id, a.id, %(name)s, %(input)s, %(assertions)s FROM ai_agents a"
-        f" WHERE a.id = {AGENT_ID} RETURNING {EVAL_COLUMNS}",
-        {
-            "name": spec.name,
-            "input": spec.input,
-            "assertions": Jsonb(spec.model_dump()["assertions"]),
-            "ws": actor.workspace_id,
-            "slug": slug,
-        },
-    ).fetchone()
-    if row is None:
-        raise not_found(slug)
-    record(
-        conn,
-        actor,
-        action="eval.created",
-        resource_type="eval",
-        resource_id=row["id"],
-        agent=agent_ref(row, slug),
-        after=_state(row),
-    )
-    return row
+    return EVALS.create(conn, actor, slug, _columns(spec))
 
 
 def update_eval(
     conn: Connection, actor: Actor, slug: str, eval_id: UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """Replace the given fields (assertions as a whole list); the result is validated."""
-    current = conn.execute(
-        f"SELECT {EVAL_COLUMNS} FROM ai_agent_evals"
-        f" WHERE id = %(id)s AND agent_id = {AGENT_ID} FOR UPDATE",
-        {"id": eval_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if current is None:
-        raise _not_found(eval_id, slug)
-    spec = validate_as(EvalSpec, {**_state(current), **changes}, ("body",))
-    row = conn.execute(
-        "UPDATE ai_agent_evals SET name = %s, input = %s, assertions = %s, updated_at = now()"
-        f" WHERE id = %s RETURNING {EVAL_COLUMNS}",
-        (spec.name, spec.input, Jsonb(spec.model_dump()["assertions"]), eval_id),
-    ).fetchone()
-    assert row is not None
-    record(
-        conn,
-        actor,
-        action="eval.updated",
-        resource_type="eval",
-        resource_id=eval_id,
-        agent=agent_ref(row, slug),
-        before=_state(current),
-        after=_state(row),
-    )
-    return row
+
+    def merge(current: dict[str, Any]) -> dict[str, Any]:
+        return _columns(validate_as(EvalSpec, {**EVALS.state(current), **changes}, ("body",)))
+
+    return EVALS.update(conn, actor, slug, eval_id, merge)
 
 
 def delete_eval(conn: Connection, actor: Actor, slug: str, eval_id: UUID) -> None:
-    delete_owned(
-        conn,
-        actor,
-        slug,
-        eval_id,
-        kind="eval",
-        table="ai_agent_evals",
-        columns=EVAL_COLUMNS,
-        state=_state,
-    )
+    EVALS.delete(conn, actor, slug, eval_id)

@@ -5,29 +5,23 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from convoship.audit.record import Actor, record
-from convoship.core.errors import Conflict, NotFound, ValidationFailed
+from convoship.audit.record import Actor
+from convoship.core.errors import Conflict, ValidationFailed
 from convoship.db.connection import Connection
 from convoship.secrets.refs import reference_name
 from convoship.secrets.store import lock_existing_names
-from convoship.studio.agents import (
-    AGENT_ID,
-    GUARDRAIL_COLUMNS,
-    agent_ref,
-    delete_owned,
-    not_found,
-    rows_of_agent,
-)
 from convoship.studio.guardrail_configs import GUARDRAIL_KINDS, normalized_config
+from convoship.studio.owned import Owned
 
 _KIND_ORDER = "array_position(ARRAY['AUTH','LIMIT','REDACT','ESCALATE','BUDGET'], kind)"
-
-
-def _state(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: row[k] for k in ("kind", "config", "enabled")}
+GUARDRAILS = Owned(
+    kind="guardrail",
+    table="ai_agent_guardrails",
+    columns="id, agent_id, kind, config, enabled, created_at, updated_at",
+    state_fields=("kind", "config", "enabled"),
+)
 
 
 def _require_referenced_secret(conn: Connection, workspace_id: object, config: Any) -> None:
@@ -41,32 +35,14 @@ def _require_referenced_secret(conn: Connection, workspace_id: object, config: A
         )
 
 
-def _not_found(guardrail_id: UUID, slug: str) -> NotFound:
-    return NotFound(f"no guardrail {guardrail_id} on agent {slug!r}")
-
-
 def list_guardrails(conn: Connection, workspace_id: object, slug: str) -> list[dict[str, Any]]:
-    return rows_of_agent(
-        conn,
-        workspace_id,
-        slug,
-        f"SELECT {GUARDRAIL_COLUMNS} FROM ai_agent_guardrails"
-        f" WHERE agent_id = {AGENT_ID} ORDER BY {_KIND_ORDER}",
-        {},
-    )
+    return GUARDRAILS.list(conn, workspace_id, slug, order=_KIND_ORDER)
 
 
 def get_guardrail(
     conn: Connection, workspace_id: object, slug: str, guardrail_id: UUID
 ) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT {GUARDRAIL_COLUMNS} FROM ai_agent_guardrails"
-        f" WHERE id = %(id)s AND agent_id = {AGENT_ID}",
-        {"id": guardrail_id, "ws": workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(guardrail_id, slug)
-    return row
+    return GUARDRAILS.get(conn, workspace_id, slug, guardrail_id)
 
 
 def create_guardrail(
@@ -84,79 +60,30 @@ def create_guardrail(
     stored = normalized_config(kind, config or {})
     if kind == "AUTH":
         _require_referenced_secret(conn, actor.workspace_id, stored)
-    try:
-        row = conn.execute(
-            "INSERT INTO ai_agent_guardrails (workspace_id, agent_id, kind, config, enabled)"
-            " SELECT a.workspace_id, a.id, %(kind)s, %(config)s, %(enabled)s FROM ai_agents a"
-            f" WHERE a.id = {AGENT_ID} RETURNING {GUARDRAIL_COLUMNS}",
-            {
-                "kind": kind,
-                "config": Jsonb(stored),
-                "enabled": enabled,
-                "ws": actor.workspace_id,
-                "slug": slug,
-            },
-        ).fetchone()
-    except psycopg.errors.UniqueViolation:
-        raise Conflict(f"agent {slug!r} already has a {kind} guardrail", kind=kind) from None
-    if row is None:
-        raise not_found(slug)
-    record(
+    return GUARDRAILS.create(
         conn,
         actor,
-        action="guardrail.created",
-        resource_type="guardrail",
-        resource_id=row["id"],
-        agent=agent_ref(row, slug),
-        after=_state(row),
+        slug,
+        {"kind": kind, "config": Jsonb(stored), "enabled": enabled},
+        conflict=lambda: Conflict(f"agent {slug!r} already has a {kind} guardrail", kind=kind),
     )
-    return row
 
 
 def update_guardrail(
     conn: Connection, actor: Actor, slug: str, guardrail_id: UUID, changes: dict[str, Any]
 ) -> dict[str, Any]:
     """Change enabled and/or config (merged onto the current config, validated whole)."""
-    current = conn.execute(
-        f"SELECT {GUARDRAIL_COLUMNS} FROM ai_agent_guardrails"
-        f" WHERE id = %(id)s AND agent_id = {AGENT_ID} FOR UPDATE",
-        {"id": guardrail_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if current is None:
-        raise _not_found(guardrail_id, slug)
-    config = current["config"]
-    if "config" in changes:
-        config = normalized_config(current["kind"], {**config, **changes["config"]})
-        if current["kind"] == "AUTH":
-            _require_referenced_secret(conn, actor.workspace_id, config)
-    enabled = changes.get("enabled", current["enabled"])
-    row = conn.execute(
-        "UPDATE ai_agent_guardrails SET config = %s, enabled = %s, updated_at = now()"
-        f" WHERE id = %s RETURNING {GUARDRAIL_COLUMNS}",
-        (Jsonb(config), enabled, guardrail_id),
-    ).fetchone()
-    assert row is not None
-    record(
-        conn,
-        actor,
-        action="guardrail.updated",
-        resource_type="guardrail",
-        resource_id=guardrail_id,
-        agent=agent_ref(row, slug),
-        before=_state(current),
-        after=_state(row),
-    )
-    return row
+
+    def merge(current: dict[str, Any]) -> dict[str, Any]:
+        config = current["config"]
+        if "config" in changes:
+            config = normalized_config(current["kind"], {**config, **changes["config"]})
+            if current["kind"] == "AUTH":
+                _require_referenced_secret(conn, actor.workspace_id, config)
+        return {"config": Jsonb(config), "enabled": changes.get("enabled", current["enabled"])}
+
+    return GUARDRAILS.update(conn, actor, slug, guardrail_id, merge)
 
 
 def delete_guardrail(conn: Connection, actor: Actor, slug: str, guardrail_id: UUID) -> None:
-    delete_owned(
-        conn,
-        actor,
-        slug,
-        guardrail_id,
-        kind="guardrail",
-        table="ai_agent_guardrails",
-        columns=GUARDRAIL_COLUMNS,
-        state=_state,
-    )
+    GUARDRAILS.delete(conn, actor, slug, guardrail_id)

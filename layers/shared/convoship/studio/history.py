@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from convoship.audit.search import decode_cursor, encode_cursor
 from convoship.core.errors import NotFound
 from convoship.db.connection import Connection
-from convoship.studio.agents import AGENT_ID, rows_of_agent
+from convoship.db.paging import Page, decode_cursor, page_of
+from convoship.studio.owned import AGENT_ID, rows_of_agent
 
 VERSION_COLUMNS = (
     "version, config, guardrails, tools, eval_results, eval_pass_rate, eval_threshold, note,"
@@ -20,24 +20,27 @@ AUDIT_EVENT_COLUMNS = (
     "id, occurred_at, actor_type, actor_id, action, target_type, target_id, request_id,"
     " before_state, after_state"
 )
-Page = tuple[list[dict[str, Any]], str | None]
 
 
-def _keyset(
-    rows: list[dict[str, Any]], limit: int, time_column: str
-) -> tuple[list[dict[str, Any]], str | None]:
-    """rows fetched with LIMIT limit + 1: the page and the cursor of the next one."""
-    if len(rows) <= limit:
-        return rows, None
-    page = rows[:limit]
-    return page, encode_cursor(page[-1][time_column], page[-1]["id"])
-
-
-def _after_cursor(cursor: str | None, time_column: str) -> tuple[str, dict[str, Any]]:
-    if cursor is None:
-        return "", {}
-    at, row_id = decode_cursor(cursor)
-    return f" AND ({time_column}, id) < (%(at)s, %(row_id)s)", {"at": at, "row_id": row_id}
+def _newest_first(
+    conn: Connection,
+    workspace_id: object,
+    slug: str,
+    select: str,
+    time_column: str,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> Page:
+    """One keyset page, newest first on (time_column, id), of the agent's rows: `select`
+    is a query written with AGENT_ID and no ORDER BY."""
+    params: dict[str, Any] = {"limit": limit + 1}
+    after = ""
+    if cursor is not None:
+        params["at"], params["row_id"] = decode_cursor(cursor)
+        after = f" AND ({time_column}, id) < (%(at)s, %(row_id)s)"
+    query = f"{select}{after} ORDER BY {time_column} DESC, id DESC LIMIT %(limit)s"
+    return page_of(rows_of_agent(conn, workspace_id, slug, query, params), limit, time_column)
 
 
 def list_versions(conn: Connection, workspace_id: object, slug: str) -> list[dict[str, Any]]:
@@ -64,14 +67,10 @@ def list_conversations(
     conn: Connection, workspace_id: object, slug: str, *, limit: int, cursor: str | None
 ) -> Page:
     """Conversations, newest first, keyset-paged on (created_at, id)."""
-    after, params = _after_cursor(cursor, "created_at")
-    query = (
-        f"SELECT {CONVERSATION_COLUMNS} FROM ai_agent_conversations"
-        f" WHERE agent_id = {AGENT_ID}{after}"
-        " ORDER BY created_at DESC, id DESC LIMIT %(limit)s"
+    select = (
+        f"SELECT {CONVERSATION_COLUMNS} FROM ai_agent_conversations WHERE agent_id = {AGENT_ID}"
     )
-    rows = rows_of_agent(conn, workspace_id, slug, query, {**params, "limit": limit + 1})
-    return _keyset(rows, limit, "created_at")
+    return _newest_first(conn, workspace_id, slug, select, "created_at", limit=limit, cursor=cursor)
 
 
 def get_conversation(
@@ -101,11 +100,10 @@ def list_audit_events(
     conn: Connection, workspace_id: object, slug: str, *, limit: int, cursor: str | None = None
 ) -> Page:
     """The agent's audit events, newest first (occurred_at DESC, id DESC)."""
-    after, params = _after_cursor(cursor, "occurred_at")
-    query = (
+    select = (
         f"SELECT {AUDIT_EVENT_COLUMNS} FROM ai_agent_audit_events"
-        f" WHERE workspace_id = %(ws)s AND agent_id = {AGENT_ID}{after}"
-        " ORDER BY occurred_at DESC, id DESC LIMIT %(limit)s"
+        f" WHERE workspace_id = %(ws)s AND agent_id = {AGENT_ID}"
     )
-    rows = rows_of_agent(conn, workspace_id, slug, query, {**params, "limit": limit + 1})
-    return _keyset(rows, limit, "occurred_at")
+    return _newest_first(
+        conn, workspace_id, slug, select, "occurred_at", limit=limit, cursor=cursor
+    )

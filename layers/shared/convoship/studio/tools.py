@@ -9,16 +9,15 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg.types.json import Jsonb
 
-from convoship.audit.record import Actor, record
-from convoship.core.errors import Conflict, NotFound, ValidationFailed
+from convoship.audit.record import Actor
+from convoship.core.errors import Conflict, ValidationFailed
 from convoship.core.validation import check_json_document, validate_as
 from convoship.db.connection import Connection
 from convoship.secrets.refs import referenced_secrets
 from convoship.secrets.store import lock_existing_names
-from convoship.studio.agents import AGENT_ID, agent_ref, delete_owned, not_found, rows_of_agent
+from convoship.studio.owned import Owned
 from convoship.studio.tool_spec import (
     MAX_CONFIG_BYTES,
     HttpToolConfig,
@@ -32,11 +31,6 @@ TOOL_COLUMNS = (
     "id, agent_id, name, description, handler_kind, config, input_schema, secret_refs,"
     " created_at, updated_at"
 )
-
-
-def _state(tool: dict[str, Any]) -> dict[str, Any]:
-    """Audited before/after: config holds references, never secret values."""
-    return {k: tool[k] for k in ("name", "description", "handler_kind", "config", "input_schema")}
 
 
 def _checked_secret_refs(
@@ -69,64 +63,44 @@ def _vetted(
     return config, _checked_secret_refs(conn, workspace_id, spec.config)
 
 
-def _not_found(tool_id: UUID, slug: str) -> NotFound:
-    return NotFound(f"no tool {tool_id} on agent {slug!r}")
+TOOLS = Owned(
+    kind="tool",
+    table="ai_agent_tools",
+    columns=TOOL_COLUMNS,
+    state_fields=("name", "description", "handler_kind", "config", "input_schema"),
+)
 
 
 def _conflict(name: str, slug: str) -> Conflict:
     return Conflict(f"agent {slug!r} already has a tool named {name!r}", name=name)
 
 
+def _columns(
+    conn: Connection, workspace_id: object, spec: ToolSpec, allow_private: bool
+) -> dict[str, Any]:
+    """The stored columns of a vetted spec (audited states hold references, never values)."""
+    config, refs = _vetted(conn, workspace_id, spec, allow_private)
+    return {
+        **spec.model_dump(include={"name", "description", "handler_kind"}),
+        "config": Jsonb(config),
+        "input_schema": Jsonb(spec.input_schema),
+        "secret_refs": refs,
+    }
+
+
 def list_tools(conn: Connection, workspace_id: object, slug: str) -> list[dict[str, Any]]:
-    query = f"SELECT {TOOL_COLUMNS} FROM ai_agent_tools WHERE agent_id = {AGENT_ID} ORDER BY name"
-    return rows_of_agent(conn, workspace_id, slug, query, {})
+    return TOOLS.list(conn, workspace_id, slug, order="name")
 
 
 def get_tool(conn: Connection, workspace_id: object, slug: str, tool_id: UUID) -> dict[str, Any]:
-    row = conn.execute(
-        f"SELECT {TOOL_COLUMNS} FROM ai_agent_tools WHERE id = %(id)s AND agent_id = {AGENT_ID}",
-        {"id": tool_id, "ws": workspace_id, "slug": slug},
-    ).fetchone()
-    if row is None:
-        raise _not_found(tool_id, slug)
-    return row
+    return TOOLS.get(conn, workspace_id, slug, tool_id)
 
 
 def create_tool(
     conn: Connection, actor: Actor, slug: str, spec: ToolSpec, *, allow_private: bool
 ) -> dict[str, Any]:
-    config, refs = _vetted(conn, actor.workspace_id, spec, allow_private)
-    params = {
-        **spec.model_dump(include={"name", "description", "handler_kind"}),
-        "config": Jsonb(config),
-        "input_schema": Jsonb(spec.input_schema),
-        "refs": refs,
-        "ws": actor.workspace_id,
-        "slug": slug,
-    }
-    try:
-        row = conn.execute(
-            "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, description, handler_kind,"
-            " config, input_schema, secret_refs)"
-            " SELECT a.workspace_id, a.id, %(name)s, %(description)s, %(handler_kind)s,"
-            f" %(config)s, %(input_schema)s, %(refs)s FROM ai_agents a WHERE a.id = {AGENT_ID}"
-            f" RETURNING {TOOL_COLUMNS}",
-            params,
-        ).fetchone()
-    except psycopg.errors.UniqueViolation:
-        raise _conflict(spec.name, slug) from None
-    if row is None:
-        raise not_found(slug)
-    record(
-        conn,
-        actor,
-        action="tool.created",
-        resource_type="tool",
-        resource_id=row["id"],
-        agent=agent_ref(row, slug),
-        after=_state(row),
-    )
-    return row
+    values = _columns(conn, actor.workspace_id, spec, allow_private)
+    return TOOLS.create(conn, actor, slug, values, conflict=lambda: _conflict(spec.name, slug))
 
 
 def update_tool(
@@ -139,55 +113,17 @@ def update_tool(
     allow_private: bool,
 ) -> dict[str, Any]:
     """Apply changes (config merged onto the current one); the result is validated whole."""
-    current = conn.execute(
-        f"SELECT {TOOL_COLUMNS} FROM ai_agent_tools"
-        f" WHERE id = %(id)s AND agent_id = {AGENT_ID} FOR UPDATE",
-        {"id": tool_id, "ws": actor.workspace_id, "slug": slug},
-    ).fetchone()
-    if current is None:
-        raise _not_found(tool_id, slug)
-    merged = {**_state(current), **changes}
-    merged["config"] = {**current["config"], **changes.get("config", {})}
-    spec = validate_as(ToolSpec, merged, ("body",))
-    config, refs = _vetted(conn, actor.workspace_id, spec, allow_private)
-    try:
-        row = conn.execute(
-            "UPDATE ai_agent_tools SET name = %(name)s, description = %(description)s,"
-            " handler_kind = %(handler_kind)s, config = %(config)s,"
-            " input_schema = %(input_schema)s, secret_refs = %(refs)s, updated_at = now()"
-            f" WHERE id = %(id)s RETURNING {TOOL_COLUMNS}",
-            {
-                **spec.model_dump(include={"name", "description", "handler_kind"}),
-                "config": Jsonb(config),
-                "input_schema": Jsonb(spec.input_schema),
-                "refs": refs,
-                "id": tool_id,
-            },
-        ).fetchone()
-    except psycopg.errors.UniqueViolation:
-        raise _conflict(spec.name, slug) from None
-    assert row is not None
-    record(
-        conn,
-        actor,
-        action="tool.updated",
-        resource_type="tool",
-        resource_id=tool_id,
-        agent=agent_ref(row, slug),
-        before=_state(current),
-        after=_state(row),
+
+    def merge(current: dict[str, Any]) -> dict[str, Any]:
+        merged = {**TOOLS.state(current), **changes}
+        merged["config"] = {**current["config"], **changes.get("config", {})}
+        spec = validate_as(ToolSpec, merged, ("body",))
+        return _columns(conn, actor.workspace_id, spec, allow_private)
+
+    return TOOLS.update(
+        conn, actor, slug, tool_id, merge, conflict=lambda v: _conflict(v["name"], slug)
     )
-    return row
 
 
 def delete_tool(conn: Connection, actor: Actor, slug: str, tool_id: UUID) -> None:
-    delete_owned(
-        conn,
-        actor,
-        slug,
-        tool_id,
-        kind="tool",
-        table="ai_agent_tools",
-        columns=TOOL_COLUMNS,
-        state=_state,
-    )
+    TOOLS.delete(conn, actor, slug, tool_id)
