@@ -25,6 +25,7 @@ from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
 from convoship.security import crypto
 from convoship_dev import services
+from convoship_dev.app_env import app_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 JWT_SECRET = "test-" + secrets.token_urlsafe(40)
@@ -35,11 +36,11 @@ SECRETS_KEY = Fernet.generate_key().decode()
 def database() -> Iterator[services.Database]:
     run_id = f"{os.getpid()}_{secrets.token_hex(3)}"
     database = services.provision_database(
-        server_admin_url=os.environ.get("TEST_DATABASE_URL"),
+        server_admin_url=os.environ.get(env.TEST_DATABASE_URL),
         dbname=f"convoship_test_{run_id}",
         data_dir=services.LOCAL_DIR / f"test-pg-{run_id}",
         fresh=True,
-        app_password=secrets.token_urlsafe(24) if os.environ.get("TEST_DATABASE_URL") else None,
+        app_password=secrets.token_urlsafe(24) if os.environ.get(env.TEST_DATABASE_URL) else None,
     )
     yield database
     close_all()
@@ -48,7 +49,7 @@ def database() -> Iterator[services.Database]:
 
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    given = os.environ.get("TEST_REDIS_URL")
+    given = os.environ.get(env.TEST_REDIS_URL)
     if given:
         yield given
         return
@@ -61,16 +62,16 @@ def redis_url() -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def base_env(database: services.Database, redis_url: str) -> dict[str, str]:
-    return {
-        env.STAGE: "test",
-        env.DATABASE_URL: database.app_url,
-        env.PURGE_DATABASE_URL: database.purge_url,
-        env.REDIS_URL: redis_url,
-        env.SECRETS_KEY: SECRETS_KEY,
-        env.JWT_SECRET: JWT_SECRET,
-        "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipTest",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    return app_environment(
+        stage="test",
+        secrets_key=SECRETS_KEY,
+        jwt_secret=JWT_SECRET,
+        metrics_namespace="ConvoShipTest",
+        database_url=database.app_url,
+        purge_database_url=database.purge_url,
+        redis_url=redis_url,
+        log_level="WARNING",
+    )
 
 
 def _needs_services(request: pytest.FixtureRequest) -> bool:

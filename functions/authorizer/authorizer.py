@@ -21,7 +21,7 @@ import re
 import time
 from typing import Any
 
-ROLES = frozenset({"owner", "admin", "editor", "viewer"})
+ROLES = frozenset({"viewer", "editor", "admin", "owner"})  # as convoship.core.roles (tested)
 MIN_SECRET_BYTES = 32
 CLOCK_SKEW_S = 30  # tolerated for nbf only: an expired token is refused at once
 SECRET_TTL_S = 300

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from convoship.core import constants as env
 from convoship_dev import services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,10 +26,10 @@ CONVOSHIP = [sys.executable, "-m", "convoship_dev.cli"]
 def cli_env(database: services.Database, base_env: dict[str, str]) -> dict[str, str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVOSHIP_")}
     environ.update(base_env)
-    environ["CONVOSHIP_STAGE"] = "development"
-    environ["DATABASE_ADMIN_URL"] = database.owner_admin_url
-    del environ["CONVOSHIP_JWT_SECRET"]  # the runner's dev secret, as `make dev` has it
-    environ["POWERTOOLS_LOG_LEVEL"] = "INFO"  # log lines must not pollute invoke's stdout
+    environ[env.STAGE] = "development"
+    environ[env.DATABASE_ADMIN_URL] = database.owner_admin_url
+    del environ[env.JWT_SECRET]  # the runner's dev secret, as `make dev` has it
+    environ[env.LOG_LEVEL] = "INFO"  # log lines must not pollute invoke's stdout
     return environ
 
 

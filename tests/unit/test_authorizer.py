@@ -121,3 +121,10 @@ def test_imports_without_the_layer_or_fastapi() -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_authorizer_knows_exactly_the_layers_roles() -> None:
+    # The authorizer ships without the layer, so it keeps its own copy of the role list.
+    from convoship.core.roles import ROLES
+
+    assert frozenset(ROLES) == authorizer.ROLES

@@ -10,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from convoship.core.roles import ROLES
 from convoship_dev.services import PROJECT_ROOT
 
 TEMPLATE = PROJECT_ROOT / "template.yaml"
-ROLES = ("owner", "admin", "editor", "viewer")
 
 
 def _stack(with_redis: bool = True) -> Any:

@@ -17,6 +17,7 @@ from cryptography.fernet import Fernet
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship_dev import services
+from convoship_dev.app_env import app_environment
 
 DEV_DBNAME = "convoship"
 # Public on purpose and only for the loopback-bound local runner: the events/ files carry a
@@ -51,20 +52,10 @@ def _dev_secrets() -> dict[str, str]:
 
 def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     """Start what is missing, migrate, and export the app's environment into os.environ."""
-    generated = _dev_secrets()
-    environ = {
-        env.STAGE: os.environ.get(env.STAGE, "development"),
-        env.SECRETS_KEY: os.environ.get(env.SECRETS_KEY) or generated[env.SECRETS_KEY],
-        env.JWT_SECRET: os.environ.get(env.JWT_SECRET) or DEV_JWT_SECRET,
-        "POWERTOOLS_METRICS_NAMESPACE": os.environ.get(
-            "POWERTOOLS_METRICS_NAMESPACE", "ConvoShipLocal"
-        ),
-    }
-    stack = LocalStack(admin_url=os.environ.get("DATABASE_ADMIN_URL"), environ=environ)
-    if os.environ.get(env.DATABASE_URL):
-        environ[env.DATABASE_URL] = os.environ[env.DATABASE_URL]
-        if os.environ.get(env.PURGE_DATABASE_URL):
-            environ[env.PURGE_DATABASE_URL] = os.environ[env.PURGE_DATABASE_URL]
+    stack = LocalStack(admin_url=os.environ.get(env.DATABASE_ADMIN_URL), environ={})
+    database_url = os.environ.get(env.DATABASE_URL)
+    purge_url = os.environ.get(env.PURGE_DATABASE_URL)
+    if database_url:
         if stack.admin_url:
             from convoship.db.migrate import migrate
 
@@ -78,25 +69,32 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         )
         stack._stoppers.append(database.stop)
         stack.admin_url = database.owner_admin_url
-        environ[env.DATABASE_URL] = database.app_url
-        environ[env.PURGE_DATABASE_URL] = database.purge_url
-    if os.environ.get(env.REDIS_URL):
-        environ[env.REDIS_URL] = os.environ[env.REDIS_URL]
-    elif with_redis:
+        database_url, purge_url = database.app_url, database.purge_url
+    redis_url = os.environ.get(env.REDIS_URL)
+    if not redis_url and with_redis:
         redis = services.start_redis(services.LOCAL_DIR / "redis")
         stack._stoppers.append(redis.stop)
-        environ[env.REDIS_URL] = redis.url
+        redis_url = redis.url
+    llm = None
     if not os.environ.get(env.LLM_PROVIDER):
         # No model configured: answer with the offline echo model, so chat and publish work
         # on a laptop with no keys. A real one: set CONVOSHIP_LLM_* or the workspace's BYOK.
         from convoship_dev.fake_llm import FakeLlm
 
-        llm = FakeLlm().start()
-        stack._stoppers.append(llm.stop)
-        environ[env.LLM_PROVIDER] = "openai_compatible"
-        environ[env.LLM_BASE_URL] = llm.base_url
-        environ[env.LLM_MODEL] = DEV_LLM_MODEL
-    os.environ.update(environ)
+        server = FakeLlm().start()
+        stack._stoppers.append(server.stop)
+        llm = (server.base_url, DEV_LLM_MODEL)
+    stack.environ = app_environment(
+        stage=os.environ.get(env.STAGE, "development"),
+        secrets_key=os.environ.get(env.SECRETS_KEY) or _dev_secrets()[env.SECRETS_KEY],
+        jwt_secret=os.environ.get(env.JWT_SECRET) or DEV_JWT_SECRET,
+        metrics_namespace=os.environ.get(env.METRICS_NAMESPACE, "ConvoShipLocal"),
+        database_url=database_url,
+        purge_database_url=purge_url,
+        redis_url=redis_url,
+        llm=llm,
+    )
+    os.environ.update(stack.environ)
     reset_settings()
     return stack
 

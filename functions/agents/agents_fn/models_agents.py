@@ -1,4 +1,4 @@
-"""Request and response bodies of the agent and guardrail routes."""
+"""Request and response bodies of the agent routes."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from convoship.studio.agents import SLUG, AgentConfig
-from convoship.studio.guardrail_configs import GuardrailKind
 
 from .models_common import Given, Patch
+from .models_guardrails import GuardrailOut
 
 AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Description = Annotated[str, Field(max_length=2000)]
@@ -49,36 +49,6 @@ class AgentOut(BaseModel):
 
 class AgentList(BaseModel):
     items: list[AgentOut]
-
-
-class GuardrailIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    kind: GuardrailKind
-    config: Annotated[
-        dict[str, Any] | None, Field(description="the kind's default config when absent")
-    ] = None
-    enabled: bool = True
-
-
-class GuardrailPatch(Patch):
-    config: Annotated[
-        Given[dict[str, Any]], Field(description="merged onto the current config")
-    ] = None
-    enabled: Given[bool] = None
-
-
-class GuardrailOut(BaseModel):
-    id: UUID
-    kind: GuardrailKind
-    config: dict[str, Any]
-    enabled: bool
-    created_at: datetime
-    updated_at: datetime
-
-
-class GuardrailList(BaseModel):
-    items: list[GuardrailOut]
 
 
 class AgentCreated(AgentOut):

@@ -1,4 +1,4 @@
-"""Response bodies of versions, conversations and audit events; draft bodies."""
+"""Response bodies of the history routes: versions, conversations, audit events."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from convoship.http.models import VersionOut
 
@@ -62,21 +62,3 @@ class AuditEventOut(BaseModel):
 class AuditEventPage(BaseModel):
     items: list[AuditEventOut]
     next_cursor: str | None
-
-
-class DraftIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    data: dict[str, Any]
-
-
-class DraftOut(BaseModel):
-    id: UUID
-    data: dict[str, Any]
-    created_by: str | None
-    created_at: datetime
-    updated_at: datetime
-
-
-class DraftList(BaseModel):
-    items: list[DraftOut]

@@ -8,7 +8,7 @@ from convoship.http.deps import Editor, WorkspaceRead, WorkspaceTx
 from convoship.studio import drafts
 
 from .models_common import ItemId
-from .models_history import DraftIn, DraftList, DraftOut
+from .models_drafts import DraftIn, DraftList, DraftOut
 
 router = APIRouter(prefix="/v1/ai-agent-drafts", tags=["drafts"])
 

@@ -9,7 +9,7 @@ from convoship.studio import evals
 from convoship.studio.evals import EvalSpec
 
 from .models_common import ItemId
-from .models_resources import EvalList, EvalOut, EvalPatch
+from .models_evals import EvalList, EvalOut, EvalPatch
 
 router = APIRouter(prefix="/v1/ai-agents/{slug}/evals", tags=["evals"])
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Response
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.studio import guardrails
 
-from .models_agents import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
 from .models_common import ItemId
+from .models_guardrails import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
 
 router = APIRouter(prefix="/v1/ai-agents/{slug}/guardrails", tags=["guardrails"])
 

@@ -10,7 +10,7 @@ from convoship.studio import tools
 from convoship.studio.tool_spec import ToolSpec
 
 from .models_common import ItemId
-from .models_resources import ToolList, ToolOut, ToolPatch
+from .models_tools import ToolList, ToolOut, ToolPatch
 
 router = APIRouter(prefix="/v1/ai-agents/{slug}/tools", tags=["tools"])
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Response
-from pydantic import BaseModel, ConfigDict, Field
 
 from convoship.chat import turn as chat_turns
 from convoship.http.deps import Editor
+
+from .models import ChatIn, ChatOut, EmbedProfile
 
 router = APIRouter(tags=["chat"])
 PublicToken = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -22,30 +22,6 @@ _CHAT_RESPONSES: dict[int | str, dict[str, str]] = {
     502: {"description": "upstream-unavailable: the model provider failed"},
     503: {"description": "llm-not-configured, or a dependency is down"},
 }
-
-
-class ChatIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    message: Annotated[str, Field(min_length=1)]
-    conversation_id: UUID | None = None
-
-
-class ChatUsage(BaseModel):
-    input_tokens: int
-    output_tokens: int
-
-
-class ChatOut(BaseModel):
-    conversation_id: UUID
-    reply: str
-    escalated: bool
-    usage: ChatUsage
-
-
-class EmbedProfile(BaseModel):
-    name: str
-    greeting: str | None
 
 
 def _answer(result: chat_turns.ChatResult, response: Response) -> ChatOut:

@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict, Field
 
 from convoship.http.deps import Editor
 from convoship.http.models import VersionOut
 from convoship.publish import publish as publishing
 
+from .models import PublishIn
+
 router = APIRouter(tags=["publish"])
-
-
-class PublishIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    note: Annotated[str, Field(max_length=2000)] | None = None
 
 
 @router.post(

@@ -13,7 +13,8 @@ from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.secrets import store as secrets_store
 from convoship.studio import workspace as ws
 from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
-from workspace_settings_fn.models import (
+
+from .models import (
     AgentLlmOut,
     AgentLlmPatch,
     AgentOpsOut,

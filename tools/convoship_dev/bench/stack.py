@@ -23,8 +23,8 @@ import psycopg
 from cryptography.fernet import Fernet
 from psycopg.conninfo import conninfo_to_dict
 
-from convoship.core import constants as env
 from convoship_dev import services
+from convoship_dev.app_env import app_environment
 from convoship_dev.demo_seed import DEMO_WORKSPACE_ID, seed_demo
 from convoship_dev.fake_llm import FakeLlm
 from convoship_dev.local_stack import DEV_JWT_SECRET
@@ -48,20 +48,18 @@ class BenchStack:
 
     def app_env(self, database_url: str | None = None) -> dict[str, str]:
         """What a handler needs (as tests set it), plus quiet Powertools."""
-        return {
-            env.STAGE: "test",
-            env.DATABASE_URL: database_url or self.database.app_url,
-            env.REDIS_URL: self.redis_url,
-            env.SECRETS_KEY: _SECRETS_KEY,
+        return app_environment(
+            stage="test",
+            secrets_key=_SECRETS_KEY,
             # events/ carry a token signed with the local runner's public development secret
-            env.JWT_SECRET: DEV_JWT_SECRET,
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipBench",
-            env.PURGE_DATABASE_URL: self.database.purge_url,
-            env.LLM_PROVIDER: "openai_compatible",
-            env.LLM_BASE_URL: self.llm_base_url,
-            env.LLM_MODEL: "bench-model",
-        }
+            jwt_secret=DEV_JWT_SECRET,
+            metrics_namespace="ConvoShipBench",
+            database_url=database_url or self.database.app_url,
+            purge_database_url=self.database.purge_url,
+            redis_url=self.redis_url,
+            llm=(self.llm_base_url, "bench-model"),
+            log_level="WARNING",
+        )
 
 
 _SECRETS_KEY = Fernet.generate_key().decode()

@@ -27,4 +27,10 @@ EVAL_CONCURRENCY = "CONVOSHIP_EVAL_CONCURRENCY"  # evals run at once by the publ
 LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
 SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
+METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+# Dev tooling and tests only (never read by the layer):
+DATABASE_ADMIN_URL = "DATABASE_ADMIN_URL"  # a role that may migrate and create workspaces
+TEST_DATABASE_URL = "TEST_DATABASE_URL"  # tests: a server to use instead of an embedded one
+TEST_REDIS_URL = "TEST_REDIS_URL"
+
 STAGES = ("development", "test", "production")

@@ -9,4 +9,4 @@ from aws_lambda_powertools import Logger, Metrics
 from convoship.core import constants as env
 
 logger = Logger(service=os.environ.get(env.SERVICE_NAME, "convoship"))
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "ConvoShip"))
+metrics = Metrics(namespace=os.environ.get(env.METRICS_NAMESPACE, "ConvoShip"))

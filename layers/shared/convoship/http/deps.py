@@ -22,12 +22,10 @@ from fastapi import Depends, Request
 
 from convoship.audit.record import Actor
 from convoship.core.errors import Forbidden, Unauthorized
+from convoship.core.roles import RANK
 from convoship.db.connection import Connection
 from convoship.db.read_batch import read_transaction
 from convoship.db.transactions import rls_transaction
-
-ROLES = ("viewer", "editor", "admin", "owner")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
 @dataclass(frozen=True)
@@ -58,14 +56,14 @@ async def request_context(request: Request) -> RequestContext:
         role = str(claims["role"])
     except (KeyError, ValueError):
         raise Unauthorized("this route needs an authenticated caller") from None
-    if role not in _RANK or not user_id:
+    if role not in RANK or not user_id:
         raise Unauthorized("this route needs an authenticated caller")
     return RequestContext(workspace_id, user_id, role, request_id_of(request))
 
 
 def require_role(minimum: str) -> Callable[[RequestContext], Awaitable[RequestContext]]:
     async def check(ctx: Annotated[RequestContext, Depends(request_context)]) -> RequestContext:
-        if _RANK[ctx.role] < _RANK[minimum]:
+        if RANK[ctx.role] < RANK[minimum]:
             raise Forbidden(f"this action needs the {minimum} role or higher")
         return ctx
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of the tool and eval routes."""
+"""Request and response bodies of the tool routes."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from convoship.studio.evals import EvalAssertion
 from convoship.studio.tool_spec import TOOL_NAME
 
 from .models_common import Given, Patch
@@ -38,26 +37,3 @@ class ToolOut(BaseModel):
 
 class ToolList(BaseModel):
     items: list[ToolOut]
-
-
-class EvalPatch(Patch):
-    name: Given[Annotated[str, Field(min_length=1, max_length=200)]] = None
-    input: Given[Annotated[str, Field(min_length=1, max_length=20_000)]] = None
-    assertions: Given[
-        Annotated[
-            list[EvalAssertion], Field(min_length=1, max_length=50, description="replaces the list")
-        ]
-    ] = None
-
-
-class EvalOut(BaseModel):
-    id: UUID
-    name: str
-    input: str
-    assertions: list[dict[str, Any]]
-    created_at: datetime
-    updated_at: datetime
-
-
-class EvalList(BaseModel):
-    items: list[EvalOut]

@@ -1,0 +1,27 @@
+"""Request and response bodies of the wizard draft routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    data: dict[str, Any]
+
+
+class DraftOut(BaseModel):
+    id: UUID
+    data: dict[str, Any]
+    created_by: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class DraftList(BaseModel):
+    items: list[DraftOut]

@@ -1,0 +1,36 @@
+"""Request and response bodies of the eval routes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from convoship.studio.evals import EvalAssertion
+
+from .models_common import Given, Patch
+
+
+class EvalPatch(Patch):
+    name: Given[Annotated[str, Field(min_length=1, max_length=200)]] = None
+    input: Given[Annotated[str, Field(min_length=1, max_length=20_000)]] = None
+    assertions: Given[
+        Annotated[
+            list[EvalAssertion], Field(min_length=1, max_length=50, description="replaces the list")
+        ]
+    ] = None
+
+
+class EvalOut(BaseModel):
+    id: UUID
+    name: str
+    input: str
+    assertions: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+
+
+class EvalList(BaseModel):
+    items: list[EvalOut]

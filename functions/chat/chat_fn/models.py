@@ -1,0 +1,32 @@
+"""Request and response bodies of the chat routes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ChatIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    message: Annotated[str, Field(min_length=1)]
+    conversation_id: UUID | None = None
+
+
+class ChatUsage(BaseModel):
+    input_tokens: int
+    output_tokens: int
+
+
+class ChatOut(BaseModel):
+    conversation_id: UUID
+    reply: str
+    escalated: bool
+    usage: ChatUsage
+
+
+class EmbedProfile(BaseModel):
+    name: str
+    greeting: str | None
