@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 bench: $(STAMP)
-	$(BIN)/python -m convoship_dev.bench
+	$(BIN)/python -m convoship_bench
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix .

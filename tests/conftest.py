@@ -17,7 +17,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from cryptography.fernet import Fernet
 from psycopg.rows import dict_row
 
 from convoship.core import constants as env
@@ -26,10 +25,9 @@ from convoship.db.connection import close_all
 from convoship.security import crypto
 from convoship_dev import services
 from convoship_dev.app_env import app_environment
+from tests.support.tokens import JWT_SECRET, SECRETS_KEY, make_token
 
 ROOT = Path(__file__).resolve().parents[1]
-JWT_SECRET = "test-" + secrets.token_urlsafe(40)
-SECRETS_KEY = Fernet.generate_key().decode()
 
 
 @pytest.fixture(scope="session")
@@ -151,18 +149,6 @@ def other_workspace(make_workspace: Callable[..., uuid.UUID]) -> uuid.UUID:
     return make_workspace("Workspace B")
 
 
-def make_token(
-    workspace_id: object,
-    role: str = "owner",
-    sub: str = "user-1",
-    ttl_s: int = 600,
-    secret: str = JWT_SECRET,
-) -> str:
-    from convoship_dev.local_stack import make_token as sign
-
-    return sign(str(workspace_id), role, sub, ttl_s, secret)
-
-
 @pytest.fixture
 def token() -> Callable[..., str]:
     return make_token
@@ -170,7 +156,7 @@ def token() -> Callable[..., str]:
 
 @pytest.fixture(scope="session")
 def api_gateway() -> Any:
-    from tests.api_client import ApiClient
+    from tests.support.api_client import ApiClient
 
     return ApiClient()
 

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient, ApiResponse
-from tests.integration.agents_support import (
+from tests.support.agents import (
     GUARDRAIL_KINDS,
     SLUG,
     Conn,
@@ -22,6 +21,7 @@ from tests.integration.agents_support import (
     problem_of,
     table_counts,
 )
+from tests.support.api_client import ApiClient, ApiResponse
 
 # --- create ---------------------------------------------------------------------------
 

@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient
-from tests.integration.agents_support import (
+from tests.support.agents import (
     EVAL,
     SLUG,
     Conn,
@@ -20,6 +19,7 @@ from tests.integration.agents_support import (
     problem_of,
     table_counts,
 )
+from tests.support.api_client import ApiClient
 
 EVALS = f"/v1/ai-agents/{SLUG}/evals"
 DRAFTS = "/v1/ai-agent-drafts"

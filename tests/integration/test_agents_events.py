@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from convoship_dev.handlers import load_handler
 from convoship_dev.lambda_events import LambdaContext
-from convoship_dev.template import load_handler, load_template
-from tests.api_client import TEMPLATE
-from tests.integration.agents_support import Conn, seed_history
+from convoship_dev.template import load_template
+from tests.support.agents import Conn, seed_history
+from tests.support.api_client import TEMPLATE
 
 EVENTS = Path(__file__).resolve().parents[2] / "events" / "agents"
 EXPECTED = {

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient
-from tests.integration.agents_support import (
+from tests.support.agents import (
     SLUG,
     Conn,
     Token,
@@ -19,6 +18,7 @@ from tests.integration.agents_support import (
     problem_of,
     table_counts,
 )
+from tests.support.api_client import ApiClient
 
 BASE = f"/v1/ai-agents/{SLUG}/guardrails"
 

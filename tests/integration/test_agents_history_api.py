@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient
-from tests.integration.agents_support import (
+from tests.support.agents import (
     SLUG,
     Conn,
     Token,
@@ -16,6 +15,7 @@ from tests.integration.agents_support import (
     problem_of,
     seed_history,
 )
+from tests.support.api_client import ApiClient
 
 BASE = f"/v1/ai-agents/{SLUG}"
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.api_client import ApiClient
-from tests.integration.agents_support import (
+from tests.support.agents import (
     EVAL,
     SLUG,
     TOOL,
@@ -22,6 +21,7 @@ from tests.integration.agents_support import (
     table_counts,
     workspace_rows,
 )
+from tests.support.api_client import ApiClient
 
 AGENT_TABLES = (
     "ai_agents",

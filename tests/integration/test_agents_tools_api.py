@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from convoship.core.settings import reset_settings
-from tests.api_client import ApiClient
-from tests.integration.agents_support import (
+from tests.support.agents import (
     SLUG,
     TOOL,
     Conn,
@@ -21,6 +20,7 @@ from tests.integration.agents_support import (
     problem_of,
     table_counts,
 )
+from tests.support.api_client import ApiClient
 
 BASE = f"/v1/ai-agents/{SLUG}/tools"
 SECRET_TOOL = {

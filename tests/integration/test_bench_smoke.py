@@ -1,4 +1,4 @@
-"""One quick run of `python -m convoship_dev.bench` so the harness cannot rot.
+"""One quick run of `python -m convoship_bench` so the harness cannot rot.
 
 The figures of a --quick run are rough; this only checks that every section ran and that
 the table carries the expected rows with numbers, ratios and verdicts.
@@ -14,8 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from convoship_dev.bench import discover
+from convoship_bench import discover
 
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT = re.compile(r"\s{2,}")
@@ -55,7 +54,7 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEST_", "DATABASE_"))}
     env.pop("REDIS_URL", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "convoship_dev.bench", "--quick", "--out-dir", str(tmp_path)],
+        [sys.executable, "-m", "convoship_bench", "--quick", "--out-dir", str(tmp_path)],
         cwd=ROOT,
         env=env,
         capture_output=True,

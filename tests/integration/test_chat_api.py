@@ -10,35 +10,10 @@ from typing import Any
 import pytest
 
 from convoship.security.visitor_tokens import sign
-from tests.api_client import ApiClient, ApiResponse
-from tests.integration.agents_support import SLUG, Conn, Token, create_agent, problem_of
-from tests.integration.runtime_support import BASE, publish, set_guardrail, set_threshold
-
-PLAYGROUND = f"{BASE}/playground/chat"
-
-
-def chat(api: ApiClient, editor: str, message: str, conversation_id: Any = None) -> ApiResponse:
-    body: dict[str, Any] = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = str(conversation_id)
-    return api.post(PLAYGROUND, token=editor, json=body)
-
-
-def embed(
-    api: ApiClient, public_token: str, message: str, conversation_id: Any = None, **headers: str
-) -> ApiResponse:
-    body: dict[str, Any] = {"message": message}
-    if conversation_id is not None:
-        body["conversation_id"] = str(conversation_id)
-    return api.post(f"/v1/embed/{public_token}/chat", json=body, headers=headers)
-
-
-def transcript(owner_sql: Conn, conversation_id: str) -> list[dict[str, Any]]:
-    return owner_sql.execute(
-        "SELECT seq, role, content, tool_name, tool_args FROM ai_agent_messages"
-        " WHERE conversation_id = %s ORDER BY seq",
-        (conversation_id,),
-    ).fetchall()
+from tests.support.agents import SLUG, Conn, Token, create_agent, problem_of
+from tests.support.api_client import ApiClient
+from tests.support.chat import PLAYGROUND, chat, embed, transcript
+from tests.support.publishing import BASE, publish, set_guardrail, set_threshold
 
 
 @pytest.fixture

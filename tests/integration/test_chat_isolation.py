@@ -9,10 +9,10 @@ from typing import Any
 
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
-from tests.api_client import ApiClient
-from tests.integration.agents_support import SLUG, Conn, Token, create_agent, problem_of
-from tests.integration.runtime_support import publish
-from tests.integration.test_chat_api import chat, embed, transcript
+from tests.support.agents import SLUG, Conn, Token, create_agent, problem_of
+from tests.support.api_client import ApiClient
+from tests.support.chat import chat, embed, transcript
+from tests.support.publishing import publish
 
 
 def test_conversations_do_not_cross_agents_or_channels(

@@ -15,10 +15,10 @@ import pytest
 
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
-from tests.api_client import ApiClient
-from tests.integration.agents_support import SLUG, Conn, Token, create_agent, created
-from tests.integration.runtime_support import BASE, publish, set_guardrail
-from tests.integration.test_chat_api import chat, embed, transcript
+from tests.support.agents import SLUG, Conn, Token, create_agent, created
+from tests.support.api_client import ApiClient
+from tests.support.chat import chat, embed, transcript
+from tests.support.publishing import BASE, publish, set_guardrail
 
 SECRET = "sk-live-Sup3r/Secret+value"  # '/' and '+' change when URL-encoded
 

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.integration.test_workspace_settings_api import assert_nowhere_in_database
+from tests.support.database import assert_nowhere_in_database
 
 Conn = psycopg.Connection[dict[str, Any]]
 SECRET = "S3cr3t-Value-" + uuid.uuid4().hex

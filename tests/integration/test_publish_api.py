@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api_client import ApiClient
-from tests.integration.agents_support import SLUG, Conn, Token, create_agent, problem_of
-from tests.integration.runtime_support import BASE, add_eval, publish, set_threshold
+from tests.support.agents import SLUG, Conn, Token, create_agent, problem_of
+from tests.support.api_client import ApiClient
+from tests.support.publishing import BASE, add_eval, publish, set_threshold
 
 
 def test_threshold_zero_publishes_without_running_evals(

@@ -13,9 +13,10 @@ import pytest
 from convoship.core import constants as env
 from convoship.core.errors import ConfigurationError, ServiceUnavailable
 from convoship.core.settings import reset_settings
+from convoship_dev.handlers import load_handler
 from convoship_dev.lambda_events import LambdaContext
-from convoship_dev.template import load_handler, load_template
-from tests.integration.agents_support import Conn
+from convoship_dev.template import load_template
+from tests.support.agents import Conn
 
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTION = load_template(ROOT / "template.yaml").find_function("purge_drafts")

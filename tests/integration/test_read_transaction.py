@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from convoship_bench.wire import CountingProxy
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from convoship.core import constants as env
@@ -17,7 +18,6 @@ from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
 from convoship.db.read_batch import read_transaction
 from convoship.db.transactions import unscoped_transaction
-from convoship_dev.bench.wire import CountingProxy
 
 
 @pytest.fixture

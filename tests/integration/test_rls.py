@@ -10,7 +10,7 @@ import pytest
 from convoship.db.connection import app_role_problems
 from convoship.db.scope import EMBED_ROLE_SQL
 from convoship.db.transactions import rls_transaction, unscoped_transaction
-from tests.integration.seed import WORKSPACE_TABLES, seed_graph
+from tests.support.seed import WORKSPACE_TABLES, seed_graph
 
 Conn = psycopg.Connection[dict[str, Any]]
 

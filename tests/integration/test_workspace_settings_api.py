@@ -9,7 +9,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.api_client import ApiClient
+from tests.support.api_client import ApiClient
+from tests.support.database import assert_nowhere_in_database
 
 Token = Callable[..., str]
 Conn = psycopg.Connection[dict[str, Any]]
@@ -283,7 +284,7 @@ def test_secret_validation(
 def test_secret_in_use_by_a_tool_cannot_be_deleted(
     api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn
 ) -> None:
-    from tests.integration.seed import seed_graph
+    from tests.support.seed import seed_graph
 
     seed_graph(owner_sql, workspace)  # a tool referencing {{secret:API_KEY}}
     response = api.delete("/v1/secrets/API_KEY", token=token(workspace, "admin"))
@@ -359,19 +360,6 @@ def _count(owner_sql: Conn, table: str, workspace: uuid.UUID) -> int:
     ).fetchone()
     assert row is not None
     return int(row["n"])
-
-
-def assert_nowhere_in_database(owner_sql: Conn, needle: str) -> None:
-    """The plaintext appears in no column of any table (rows rendered as text)."""
-    tables = [
-        r["tablename"]
-        for r in owner_sql.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    ]
-    for table in tables:
-        row = owner_sql.execute(
-            f"SELECT count(*) AS n FROM {table} t WHERE t::text LIKE %s".encode(), (f"%{needle}%",)
-        ).fetchone()
-        assert row is not None and row["n"] == 0, f"{needle!r} found in {table}"
 
 
 def test_secret_used_by_an_auth_guardrail_cannot_be_deleted(

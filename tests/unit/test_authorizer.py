@@ -12,7 +12,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from tests.conftest import JWT_SECRET, make_token
+from tests.support.tokens import JWT_SECRET, make_token
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "functions" / "authorizer"))

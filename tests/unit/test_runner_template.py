@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import sys
 import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
@@ -12,9 +10,7 @@ import yaml
 
 from convoship_dev.template import (
     CfnLoader,
-    FunctionSpec,
     RouteSpec,
-    load_handler,
     load_template,
 )
 
@@ -218,25 +214,6 @@ def test_find_function_by_logical_id_or_folder(fixture_template: Path) -> None:
     assert template.find_function("auth_fn").logical_id == "AuthFn"
     with pytest.raises(KeyError, match="known: AuthFn, ItemsFunction"):
         template.find_function("nope")
-
-
-def test_load_handler_imports_from_code_uri_once(tmp_path: Path) -> None:
-    module = f"fx_handler_{uuid.uuid4().hex}"
-    code = tmp_path / "code"
-    (code / module).mkdir(parents=True)
-    (code / module / "__init__.py").write_text("")
-    (code / module / "app.py").write_text("def handler(event, context):\n    return event\n")
-    fn = FunctionSpec("Fx", code.resolve(), f"{module}.app.handler")
-    try:
-        handler = load_handler(fn)
-        assert handler({"x": 1}, None) == {"x": 1}
-        assert load_handler(fn) is handler
-        assert sys.path[0] == str(code.resolve())
-        assert sys.path.count(str(code.resolve())) == 1
-    finally:
-        sys.path.remove(str(code.resolve()))
-        for name in [m for m in sys.modules if m.startswith(module)]:
-            del sys.modules[name]
 
 
 def test_real_template_workspace_settings_routes_and_authorizer() -> None:

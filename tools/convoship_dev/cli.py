@@ -81,9 +81,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_invoke(args: argparse.Namespace) -> None:
     from convoship.db.connection import close_all
+    from convoship_dev.handlers import load_handler
     from convoship_dev.lambda_events import LambdaContext
     from convoship_dev.local_stack import ensure_demo_workspace
-    from convoship_dev.template import load_handler, load_template
+    from convoship_dev.template import load_template
 
     event = json.loads(Path(args.event).read_text())
     function = load_template(TEMPLATE).find_function(args.function)

@@ -11,7 +11,8 @@ TEMPLATE = PROJECT_ROOT / "template.yaml"
 
 
 def combined_openapi() -> dict[str, Any]:
-    from convoship_dev.template import load_handler, load_template
+    from convoship_dev.handlers import load_handler
+    from convoship_dev.template import load_template
 
     paths: dict[str, Any] = {}
     schemas: dict[str, Any] = {}

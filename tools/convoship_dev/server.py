@@ -18,6 +18,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from convoship_dev.handlers import load_handler
 from convoship_dev.lambda_events import (
     Headers,
     LambdaContext,
@@ -27,7 +28,7 @@ from convoship_dev.lambda_events import (
     to_http_response,
 )
 from convoship_dev.router import Match, Router
-from convoship_dev.template import AuthorizerSpec, CorsSpec, Template, load_handler
+from convoship_dev.template import AuthorizerSpec, CorsSpec, Template
 
 LOOPBACK = "127.0.0.1"
 _HOP_BY_HOP = frozenset({"connection", "content-length", "keep-alive", "transfer-encoding"})

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-from tests.api_client import ApiClient, ApiResponse
+from tests.support.api_client import ApiClient, ApiResponse
 
 Token = Callable[..., str]
 Conn = psycopg.Connection[dict[str, Any]]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from convoship_dev.bench.stats import Summary
+from convoship_bench.stats import Summary
 
 Unit = Literal["s", "count", "per_s"]
 

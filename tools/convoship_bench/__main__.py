@@ -1,4 +1,4 @@
-"""`python -m convoship_dev.bench [--quick]`: run every benchmark, print one table, save JSON."""
+"""`python -m convoship_bench [--quick]`: run every benchmark, print one table, save JSON."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from convoship_dev.bench import (
+from convoship_bench import (
     agent_runs,
     coldstart,
     console,
@@ -23,7 +23,7 @@ from convoship_dev.bench import (
     roundtrips,
     warm,
 )
-from convoship_dev.bench.stack import bench_stack
+from convoship_bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
 SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "imports")
@@ -64,7 +64,7 @@ def _git_commit() -> str | None:
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m convoship_dev.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m convoship_bench", description=__doc__)
     parser.add_argument(
         "--quick",
         action="store_true",

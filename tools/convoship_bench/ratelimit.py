@@ -25,11 +25,11 @@ from typing import Any
 
 import redis
 
-from convoship_dev.bench.report import ERROR, NOT_BUILT, Row, Target
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary
-from convoship_dev.bench.warm import use_environment
-from convoship_dev.bench.wire import CountingProxy
+from convoship_bench.report import ERROR, NOT_BUILT, Row, Target
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary
+from convoship_bench.warm import use_environment
+from convoship_bench.wire import CountingProxy
 
 SECTION = "rate limiting (Redis)"
 THROUGHPUT_TARGET = Target("ratio_min", 0.8)

@@ -12,7 +12,7 @@ from typing import Any
 from convoship_dev.server import Gateway
 from convoship_dev.template import load_template
 
-TEMPLATE = Path(__file__).resolve().parents[1] / "template.yaml"
+TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"
 _UNSET: Any = object()
 
 

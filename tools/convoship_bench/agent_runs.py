@@ -26,13 +26,13 @@ from psycopg.types.json import Jsonb
 
 from convoship.core import constants as env
 from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
-from convoship_dev.bench.discover import Function
-from convoship_dev.bench.report import ERROR, Row, Target
-from convoship_dev.bench.roundtrips import proxied_url
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary, percentile
-from convoship_dev.bench.warm import Handler, load_handler, outcome, use_environment
-from convoship_dev.bench.wire import CountingProxy
+from convoship_bench.discover import Function
+from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.roundtrips import proxied_url
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary, percentile
+from convoship_bench.warm import Handler, load_handler, outcome, use_environment
+from convoship_bench.wire import CountingProxy
 from convoship_dev.fake_llm import FakeLlm
 from convoship_dev.lambda_events import LambdaContext
 from convoship_dev.services import PROJECT_ROOT

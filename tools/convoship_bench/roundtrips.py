@@ -16,12 +16,12 @@ from typing import Any
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship_dev.bench import floor_app
-from convoship_dev.bench.discover import Function
-from convoship_dev.bench.report import ERROR, Row, Target
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary
-from convoship_dev.bench.warm import (
+from convoship_bench import floor_app
+from convoship_bench.discover import Function
+from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary
+from convoship_bench.warm import (
     FLOOR,
     Handler,
     fresh_demo,
@@ -31,7 +31,7 @@ from convoship_dev.bench.warm import (
     setup_event,
     use_environment,
 )
-from convoship_dev.bench.wire import CountingProxy, WireCounts
+from convoship_bench.wire import CountingProxy, WireCounts
 from convoship_dev.lambda_events import LambdaContext
 
 SECTION = "DB round trips per request (counted on the wire)"

@@ -17,12 +17,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from convoship_dev import template
-from convoship_dev.bench import bare_handler, floor_app
-from convoship_dev.bench.discover import EventFile, Function
-from convoship_dev.bench.report import ERROR, Row, Target
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary, percentile
+from convoship_bench import bare_handler, floor_app
+from convoship_bench.discover import EventFile, Function
+from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary, percentile
+from convoship_dev import handlers
 from convoship_dev.lambda_events import LambdaContext
 
 SECTION = "warm latency (in-process handler(event, context), per route kind)"
@@ -53,7 +53,7 @@ def use_environment(values: dict[str, str]) -> None:
 
 
 def load_handler(fn: Function) -> Handler:
-    return template.load_handler(fn.spec)
+    return handlers.load_handler(fn.spec)
 
 
 def outcome(result: Any) -> str:

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from convoship_dev.bench.coldstart import BARE_MODULE, FLOOR_MODULE
-from convoship_dev.bench.discover import Function
-from convoship_dev.bench.report import ERROR, Row
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary
+from convoship_bench.coldstart import BARE_MODULE, FLOOR_MODULE
+from convoship_bench.discover import Function
+from convoship_bench.report import ERROR, Row
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary
 
 SECTION = "import time (python -X importtime, handler module)"
 MARK = "BENCH-IMPORT-START"

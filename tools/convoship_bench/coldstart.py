@@ -24,11 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convoship_dev.bench import lambda_site
-from convoship_dev.bench.discover import EventFile, Function
-from convoship_dev.bench.report import ERROR, NO_EVENTS, Row, Target
-from convoship_dev.bench.stack import BenchStack
-from convoship_dev.bench.stats import Summary
+from convoship_bench import lambda_site
+from convoship_bench.discover import EventFile, Function
+from convoship_bench.report import ERROR, NO_EVENTS, Row, Target
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary
 
 SECTION = "cold start (process start -> first response)"
 BENCH_DIR = Path(__file__).resolve().parent

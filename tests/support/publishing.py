@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api_client import ApiClient, ApiResponse
-from tests.integration.agents_support import SLUG, created
+from tests.support.agents import SLUG, created
+from tests.support.api_client import ApiClient, ApiResponse
 
 BASE = f"/v1/ai-agents/{SLUG}"
 
