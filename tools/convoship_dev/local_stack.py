@@ -63,8 +63,9 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     stack = LocalStack(admin_url=os.environ.get("DATABASE_ADMIN_URL"), environ=environ)
     if os.environ.get(env.DATABASE_URL):
         environ[env.DATABASE_URL] = os.environ[env.DATABASE_URL]
-        if os.environ.get(env.PURGE_DATABASE_URL):
-            environ[env.PURGE_DATABASE_URL] = os.environ[env.PURGE_DATABASE_URL]
+        for role_url in (env.PURGE_DATABASE_URL, env.KEYS_DATABASE_URL):
+            if os.environ.get(role_url):
+                environ[role_url] = os.environ[role_url]
         if stack.admin_url:
             from convoship.db.migrate import migrate
 
@@ -80,6 +81,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         stack.admin_url = database.owner_admin_url
         environ[env.DATABASE_URL] = database.app_url
         environ[env.PURGE_DATABASE_URL] = database.purge_url
+        environ[env.KEYS_DATABASE_URL] = database.keys_url
     if os.environ.get(env.REDIS_URL):
         environ[env.REDIS_URL] = os.environ[env.REDIS_URL]
     elif with_redis:

@@ -58,6 +58,7 @@ class BenchStack:
             "POWERTOOLS_LOG_LEVEL": "WARNING",
             "POWERTOOLS_METRICS_NAMESPACE": "ConvoShipBench",
             env.PURGE_DATABASE_URL: self.database.purge_url,
+            env.KEYS_DATABASE_URL: self.database.keys_url,
             env.LLM_PROVIDER: "openai_compatible",
             env.LLM_BASE_URL: self.llm_base_url,
             env.LLM_MODEL: "bench-model",
