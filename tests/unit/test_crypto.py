@@ -109,7 +109,15 @@ def test_values_from_before_data_keys_still_decrypt(monkeypatch: pytest.MonkeyPa
 
 def test_garbage_ciphertext_fails_cleanly() -> None:
     key = new_data_key(WS_A, 1)
-    for garbage in ("not-a-token", "aws:!!!", "aws:" + "QUJD", "", "dk1:1:", "dk1:1:@@", "dk1:x:AA"):
+    for garbage in (
+        "not-a-token",
+        "aws:!!!",
+        "aws:" + "QUJD",
+        "",
+        "dk1:1:",
+        "dk1:1:@@",
+        "dk1:x:AA",
+    ):
         with pytest.raises(DecryptionFailed):
             decrypt_at_rest(garbage, CTX, key)
 
