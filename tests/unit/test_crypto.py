@@ -202,3 +202,12 @@ def test_kms_without_boto3_says_which_extra_to_install(monkeypatch: pytest.Monke
     monkeypatch.setitem(sys.modules, "boto3", None)  # import boto3 raises ImportError
     with pytest.raises(ConfigurationError, match=r"\.\[kms\]"):
         new_data_key(WS_A, 1)
+
+
+def test_the_kms_extra_installs_what_local_kms_use_needs() -> None:
+    import tomllib
+    from pathlib import Path
+
+    pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
+    extras = tomllib.loads(pyproject.read_text())["project"]["optional-dependencies"]
+    assert any(requirement.startswith("boto3") for requirement in extras["kms"])
