@@ -119,3 +119,35 @@ def test_no_request_fails_while_keys_rotate(
         "SELECT version FROM workspace_data_keys WHERE workspace_id = %s", (ws,)
     ).fetchall()
     assert [r["version"] for r in rows] == [5]
+
+
+def test_a_write_in_flight_keeps_the_key_version_it_sealed_with(
+    api: ApiClient, token: Token, make_workspace: Callable[..., uuid.UUID], owner_sql: Conn
+) -> None:
+    from convoship.db.transactions import rls_transaction
+    from convoship.security.crypto import encrypt_at_rest, secret_context
+    from convoship.security.key_store import data_key_for_write
+
+    ws = make_workspace()
+    fill_workspace(api, token(ws, "admin"), {"A": "a", "B": "b"}, None)
+    done: dict[str, Any] = {}
+    rotation = threading.Thread(
+        target=lambda: done.update(report=rotate_data(get_settings(), workspace_id=ws))
+    )
+    with rls_transaction(workspace_id=ws) as conn:
+        key = data_key_for_write(conn, ws)  # version 1, as a write about to seal
+        rotation.start()
+        rotation.join(0.5)
+        assert rotation.is_alive()  # the rotation waits for this write to commit
+        conn.execute(
+            "INSERT INTO workspace_secrets (workspace_id, name, value_ciphertext)"
+            " VALUES (%s, 'LATE', %s)",
+            (ws, encrypt_at_rest("late", secret_context(ws, "LATE"), key)),
+        )
+    rotation.join(30)
+    assert done["report"].finished and done["report"].values_resealed == 3
+    assert opened(owner_sql, ws) == {"A": "a", "B": "b", "LATE": "late"}
+    versions = owner_sql.execute(
+        "SELECT version FROM workspace_data_keys WHERE workspace_id = %s", (ws,)
+    ).fetchall()
+    assert [r["version"] for r in versions] == [2]
