@@ -67,6 +67,7 @@ def base_env(database: services.Database, redis_url: str) -> dict[str, str]:
         metrics_namespace="ConvoShipTest",
         database_url=database.app_url,
         purge_database_url=database.purge_url,
+        keys_database_url=database.keys_url,
         redis_url=redis_url,
         log_level="WARNING",
     )
@@ -95,6 +96,7 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         env.DATABASE_URL,
         env.REDIS_URL,
         env.PURGE_DATABASE_URL,
+        env.KEYS_DATABASE_URL,
         env.LLM_PROVIDER,
         env.LLM_MODEL,
         env.LLM_BASE_URL,

@@ -99,6 +99,12 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
     assert redis_trips["Verdict"] == "ok", redis_trips
     assert rows["embed chat turn: DB round trips"]["Verdict"] == "info"
 
+    for master in ("Fernet master", "KMS master, moto"):
+        for state in ("warm", "cold"):
+            _assert_compared(rows[f"decrypt one secret, {state} ({master})"])
+    rotation = next(r for name, r in rows.items() if name.startswith("rotate-keys --data"))
+    assert rotation["Verdict"] == "info" and FIGURE.match(rotation["Median [min .. max]"])
+
     for fn in discover.discover():
         assert any(name.startswith(f"cold start {fn.name}") for name in rows), fn.name
         row = rows[f"import {fn.module}"]

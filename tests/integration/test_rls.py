@@ -174,6 +174,7 @@ EMBED_VISIBLE = {
     "workspace_agent_ops": 1,
     "workspace_llm_settings": 1,
     "workspace_secrets": 1,
+    "workspace_data_keys": 1,
     "ai_agents": 1,
     "ai_agent_versions": 1,
     "ai_agent_conversations": 1,

@@ -12,6 +12,7 @@ WORKSPACE_TABLES = (
     "workspace_agent_ops",
     "workspace_llm_settings",
     "workspace_secrets",
+    "workspace_data_keys",
     "audit_log",
     "ai_agents",
     "ai_agent_versions",
@@ -47,6 +48,11 @@ def seed_graph(
     conn.execute(
         "INSERT INTO workspace_secrets (workspace_id, name, value_ciphertext)"
         " VALUES (%s, 'API_KEY', 'ciphertext')",
+        (ws,),
+    )
+    conn.execute(
+        "INSERT INTO workspace_data_keys (workspace_id, version, wrapped_key, master_key_id)"
+        " VALUES (%s, 1, 'wrapped', 'fernet:0000')",
         (ws,),
     )
     ids["agent"] = agent = one(

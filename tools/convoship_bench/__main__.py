@@ -16,6 +16,7 @@ from convoship_bench import (
     agent_runs,
     coldstart,
     console,
+    crypto,
     discover,
     importtime,
     ratelimit,
@@ -26,7 +27,7 @@ from convoship_bench import (
 from convoship_bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
-SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "imports")
+SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "crypto", "imports")
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,10 @@ def run(args: argparse.Namespace) -> int:
                 functions, stack, rounds=sizes.agent_rounds, iterations=sizes.chat_iterations
             )
             lap("agents")
+        if "crypto" in only:
+            progress("encryption at rest: one secret warm and cold, rotation throughput")
+            rows += crypto.measure(stack, quick=args.quick)
+            lap("crypto")
         if "imports" in only:
             progress("import time: python -X importtime")
             imports = importtime.measure(functions, stack, runs=sizes.import_runs)

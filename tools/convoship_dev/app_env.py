@@ -13,6 +13,7 @@ def app_environment(
     metrics_namespace: str,
     database_url: str | None = None,
     purge_database_url: str | None = None,
+    keys_database_url: str | None = None,
     redis_url: str | None = None,
     llm: tuple[str, str] | None = None,
     log_level: str | None = None,
@@ -28,6 +29,7 @@ def app_environment(
     optional = {
         env.DATABASE_URL: database_url,
         env.PURGE_DATABASE_URL: purge_database_url,
+        env.KEYS_DATABASE_URL: keys_database_url,
         env.REDIS_URL: redis_url,
         env.LOG_LEVEL: log_level,
     }

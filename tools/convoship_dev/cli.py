@@ -123,6 +123,87 @@ def cmd_workspace_create(args: argparse.Namespace) -> None:
     print(json.dumps({"workspace_id": workspace_id, "token": token}))
 
 
+def _uuid_or_exit(value: str | None, option: str) -> str | None:
+    import uuid
+
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        sys.exit(f"{option} must be a UUID, got {value!r}")
+
+
+def cmd_rotate_keys(args: argparse.Namespace) -> None:
+    from convoship.core.errors import ConvoshipError
+    from convoship.core.settings import get_settings
+    from convoship.keys.rotation import Options, rotate_data, rotate_master
+    from convoship_dev.progress import ProgressBar
+
+    workspace_id = _uuid_or_exit(args.workspace, "--workspace")
+    if args.batch_size < 1 or args.pause_ms < 0:
+        sys.exit("--batch-size must be at least 1 and --pause-ms at least 0")
+    _stop_on_sigterm()
+    stack = _stack(with_redis=False)
+    bar = ProgressBar(f"rotate-keys --{args.mode}")
+    options = Options(batch_size=args.batch_size, pause_s=args.pause_ms / 1000, progress=bar)
+    try:
+        if args.mode == "master":
+            report = rotate_master(get_settings(), workspace_id=workspace_id, options=options)
+        else:
+            report = rotate_data(
+                get_settings(), workspace_id=workspace_id, started_by=args.actor, options=options
+            )
+    except ConvoshipError as exc:
+        bar.close()
+        sys.exit(f"rotate-keys: {exc.detail}")
+    except KeyboardInterrupt:
+        bar.close()
+        sys.exit("rotate-keys: interrupted; run the same command again to finish")
+    finally:
+        stack.stop()
+    bar.close()
+    print(json.dumps(report.as_dict()))
+
+
+def cmd_workspace_delete(args: argparse.Namespace) -> None:
+    from convoship.core.errors import ConvoshipError
+    from convoship.core.settings import get_settings
+    from convoship.keys.shred import shred_workspace
+
+    workspace_id = _uuid_or_exit(args.workspace_id, "ID")
+    assert workspace_id is not None
+    if not args.yes:
+        sys.exit(
+            f"this deletes workspace {workspace_id}, every row it owns and its data keys, for"
+            " good: add --yes to do it"
+        )
+    stack = _stack(with_redis=False)
+    try:
+        result = shred_workspace(get_settings(), workspace_id, actor_id=args.actor)
+    except ConvoshipError as exc:
+        sys.exit(f"workspace delete: {exc.detail}")
+    finally:
+        stack.stop()
+    if result["legacy_values"]:
+        print(
+            f"warning: {result['legacy_values']} value(s) were sealed in a format from before"
+            " data keys: copies of them open with the master key until it is rotated"
+            " (rotate-keys --master) and the old one destroyed",
+            file=sys.stderr,
+        )
+    print(json.dumps(result))
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "operator"
+
+
 def cmd_token(args: argparse.Namespace) -> None:
     import uuid
 
@@ -163,6 +244,38 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--sub", default="local-owner", help="user id of the owner token")
     create.add_argument("--ttl", type=int, default=12 * 3600, help="token lifetime, seconds")
     create.set_defaults(run=cmd_workspace_create)
+    delete = workspace_sub.add_parser(
+        "delete", help="delete a workspace and its data keys (crypto-shredding); operator"
+    )
+    delete.add_argument("workspace_id", metavar="ID")
+    delete.add_argument("--yes", action="store_true", help="really delete it")
+    delete.add_argument("--actor", default=_operator(), help="who, for the system audit log")
+    delete.set_defaults(run=cmd_workspace_delete)
+
+    rotate = sub.add_parser(
+        "rotate-keys",
+        help="re-wrap data keys under the current master, or give workspaces new data keys",
+    )
+    mode = rotate.add_mutually_exclusive_group(required=True)
+    mode.add_argument(
+        "--master",
+        dest="mode",
+        action="store_const",
+        const="master",
+        help="re-wrap every data key under the current master (then the old can go)",
+    )
+    mode.add_argument(
+        "--data",
+        dest="mode",
+        action="store_const",
+        const="data",
+        help="a new data key per workspace; every value re-sealed, the old key deleted",
+    )
+    rotate.add_argument("--workspace", help="only this workspace (UUID)")
+    rotate.add_argument("--batch-size", type=int, default=200, help="values per transaction")
+    rotate.add_argument("--pause-ms", type=int, default=0, help="pause between batches")
+    rotate.add_argument("--actor", default=_operator(), help="who started it (run ledger)")
+    rotate.set_defaults(run=cmd_rotate_keys)
 
     token = sub.add_parser("token", help="print a studio JWT")
     token.add_argument("--workspace", required=True)

@@ -55,6 +55,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     stack = LocalStack(admin_url=os.environ.get(env.DATABASE_ADMIN_URL), environ={})
     database_url = os.environ.get(env.DATABASE_URL)
     purge_url = os.environ.get(env.PURGE_DATABASE_URL)
+    keys_url = os.environ.get(env.KEYS_DATABASE_URL)
     if database_url:
         if stack.admin_url:
             from convoship.db.migrate import migrate
@@ -70,6 +71,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         stack._stoppers.append(database.stop)
         stack.admin_url = database.owner_admin_url
         database_url, purge_url = database.app_url, database.purge_url
+        keys_url = database.keys_url
     redis_url = os.environ.get(env.REDIS_URL)
     if not redis_url and with_redis:
         redis = services.start_redis(services.LOCAL_DIR / "redis")
@@ -91,6 +93,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         metrics_namespace=os.environ.get(env.METRICS_NAMESPACE, "ConvoShipLocal"),
         database_url=database_url,
         purge_database_url=purge_url,
+        keys_database_url=keys_url,
         redis_url=redis_url,
         llm=llm,
     )

@@ -7,6 +7,9 @@ REDIS_URL = "REDIS_URL"
 # The scheduled purge connects as convoship_purge, not as the app role.
 PURGE_DATABASE_URL = "CONVOSHIP_PURGE_DATABASE_URL"
 PURGE_DATABASE_SECRET_ARN = "CONVOSHIP_PURGE_DATABASE_SECRET_ARN"
+# Key rotation and crypto-shredding connect as convoship_keys (the key custodian).
+KEYS_DATABASE_URL = "CONVOSHIP_KEYS_DATABASE_URL"
+KEYS_DATABASE_SECRET_ARN = "CONVOSHIP_KEYS_DATABASE_SECRET_ARN"
 APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
 SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
 KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"
@@ -16,7 +19,7 @@ ALLOW_PRIVATE_NETWORK = "CONVOSHIP_ALLOW_PRIVATE_NETWORK"
 DRAFT_RETENTION_DAYS = "CONVOSHIP_DRAFT_RETENTION_DAYS"
 DB_CONNECT_TIMEOUT_S = "CONVOSHIP_DB_CONNECT_TIMEOUT_S"
 DB_STATEMENT_TIMEOUT_MS = "CONVOSHIP_DB_STATEMENT_TIMEOUT_MS"
-KMS_CACHE_TTL_S = "CONVOSHIP_KMS_CACHE_TTL_S"
+KMS_CACHE_TTL_S = "CONVOSHIP_KMS_CACHE_TTL_S"  # unwrapped data keys cached per container
 # The platform's default model, used by workspaces that configured none (BYOK wins).
 LLM_PROVIDER = "CONVOSHIP_LLM_PROVIDER"  # openai | openai_compatible | anthropic | bedrock
 LLM_MODEL = "CONVOSHIP_LLM_MODEL"

@@ -41,6 +41,7 @@ class Settings:
     kms_cache_ttl_s: int
     llm_default: PlatformLlm | None = None
     purge_database_url: str | None = field(default=None, repr=False)
+    keys_database_url: str | None = field(default=None, repr=False)
     llm_timeout_s: int = 25
     eval_concurrency: int = 20
 
@@ -138,6 +139,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     for url_name, arn_name in (
         (env.DATABASE_URL, env.DATABASE_SECRET_ARN),
         (env.PURGE_DATABASE_URL, env.PURGE_DATABASE_SECRET_ARN),
+        (env.KEYS_DATABASE_URL, env.KEYS_DATABASE_SECRET_ARN),
     ):
         if not values.get(url_name) and values.get(arn_name):
             values[url_name] = _database_url_from_secret(_secrets_manager_json(values[arn_name]))
@@ -167,6 +169,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         kms_cache_ttl_s=_int(values, env.KMS_CACHE_TTL_S, 300, 0, 3600),
         llm_default=_platform_llm(values),
         purge_database_url=values.get(env.PURGE_DATABASE_URL) or None,
+        keys_database_url=values.get(env.KEYS_DATABASE_URL) or None,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
         eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 20, 1, 64),
     )

@@ -15,6 +15,8 @@ from psycopg import sql
 OWNER_ROLE = "convoship_owner"
 APP_ROLE = "convoship_app"
 PURGE_ROLE = "convoship_purge"
+# The key custodian: `rotate-keys` and `workspace delete` (crypto-shredding), nothing else.
+KEYS_ROLE = "convoship_keys"
 # Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
 # neither widen nor slow what studio requests (as convoship_app) see.
 EMBED_ROLE = "convoship_embed"
@@ -31,6 +33,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PURGE_ROLE}') THEN
         CREATE ROLE {PURGE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{KEYS_ROLE}') THEN
+        CREATE ROLE {KEYS_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EMBED_ROLE}') THEN
         CREATE ROLE {EMBED_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
@@ -54,6 +59,7 @@ def migrate(
     *,
     app_password: str | None = None,
     purge_password: str | None = None,
+    keys_password: str | None = None,
 ) -> list[str]:
     """Bring the database at `admin_url` up to date; returns the versions applied now."""
     applied_now: list[str] = []
@@ -61,7 +67,11 @@ def migrate(
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_ROLES)
-            for role, password in ((APP_ROLE, app_password), (PURGE_ROLE, purge_password)):
+            for role, password in (
+                (APP_ROLE, app_password),
+                (PURGE_ROLE, purge_password),
+                (KEYS_ROLE, keys_password),
+            ):
                 if password:
                     conn.execute(
                         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
@@ -74,8 +84,11 @@ def migrate(
                 conn.execute(sql.SQL("GRANT {} TO current_user").format(sql.Identifier(OWNER_ROLE)))
             dbname = conn.info.dbname
             conn.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
-                    sql.Identifier(dbname), sql.Identifier(APP_ROLE), sql.Identifier(PURGE_ROLE)
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}, {}").format(
+                    sql.Identifier(dbname),
+                    sql.Identifier(APP_ROLE),
+                    sql.Identifier(PURGE_ROLE),
+                    sql.Identifier(KEYS_ROLE),
                 )
             )
             conn.execute(

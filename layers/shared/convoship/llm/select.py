@@ -25,7 +25,9 @@ def chat_model(
         if llm.api_key_ciphertext is not None:
             from convoship.security.crypto import byok_context, decrypt_at_rest  # lazy
 
-            api_key = decrypt_at_rest(llm.api_key_ciphertext, byok_context(workspace_id))
+            api_key = decrypt_at_rest(
+                llm.api_key_ciphertext, byok_context(workspace_id), llm.api_key_data_key
+            )
         where = "the workspace's agent-llm settings"
     elif settings.llm_default is not None:
         default = settings.llm_default

@@ -15,7 +15,7 @@ from convoship.secrets.refs import reference_name
 from convoship.studio.owned import AGENT_ID, agent_not_found
 from convoship.studio.workspace import (
     AGENT_OPS_COLUMNS,
-    LLM_COLUMNS,
+    LLM_RUN_COLUMNS,
     AgentOps,
     LlmSettings,
     agent_ops_of,
@@ -129,7 +129,8 @@ def _read_draft(
         f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %(ws)s", scope
     )
     llm = conn.execute(
-        f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = %(ws)s", scope
+        f"SELECT {LLM_RUN_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = %(ws)s",
+        scope,
     )
     row = draft.fetchone()
     if row is None:
@@ -164,7 +165,8 @@ def read_published(conn: Connection, public_token: str) -> RunContext:
         params,
     )
     llm = conn.execute(
-        f"SELECT {LLM_COLUMNS} FROM workspace_llm_settings WHERE workspace_id = {_EMBED_WORKSPACE}",
+        f"SELECT {LLM_RUN_COLUMNS} FROM workspace_llm_settings"
+        f" WHERE workspace_id = {_EMBED_WORKSPACE}",
         params,
     )
     row = published.fetchone()

@@ -1,6 +1,7 @@
 """Workspace secrets: names and timestamps are readable, values only ever as ciphertext.
 
-A value is decrypted only to fill a `{{secret:NAME}}` at call time (http_tools.SecretVault).
+A value is decrypted only to fill a `{{secret:NAME}}` at call time (secrets.vault.SecretVault).
+Values are sealed with the workspace's newest data key (security/key_store.py).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import psycopg
 from convoship.audit.record import Actor, record
 from convoship.core.errors import Conflict, NotFound
 from convoship.db.connection import Connection
+from convoship.security.context import WrappedDataKey
+from convoship.security.key_store import data_key_for_write, data_key_of, data_key_sql
 
 _PUBLIC_COLUMNS = "name, created_at, updated_at, updated_by"
 
@@ -30,7 +33,8 @@ def put_secret(
     """Create or replace a secret; returns (public row, created)."""
     from convoship.security.crypto import encrypt_at_rest, secret_context  # lazy: ~12 ms of imports
 
-    ciphertext = encrypt_at_rest(value, secret_context(actor.workspace_id, name))
+    data_key = data_key_for_write(conn, actor.workspace_id)
+    ciphertext = encrypt_at_rest(value, secret_context(actor.workspace_id, name), data_key)
     try:
         row = conn.execute(
             f"""
@@ -109,15 +113,19 @@ def lock_existing_names(conn: Connection, workspace_id: object, names: Iterable[
     return {r["name"] for r in rows}
 
 
-def ciphertexts(conn: Connection, workspace_id: object, names: Iterable[str]) -> dict[str, str]:
-    """The stored ciphertexts of names (missing names are absent); http_tools.SecretVault
-    decrypts a value only when a call needs it."""
+def ciphertexts(
+    conn: Connection, workspace_id: object, names: Iterable[str]
+) -> dict[str, tuple[str, WrappedDataKey | None]]:
+    """The stored ciphertexts of names, each with the wrapped data key it names (missing
+    names are absent), in one query; secrets.vault.SecretVault decrypts a value only when a
+    call needs it."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
     rows = conn.execute(
-        "SELECT name, value_ciphertext FROM workspace_secrets"
+        "SELECT name, value_ciphertext,"
+        f" {data_key_sql('workspace_secrets')} AS data_key FROM workspace_secrets"
         " WHERE workspace_id = %s AND name = ANY(%s)",
         (workspace_id, wanted),
     ).fetchall()
-    return {r["name"]: r["value_ciphertext"] for r in rows}
+    return {r["name"]: (r["value_ciphertext"], data_key_of(r["data_key"])) for r in rows}

@@ -15,6 +15,7 @@ from uuid import UUID
 
 from convoship.db.read_batch import read_transaction
 from convoship.secrets.store import ciphertexts
+from convoship.security.context import WrappedDataKey
 
 SCRUBBED = "[secret]"
 
@@ -27,8 +28,9 @@ class SecretVault:
     """The secrets an agent run may use (its tools' and AUTH guardrail's references).
 
     Nothing is read until a value is needed: most chat turns call no tool, so they pay
-    neither the query nor a decryption. The first need reads every referenced ciphertext in
-    one short transaction of the run's scope; values are decrypted one by one, on use.
+    neither the query nor a decryption. The first need reads every referenced ciphertext,
+    with the wrapped data key it names, in one round trip of the run's scope; values are
+    decrypted one by one, on use (the unwrapped data key is cached per container).
     Thread-safe: the publish gate's evals share one vault.
     """
 
@@ -38,11 +40,11 @@ class SecretVault:
         self._workspace_id = workspace_id
         self._names = sorted(set(names))
         self._scope = scope if scope is not None else {"workspace_id": workspace_id}
-        self._ciphertexts: dict[str, str] | None = None
+        self._ciphertexts: dict[str, tuple[str, WrappedDataKey | None]] | None = None
         self._values: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    def _ciphertext(self, name: str) -> str | None:
+    def _ciphertext(self, name: str) -> tuple[str, WrappedDataKey | None] | None:
         with self._lock:
             if self._ciphertexts is None:
                 self._ciphertexts = {}
@@ -53,13 +55,14 @@ class SecretVault:
 
     def get(self, name: str) -> str:
         if name not in self._values:
-            ciphertext = self._ciphertext(name)
-            if ciphertext is None:
+            stored = self._ciphertext(name)
+            if stored is None:
                 raise SecretMissing(f"the workspace secret {name} is not set")
             from convoship.security.crypto import decrypt_at_rest, secret_context  # lazy
 
+            ciphertext, data_key = stored
             self._values[name] = decrypt_at_rest(
-                ciphertext, secret_context(self._workspace_id, name)
+                ciphertext, secret_context(self._workspace_id, name), data_key
             )
         return self._values[name]
 

@@ -7,7 +7,7 @@ audited before-state is exactly what the update replaced, then upsert.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,8 @@ from psycopg import sql
 from convoship.audit.record import Actor, record
 from convoship.core.errors import NotFound, ValidationFailed
 from convoship.db.connection import Connection
+from convoship.security.context import WrappedDataKey
+from convoship.security.key_store import data_key_for_write, data_key_of, data_key_sql
 from convoship.security.netguard import UnsafeUrl, check_outbound_url
 
 
@@ -35,6 +37,8 @@ class LlmSettings:
     api_key_ciphertext: str | None
     api_key_hint: str | None
     updated_at: datetime | None
+    # The wrapped data key the api key's ciphertext names: read with it for runs only.
+    api_key_data_key: WrappedDataKey | None = field(default=None, repr=False)
 
     def public_state(self) -> dict[str, Any]:
         """What may be shown and audited: never the key, only whether one is set."""
@@ -66,6 +70,8 @@ _OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated
 _LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
 AGENT_OPS_COLUMNS = "rpm_cap_per_agent, eval_pass_threshold, updated_at"
 LLM_COLUMNS = "provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
+# What a run reads: the settings and, in the same query, the data key that opens the api key.
+LLM_RUN_COLUMNS = f"{LLM_COLUMNS}, {data_key_sql('workspace_llm_settings')} AS api_key_data_key"
 
 
 def agent_ops_of(row: dict[str, Any] | None) -> AgentOps:
@@ -74,8 +80,13 @@ def agent_ops_of(row: dict[str, Any] | None) -> AgentOps:
 
 
 def llm_settings_of(row: dict[str, Any] | None) -> LlmSettings:
-    """Settings from a row selected with LLM_COLUMNS (defaults when there is none)."""
-    return LlmSettings(**row) if row else _LLM_DEFAULT
+    """Settings from a row selected with LLM_COLUMNS or LLM_RUN_COLUMNS (defaults when there
+    is none)."""
+    if not row:
+        return _LLM_DEFAULT
+    values = dict(row)
+    values["api_key_data_key"] = data_key_of(values.get("api_key_data_key"))
+    return LlmSettings(**values)
 
 
 def _agent_ops_row(conn: Connection, workspace_id: object, lock: bool) -> dict[str, Any] | None:
@@ -197,11 +208,17 @@ def update_llm_settings(
         from convoship.security.crypto import byok_context, encrypt_at_rest  # lazy: only key writes
 
         merged["api_key_ciphertext"] = (
-            None if api_key is None else encrypt_at_rest(api_key, byok_context(actor.workspace_id))
+            None
+            if api_key is None
+            else encrypt_at_rest(
+                api_key,
+                byok_context(actor.workspace_id),
+                data_key_for_write(conn, actor.workspace_id),
+            )
         )
         merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
     row = _upsert(conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id)
-    after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__})
+    after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__ if k in row})
     record(
         conn,
         actor,

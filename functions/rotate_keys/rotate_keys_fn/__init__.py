@@ -1,0 +1,1 @@
+"""On-demand key rotation (`convoship rotate-keys` as a Lambda job)."""
