@@ -19,7 +19,7 @@ import math
 import os
 import re
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 ROLES = frozenset({"owner", "admin", "editor", "viewer"})
 MIN_SECRET_BYTES = 32
@@ -53,7 +53,7 @@ def _json_object(segment: str) -> dict[str, Any] | None:
     return value if isinstance(value, dict) else None
 
 
-def _finite_number(value: object) -> bool:
+def _finite_number(value: object) -> TypeGuard[int | float]:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -110,7 +110,7 @@ def verify_token(
         return None
     now = time.time() if now is None else now
     exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not _finite_number(exp) or exp <= now:  # type: ignore[operator]
+    if not _finite_number(exp) or exp <= now:
         return None
     if nbf is not None and (not _finite_number(nbf) or nbf > now + CLOCK_SKEW_S):
         return None

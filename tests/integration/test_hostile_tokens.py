@@ -40,9 +40,7 @@ def test_a_nested_visitor_token_is_401_on_the_public_embed(
     problem_of(response, 401, "unauthorized")
 
 
-def test_a_nested_bearer_token_is_denied_by_the_authorizer(
-    api: ApiClient, workspace: Any
-) -> None:
+def test_a_nested_bearer_token_is_denied_by_the_authorizer(api: ApiClient, workspace: Any) -> None:
     response = api.get("/v1/ai-agents", raw_auth=f"Bearer {b64('[' * 5000)}.e30.AAAA")
     # API Gateway's own answer to a deny (an authorizer that raised would be a 500).
     assert response.status == 403, response.text

@@ -14,7 +14,7 @@ import hmac
 import json
 import math
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_TOKEN_CHARS = 4096
 
@@ -48,7 +48,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
-def _finite_number(value: object) -> bool:
+def _finite_number(value: object) -> TypeGuard[int | float]:
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
