@@ -3,56 +3,25 @@
 JSON may spell half a surrogate pair alone (`"\\ud800"`); Python's json accepts it and the
 first UTF-8 encode fails (the database driver, the response renderer), far from the input
 and possibly after a write. One check here covers every field of every route. It costs a
-byte search per body; only a body that spells a surrogate escape is parsed again.
+byte search per body; only a body that spells a surrogate escape is parsed twice.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from typing import Any
-
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from convoship.core.json_text import Loc, lone_surrogate_at, parse_json, spells_a_surrogate
 from convoship.http.problems import problem
-
-_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-Loc = list[str | int]
-
-
-def _escaped(text: str) -> str:
-    """text with its surrogates spelled out, so the message itself can be encoded."""
-    return _SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-
-
-def lone_surrogate(value: Any) -> tuple[Loc, str] | None:
-    """Where a lone surrogate in a parsed JSON value is, and a message; None if there is
-    none. Iterative: the body may nest as deep as json would parse."""
-    todo: list[tuple[Any, Loc]] = [(value, ["body"])]
-    while todo:
-        item, loc = todo.pop()
-        if isinstance(item, str):
-            if _SURROGATE.search(item):
-                return loc, f"contains a lone UTF-16 surrogate: {_escaped(item)[:80]!r}"
-        elif isinstance(item, dict):
-            for key, child in item.items():
-                if _SURROGATE.search(key):
-                    return loc, f"key {_escaped(key)[:80]!r} contains a lone UTF-16 surrogate"
-                todo.append((child, [*loc, key]))
-        elif isinstance(item, list):
-            todo += [(child, [*loc, index]) for index, child in enumerate(item)]
-    return None
 
 
 def _finding(body: bytes) -> tuple[Loc, str] | None:
-    if not _SURROGATE_ESCAPE.search(body):
+    if not spells_a_surrogate(body):
         return None  # the common case: no surrogate is even spelled
     try:
-        parsed = json.loads(body)
-    except (ValueError, RecursionError):
+        parsed = parse_json(body)
+    except ValueError:
         return None  # not JSON: the route reports that
-    return lone_surrogate(parsed)
+    return lone_surrogate_at(parsed, ["body"])
 
 
 class LoneSurrogateGuard:
