@@ -99,3 +99,18 @@ def test_surrogate_pairs_and_escaped_backslashes_pass(
     )
     assert response.status == 201, response.text
     assert response.json()["data"]["t"] == text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "utf-32-be"])
+def test_a_lone_surrogate_in_a_utf16_or_utf32_body_is_422(
+    api: ApiClient, token: Token, workspace: Any, encoding: str
+) -> None:
+    # json reads UTF-16 and UTF-32 bodies too; the escape is then not an ASCII byte run.
+    body = '{"data": {"k": "\\ud800"}}'.encode(encoding)
+    response = api.post(
+        "/v1/ai-agent-drafts",
+        token=token(workspace, "editor"),
+        data=body,
+        content_type="application/json",
+    )
+    assert problem_of(response, 422, "validation")["errors"][0]["loc"] == ["body", "data", "k"]

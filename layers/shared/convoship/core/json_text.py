@@ -45,7 +45,11 @@ def parse_json(data: str | bytes) -> Any:
 
 def spells_a_surrogate(data: bytes) -> bool:
     """Whether JSON text holds a surrogate escape (paired or not): a quick test that spares
-    walking the parsed value in the common case."""
+    walking the parsed value in the common case. UTF-16 and UTF-32 bodies (json reads them
+    too) are decoded first."""
+    encoding = json.detect_encoding(data)
+    if encoding != "utf-8":
+        data = data.decode(encoding, "replace").encode()
     return _SPELLED_SURROGATE.search(data) is not None
 
 
