@@ -85,3 +85,19 @@ def test_nesting_deeper_than_32_is_refused_before_anything_recurses(levels: int)
         schema = [schema]
     with pytest.raises(ValueError, match="deeper than 32"):
         check_input_schema(obj(default=schema))
+
+
+def doubling(levels: int) -> dict[str, Any]:
+    """Each level applies the next one twice: 2**levels checks of one value."""
+    defs: dict[str, Any] = {
+        f"d{i}": {"allOf": [{"$ref": f"#/$defs/d{i + 1}"}, {"$ref": f"#/$defs/d{i + 1}"}]}
+        for i in range(levels)
+    }
+    defs[f"d{levels}"] = {"type": "string"}
+    return obj(properties={"q": {"$ref": "#/$defs/d0"}}, **{"$defs": defs})
+
+
+def test_a_fan_out_that_would_take_too_long_is_refused() -> None:
+    check_input_schema(doubling(7))  # 510 applications: fine
+    with pytest.raises(ValueError, match="more than 1000 subschemas"):
+        check_input_schema(doubling(16))  # 262142: seconds per tool call

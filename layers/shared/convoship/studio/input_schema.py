@@ -2,10 +2,12 @@
 
 Refused: nesting deeper than MAX_JSON_DEPTH (validators recurse per level), references
 that leave the document (validating would fetch them), references that resolve to nothing
-or to something that is not a schema, and reference cycles that never reach into the
-arguments (`{"$ref": "#"}`, `a -> b -> a`, `allOf: [{"$ref": "#"}]`): validating those
-recurses forever on any input. A recursive schema that descends into the arguments on the
-way round (a tree of `children`) stays allowed: validating it ends with the arguments.
+or to something that is not a schema, reference cycles that never reach into the arguments
+(`{"$ref": "#"}`, `a -> b -> a`, `allOf: [{"$ref": "#"}]`: validating those recurses forever
+on any input), and fan-outs applying more than MAX_FAN_OUT subschemas to one value (`allOf`
+of two refs to the next of twenty `$defs`: a million checks). A recursive schema that
+descends into the arguments on the way round (a tree of `children`) stays allowed:
+validating it ends with the arguments.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 from convoship.core.validation import MAX_JSON_DEPTH, json_depth_exceeds
 
+MAX_FAN_OUT = 1000  # two refs to the next of 20 $defs would mean a million checks
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
 # Keywords whose subschemas apply to the same instance (no descent into the arguments).
 _IN_PLACE_ONE = ("not", "if", "then", "else")
@@ -103,6 +106,22 @@ def _cycle(graph: dict[int, list[Edge]]) -> str | None:
     return None
 
 
+def _widest_fan_out(graph: dict[int, list[Edge]]) -> int:
+    """The most schemas one instance location can be checked against (a DAG: no cycle)."""
+    count: dict[int, int] = {}
+    for start in graph:
+        stack = [start]
+        while stack:
+            node = stack[-1]
+            pending = [c for c, _ in graph[node] if c in graph and c not in count]
+            if pending:
+                stack += pending
+                continue
+            stack.pop()
+            count[node] = 1 + sum(count.get(c, 1) for c, _ in graph[node])
+    return max(count.values(), default=1)
+
+
 def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """schema when arguments can safely be validated against it; ValueError (a message for
     the caller) otherwise."""
@@ -116,10 +135,16 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
     if schema.get("type") != "object":
         raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
-    ref = _cycle(_in_place_graph(schema))
+    graph = _in_place_graph(schema)
+    ref = _cycle(graph)
     if ref is not None:
         raise ValueError(
             f"$ref cycle through {ref!r}: the schema refers back to itself without"
             " descending into the arguments, so validating them would never end"
+        )
+    if _widest_fan_out(graph) > MAX_FAN_OUT:
+        raise ValueError(
+            f"the schema applies more than {MAX_FAN_OUT} subschemas to one value (through"
+            " allOf/anyOf/oneOf/$ref): validating arguments would take too long"
         )
     return schema
