@@ -11,7 +11,8 @@ from typing import Any
 from hypothesis import strategies as st
 
 from tests.api_client import ApiClient, ApiResponse
-from tests.fuzz import strategies as hs
+from tests.fuzz import hostile as hs
+from tests.fuzz.schema_values import SchemaValues, dumps, mutated
 from tests.fuzz.world import VALID_BODIES, World
 
 # API Gateway's own answers (authorizer 401/403, no route 404): HTTP APIs cannot reshape them.
@@ -68,7 +69,7 @@ def _target(
     operation: dict[str, Any],
     world: World,
     hostile: bool,
-    values: hs.SchemaValues,
+    values: SchemaValues,
 ) -> str:
     target = path
     for name in re.findall(r"\{(\w+)\}", path):
@@ -106,7 +107,7 @@ def _auth(draw: st.DrawFn, world: World) -> str | None:
 
 
 def _body(
-    draw: st.DrawFn, key: str, operation: dict[str, Any], hostile: bool, values: hs.SchemaValues
+    draw: st.DrawFn, key: str, operation: dict[str, Any], hostile: bool, values: SchemaValues
 ) -> bytes | None:
     request_body = operation.get("requestBody")
     if request_body is None and draw(st.integers(0, 9)) > 0:
@@ -115,9 +116,9 @@ def _body(
     if request_body is not None and kind < 9:
         if key in VALID_BODIES and kind < 6:
             seed = VALID_BODIES[key]
-            return hs.dumps(hs.mutated(draw, seed) if kind > 1 else seed)
+            return dumps(mutated(draw, seed) if kind > 1 else seed)
         schema = request_body["content"]["application/json"]["schema"]
-        return hs.dumps(values.value(draw, schema, hostile))
+        return dumps(values.value(draw, schema, hostile))
     return draw(st.sampled_from(hs.RAW_BODIES))
 
 
@@ -130,7 +131,7 @@ def requests(
     world: World,
     components: dict[str, Any],
 ) -> Request:
-    values = hs.SchemaValues(components)
+    values = SchemaValues(components)
     hostile = draw(st.booleans())
     target = _target(draw, path, operation, world, hostile, values)
     headers: dict[str, str] = {}
