@@ -19,10 +19,11 @@ import math
 import os
 import re
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 ROLES = frozenset({"viewer", "editor", "admin", "owner"})  # as convoship.core.roles (tested)
 MIN_SECRET_BYTES = 32
+MAX_TOKEN_CHARS = 4096  # studio tokens are a few hundred characters
 CLOCK_SKEW_S = 30  # tolerated for nbf only: an expired token is refused at once
 SECRET_TTL_S = 300
 _UUID = re.compile(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
@@ -42,8 +43,22 @@ def _b64decode(segment: str) -> bytes:
     return raw
 
 
-def _finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+def _json_object(segment: str) -> dict[str, Any] | None:
+    """The JSON object a base64url segment holds, or None: never raises, whatever the bytes
+    (deep nesting is a RecursionError in json, huge numbers a ValueError)."""
+    try:
+        value = json.loads(_b64decode(segment))
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True  # exact: any size compares with a float, math.isfinite would overflow
+    return isinstance(value, float) and math.isfinite(value)
 
 
 def _fetch_secret_value(arn: str) -> str:
@@ -77,16 +92,15 @@ def verify_token(
     token: str, secrets: tuple[bytes, ...], now: float | None = None
 ) -> dict[str, str] | None:
     """The caller's context when token is a valid, unexpired HS256 JWT; otherwise None."""
-    parts = token.split(".")
-    if len(parts) != 3 or not secrets:
+    if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2 or not secrets:
         return None
+    parts = token.split(".")
+    header, claims = _json_object(parts[0]), _json_object(parts[1])
     try:
-        header = json.loads(_b64decode(parts[0]))
         signature = _b64decode(parts[2])
-        claims = json.loads(_b64decode(parts[1]))
     except (ValueError, binascii.Error):
         return None
-    if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+    if header is None or header.get("alg") != "HS256" or claims is None:
         return None
     signing_input = f"{parts[0]}.{parts[1]}".encode()
     if not any(
@@ -96,12 +110,12 @@ def verify_token(
         return None
     now = time.time() if now is None else now
     exp, nbf = claims.get("exp"), claims.get("nbf")
-    if not _finite_number(exp) or exp <= now:  # type: ignore[operator]
+    if not _finite_number(exp) or exp <= now:
         return None
     if nbf is not None and (not _finite_number(nbf) or nbf > now + CLOCK_SKEW_S):
         return None
     sub, wid, role = claims.get("sub"), claims.get("wid"), claims.get("role")
-    if not isinstance(sub, str) or not 0 < len(sub) <= 256:
+    if not isinstance(sub, str) or not 0 < len(sub) <= 256 or not sub.isprintable():
         return None
     if not isinstance(wid, str) or not _UUID.fullmatch(wid):
         return None

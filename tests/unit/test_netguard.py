@@ -61,3 +61,13 @@ def test_resolution_is_checked_again_at_call_time() -> None:
     with pytest.raises(UnsafeUrl):
         resolve_public_addresses("localhost", 443, allow_private=False)
     assert resolve_public_addresses("localhost", 443, allow_private=True)
+
+
+@pytest.mark.parametrize("host", ["a..b", "a" * 64 + ".example.com", ".."])
+def test_host_names_that_cannot_be_resolved_are_refused_not_raised(host: str) -> None:
+    # idna refuses empty and over-long labels with UnicodeError (issue 11: a 500 at call time)
+    for allow_private in (False, True):
+        with pytest.raises(UnsafeUrl, match="not a valid host name"):
+            check_outbound_url(f"https://{host}/v1", allow_private=allow_private)
+        with pytest.raises(UnsafeUrl, match="cannot resolve"):
+            resolve_public_addresses(host, 443, allow_private=allow_private)

@@ -191,12 +191,20 @@ def test_missing_identity_is_401_without_calling_the_authorizer(server: GatewayS
     assert _authorizer_calls() == before
 
 
-def test_denied_or_failing_authorizer_is_403(server: GatewayServer) -> None:
-    for token in ("bad", "explode"):
-        reply = _call(server, "GET", "/v1/items/1", {"Authorization": token})
-        assert reply.status == 403
-        assert reply.json() == {"message": "Forbidden"}
-        assert reply.headers["apigw-requestid"]
+def test_denying_authorizer_is_403(server: GatewayServer) -> None:
+    reply = _call(server, "GET", "/v1/items/1", {"Authorization": "bad"})
+    assert reply.status == 403
+    assert reply.json() == {"message": "Forbidden"}
+    assert reply.headers["apigw-requestid"]
+
+
+def test_failing_authorizer_is_500_as_api_gateway_answers_it(
+    server: GatewayServer, capfd: pytest.CaptureFixture[str]
+) -> None:
+    reply = _call(server, "GET", "/v1/items/1", {"Authorization": "explode"})
+    assert reply.status == 500
+    assert reply.json() == {"message": "Internal Server Error"}
+    assert "authorizer failed" in capfd.readouterr().err
 
 
 def test_authorized_request_reaches_the_function(server: GatewayServer) -> None:

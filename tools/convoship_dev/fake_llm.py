@@ -39,10 +39,19 @@ class Recorded:
     body: dict[str, Any]
 
 
+def _object_or_empty(text: str) -> dict[str, Any]:
+    """Anthropic sends tool input as an object: the arguments when they are one, else {}."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 @dataclass
 class _Reply:
     text: str = ""
-    tool: tuple[str, dict[str, Any]] | None = None
+    tool: tuple[str, str] | None = None  # the tool's name, the arguments as JSON text
     status: int = 200
     garbage: bool = False
     sleep_s: float = 0.0
@@ -113,7 +122,7 @@ class FakeLlm:
         length = int(handler.headers.get("content-length") or 0)
         try:
             body = json.loads(handler.rfile.read(length) or b"{}")
-        except ValueError:
+        except (ValueError, RecursionError):
             body = {}
         with self._lock:
             self.requests.append(
@@ -201,7 +210,8 @@ class FakeLlm:
             for t in body.get("tools") or []
         }
         if (call := _CALL.search(last_user)) is not None and call.group(1) in offered:
-            reply.tool = (call.group(1), json.loads(call.group(2) or "{}"))
+            # The arguments as written, parsed or not: a model may send any text.
+            reply.tool = (call.group(1), call.group(2) or "{}")
             return reply
         reply.text = f"echo: {last_user}"
         return reply
@@ -210,7 +220,7 @@ class FakeLlm:
     def _completion(body: dict[str, Any], reply: _Reply, anthropic: bool) -> dict[str, Any]:
         prompt_tokens = max(1, len(json.dumps(body.get("messages", []))) // 4)
         output_tokens = max(1, len(reply.text) // 4)
-        call_id = f"call_{abs(hash((reply.tool or ('', {}))[0])) % 10**8}_{time.monotonic_ns()}"
+        call_id = f"call_{abs(hash((reply.tool or ('', ''))[0])) % 10**8}_{time.monotonic_ns()}"
         if anthropic:
             content: list[dict[str, Any]] = []
             if reply.text:
@@ -221,7 +231,7 @@ class FakeLlm:
                         "type": "tool_use",
                         "id": call_id,
                         "name": reply.tool[0],
-                        "input": reply.tool[1],
+                        "input": _object_or_empty(reply.tool[1]),
                     }
                 )
             return {
@@ -238,7 +248,7 @@ class FakeLlm:
                 {
                     "id": call_id,
                     "type": "function",
-                    "function": {"name": reply.tool[0], "arguments": json.dumps(reply.tool[1])},
+                    "function": {"name": reply.tool[0], "arguments": reply.tool[1]},
                 }
             ]
         return {

@@ -167,8 +167,9 @@ class Gateway:
         try:
             result = _json_roundtrip(load_handler(fn)(event, LambdaContext(fn)))
         except Exception:
+            # API Gateway answers an authorizer that raised (or timed out) with a 500.
             traceback.print_exc(file=sys.stderr)
-            return _gateway(403, "Forbidden"), None
+            return _gateway(500, "Internal Server Error"), None
         if not _is_authorized(spec, result):
             return _gateway(403, "Forbidden"), None
         context = result.get("context")

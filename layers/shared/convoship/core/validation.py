@@ -38,6 +38,22 @@ def json_size(value: Any) -> int:
     return len(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether value nests objects and arrays more than limit levels deep (iterative: safe
+    on any depth Python could parse)."""
+    level: list[Any] = [value]
+    for _ in range(limit + 1):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return True
+
+
 def _storable_problem(value: Any, depth: int = 0) -> str | None:
     """Why PostgreSQL's jsonb would refuse value (or a response could not render it)."""
     if depth > MAX_JSON_DEPTH:

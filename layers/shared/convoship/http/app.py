@@ -14,6 +14,7 @@ from mangum import Mangum
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core.observability import logger, metrics
+from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
@@ -96,6 +97,7 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
         openapi_url=None,
     )
     install_problem_handlers(app)
+    app.add_middleware(LoneSurrogateGuard)
     for router in routers:
         app.include_router(router)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from convoship.core.errors import UpstreamUnavailable
+from convoship.core.json_text import storable
 from convoship.core.observability import logger
 from convoship.llm.blocks import block_turns
 from convoship.llm.jsonhttp import parse_arguments
@@ -106,4 +107,5 @@ class BedrockChat:
         except (BotoCoreError, ClientError) as exc:
             logger.warning("model call failed", extra={"provider": "bedrock", "error": str(exc)})
             raise UpstreamUnavailable(f"the bedrock model could not be reached: {exc}") from None
-        return parse_completion(body)
+        # boto3 parsed the JSON: lone surrogates and NUL it let through become U+FFFD here.
+        return parse_completion(storable(body))

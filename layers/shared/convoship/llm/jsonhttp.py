@@ -1,6 +1,8 @@
 """POST JSON to a provider and read JSON back; every failure is UpstreamUnavailable.
 
-Error bodies are never echoed: providers quote parts of a wrong API key in them.
+Error bodies are never echoed: providers quote parts of a wrong API key in them. What a
+model sends is made storable: lone surrogates and NUL become U+FFFD (in tool arguments
+too), NaN and Infinity (not JSON) are refused.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import json
 from typing import Any
 
 from convoship.core.errors import UpstreamUnavailable
+from convoship.core.json_text import parse_storable_json
 from convoship.core.observability import logger
 from convoship.llm.types import Completion, Message, Sampling, ToolDef
 from convoship.security import outbound
@@ -47,7 +50,7 @@ def post_json(
             upstream_status=response.status,
         )
     try:
-        body = json.loads(response.body)
+        body = parse_storable_json(response.body)
     except ValueError:
         body = None
     if not isinstance(body, dict):
@@ -61,7 +64,8 @@ def parse_arguments(raw: Any) -> tuple[dict[str, Any] | None, str]:
         return raw, json.dumps(raw)
     text = raw if isinstance(raw, str) else ""
     try:
-        value = json.loads(text) if text.strip() else {}
+        # JSON in a JSON string: its escapes were decoded once with the body, twice only now.
+        value = parse_storable_json(text) if text.strip() else {}
     except ValueError:
         return None, text
     return (value, text) if isinstance(value, dict) else (None, text)

@@ -70,10 +70,16 @@ def _fill_body(value: Any, args: dict[str, Any], vault: SecretVault) -> Any:
 
 def _check_args(schema: dict[str, Any], args: dict[str, Any]) -> None:
     import jsonschema  # lazy: only tool calls need it
+    from referencing import Registry
 
-    error = jsonschema.exceptions.best_match(
-        jsonschema.Draft202012Validator(schema).iter_errors(args)
-    )
+    try:
+        # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
+        validator = jsonschema.Draft202012Validator(schema, registry=Registry())
+        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+    except Exception as exc:  # a schema saved before today's checks, or arguments it chokes on
+        raise ToolError(
+            f"the arguments could not be checked against the input schema ({type(exc).__name__})"
+        ) from None
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "arguments"
         raise ToolError(f"invalid arguments ({where}): {error.message}")

@@ -64,6 +64,10 @@ def check_outbound_url(url: str, *, allow_private: bool) -> SplitResult:
         raise UnsafeUrl("must use https" if not allow_private else "must use http or https")
     if not parts.hostname:
         raise UnsafeUrl("must name a host")
+    try:
+        parts.hostname.encode("idna")  # what resolving it will do (empty or long labels fail)
+    except UnicodeError:
+        raise UnsafeUrl(f"{parts.hostname!r} is not a valid host name") from None
     if parts.username is not None or parts.password is not None:
         raise UnsafeUrl("must not embed credentials; store them as a secret instead")
     if port == 0:
@@ -82,7 +86,7 @@ def resolve_public_addresses(host: str, port: int, *, allow_private: bool) -> li
     """Resolve host at call time; every address must be public unless private is allowed."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
+    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: not a valid host name
         raise UnsafeUrl(f"cannot resolve {host}") from exc
     addresses = sorted({str(info[4][0]) for info in infos})
     if not allow_private:

@@ -93,7 +93,13 @@ def request(
             break
         conn = _PinnedConnection(host, port, address, tls=tls, timeout=remaining)
         try:
-            conn.request(method, target, body=body, headers=headers or {})
+            try:
+                conn.request(method, target, body=body, headers=headers or {})
+            except ValueError:  # http.client: not ASCII / latin-1, or a line break
+                # Never the message: it may quote a header value, and so a secret.
+                raise OutboundError(
+                    "the request holds a URL or header value HTTP cannot carry"
+                ) from None
             response = conn.getresponse()
             data, cut = _read_bounded(conn, response, deadline, max_bytes, truncate)
             return OutboundResponse(

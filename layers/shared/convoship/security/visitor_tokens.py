@@ -14,7 +14,7 @@ import hmac
 import json
 import math
 import time
-from typing import Any
+from typing import Any, TypeGuard
 
 MAX_TOKEN_CHARS = 4096
 
@@ -35,27 +35,42 @@ def _segment(text: str) -> bytes:
 _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
+def _json_object(text: str) -> dict[str, Any]:
+    """The JSON object a segment holds. Whatever the bytes, the only exception is
+    InvalidVisitorToken (deep nesting is a RecursionError in json, a huge number a
+    ValueError, bytes that are not UTF-8 a UnicodeDecodeError)."""
+    try:
+        value = json.loads(_segment(text))
+    except (ValueError, RecursionError):
+        raise InvalidVisitorToken("malformed token") from None
+    if not isinstance(value, dict):
+        raise InvalidVisitorToken("malformed token")
+    return value
+
+
+def _finite_number(value: object) -> TypeGuard[int | float]:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return True  # exact: any size compares with a float, math.isfinite would overflow
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def verify(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
     """The claims of a valid, unexpired token signed with secret; InvalidVisitorToken else."""
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         raise InvalidVisitorToken("malformed token")
     header_b64, claims_b64, signature_b64 = token.split(".")
-    try:
-        header = json.loads(_segment(header_b64))
-        claims = json.loads(_segment(claims_b64))
-    except ValueError:
-        raise InvalidVisitorToken("malformed token") from None
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
+    header, claims = _json_object(header_b64), _json_object(claims_b64)
+    if header.get("alg") != "HS256":
         raise InvalidVisitorToken("the token must be signed with HS256")
     expected = hmac.new(
         secret.encode(), f"{header_b64}.{claims_b64}".encode(), hashlib.sha256
     ).digest()
     if not hmac.compare_digest(expected, _segment(signature_b64)):
         raise InvalidVisitorToken("bad signature")
-    if not isinstance(claims, dict):
-        raise InvalidVisitorToken("malformed token")
     exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, int | float) or not math.isfinite(exp):
+    if not _finite_number(exp):
         raise InvalidVisitorToken("the token needs a numeric exp claim")
     if exp <= (time.time() if now is None else now):
         raise InvalidVisitorToken("the token has expired")

@@ -14,6 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 from convoship.core.errors import ValidationFailed
 from convoship.secrets.refs import SECRET_REF, strings_in
 from convoship.security.netguard import UnsafeUrl, check_outbound_url
+from convoship.studio.input_schema import check_input_schema
 
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
 MAX_CONFIG_BYTES = 64 * 1024
@@ -31,34 +32,6 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
         if "\r" in value or "\n" in value or len(value) > 8192:
             raise ValueError(f"header {name}: value must be one line of at most 8192 characters")
     return headers
-
-
-def _remote_refs(value: Any) -> list[str]:
-    if isinstance(value, dict):
-        refs = [
-            v
-            for k, v in value.items()
-            if k in ("$ref", "$dynamicRef") and not (isinstance(v, str) and v.startswith("#"))
-        ]
-        return refs + [r for v in value.values() for r in _remote_refs(v)]
-    if isinstance(value, list):
-        return [r for v in value for r in _remote_refs(v)]
-    return []
-
-
-def _input_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    import jsonschema  # lazy: slow to import, and only tool writes need it
-
-    remote = _remote_refs(schema)
-    if remote:  # validating arguments would try to fetch them, or fail at call time
-        raise ValueError(f"only local references (#/...) are allowed, not {remote[0]!r}")
-    try:
-        jsonschema.Draft202012Validator.check_schema(schema)
-    except jsonschema.SchemaError as exc:
-        raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
-    if schema.get("type") != "object":
-        raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
-    return schema
 
 
 class HttpToolConfig(BaseModel):
@@ -84,7 +57,7 @@ class ToolSpec(BaseModel):
     description: Annotated[str, Field(max_length=2000)] = ""
     handler_kind: Literal["http"] = "http"
     config: HttpToolConfig
-    input_schema: Annotated[dict[str, Any], AfterValidator(_input_schema)] = {
+    input_schema: Annotated[dict[str, Any], AfterValidator(check_input_schema)] = {
         "type": "object",
         "properties": {},
     }

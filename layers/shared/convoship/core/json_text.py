@@ -1,0 +1,117 @@
+"""JSON text from outside (request bodies, model providers), parsed into values that the
+database and the response renderer can always take.
+
+JSON may spell half a UTF-16 surrogate pair alone (`"\\ud800"`) and a NUL (`"\\u0000"`):
+Python's json accepts both, then the first UTF-8 encode fails on the surrogate (the
+database driver, the response renderer) and PostgreSQL refuses the NUL, far from the input.
+Python's json also takes NaN and Infinity, which are not JSON, turns 1e400 into infinity,
+and raises RecursionError rather than ValueError on deep nesting.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import Any, NoReturn
+
+_SPELLED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+_SPELLED_UNSTORABLE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
+_SPELLED_UNSTORABLE_BYTES = re.compile(_SPELLED_UNSTORABLE.pattern.encode())
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
+Loc = list[str | int]
+
+
+def _not_json(constant: str) -> NoReturn:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a double")
+    return value
+
+
+def parse_json(data: str | bytes) -> Any:
+    """json.loads of strict JSON: NaN, Infinity, numbers past a double (1e400) and nesting
+    too deep for the parser are a ValueError like every other failure."""
+    try:
+        return json.loads(data, parse_constant=_not_json, parse_float=_finite)
+    except RecursionError:
+        raise ValueError("the JSON nests too deeply") from None
+
+
+def spells_a_surrogate(data: bytes) -> bool:
+    """Whether JSON text holds a surrogate escape (paired or not): a quick test that spares
+    walking the parsed value in the common case. UTF-16 and UTF-32 bodies (json reads them
+    too) are decoded first."""
+    encoding = json.detect_encoding(data)
+    if encoding != "utf-8":
+        data = data.decode(encoding, "replace").encode()
+    return _SPELLED_SURROGATE.search(data) is not None
+
+
+def escaped(text: str) -> str:
+    """text with its lone surrogates spelled out (`\\ud800`), printable in a message."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
+def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:
+    """Where a lone surrogate in a parsed JSON value is (loc extended), and a message; None
+    when there is none. Iterative: the value may nest as deep as json would parse."""
+    todo: list[tuple[Any, Loc]] = [(value, loc)]
+    while todo:
+        item, where = todo.pop()
+        if isinstance(item, str):
+            if _LONE_SURROGATE.search(item):
+                return where, f"contains a lone UTF-16 surrogate: {escaped(item)[:80]!r}"
+        elif isinstance(item, dict):
+            for key, child in item.items():
+                if _LONE_SURROGATE.search(key):
+                    return where, f"key {escaped(key)[:80]!r} contains a lone UTF-16 surrogate"
+                todo.append((child, [*where, key]))
+        elif isinstance(item, list):
+            todo += [(child, [*where, index]) for index, child in enumerate(item)]
+    return None
+
+
+def storable(value: Any) -> Any:
+    """value (changed in place) with each lone surrogate and NUL in its strings and keys
+    replaced by U+FFFD, as a lenient UTF-8 decoder would."""
+
+    def fixed(text: str) -> str:
+        return _UNSTORABLE.sub("\ufffd", text)
+
+    if isinstance(value, str):
+        return fixed(value)
+    todo = [value]
+    while todo:
+        item = todo.pop()
+        if isinstance(item, list):
+            for index, child in enumerate(item):
+                if isinstance(child, str):
+                    item[index] = fixed(child)
+                elif isinstance(child, list | dict):
+                    todo.append(child)
+        elif isinstance(item, dict):
+            for key in list(item):
+                child = item.pop(key)
+                if isinstance(child, str):
+                    child = fixed(child)
+                elif isinstance(child, list | dict):
+                    todo.append(child)
+                item[fixed(key)] = child
+    return value
+
+
+def parse_storable_json(data: str | bytes) -> Any:
+    """parse_json, then storable when the text spells a surrogate or a NUL (what a model
+    sends: its text is kept, never refused)."""
+    value = parse_json(data)
+    if isinstance(data, bytes):
+        spelled = _SPELLED_UNSTORABLE_BYTES.search(data) is not None
+    else:
+        spelled = _SPELLED_UNSTORABLE.search(data) is not None
+    return storable(value) if spelled else value

@@ -1,0 +1,155 @@
+"""Tool input schemas that would make validation recurse forever or too deep are refused at
+save; one that got stored anyway is a tool error the model reads, never a 500 (issue 11,
+#3 #4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
+from tests.support.agents import SLUG, Conn, Token, create_agent, created, problem_of
+from tests.support.api_client import ApiClient, ApiResponse
+from tests.support.publishing import BASE, publish, set_threshold
+
+TOOL_URL = "http://127.0.0.1:9/lookup"  # nothing listens: a tool call fails fast, offline
+
+
+def tool(input_schema: dict[str, Any], name: str = "lookup") -> dict[str, Any]:
+    return {
+        "name": name,
+        "config": {"method": "POST", "url": TOOL_URL},
+        "input_schema": input_schema,
+    }
+
+
+def nested_properties(levels: int) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "string"}
+    for _ in range(levels):
+        schema = {"type": "object", "properties": {"p": schema}}
+    return schema
+
+
+SELF = {"type": "object", "$ref": "#"}
+MUTUAL = {
+    "type": "object",
+    "properties": {"a": {"$ref": "#/$defs/x"}},
+    "$defs": {"x": {"$ref": "#/$defs/y"}, "y": {"$ref": "#/$defs/x"}},
+}
+THROUGH_ALL_OF = {
+    "type": "object",
+    "properties": {"a": {"$ref": "#/$defs/x"}},
+    "$defs": {"x": {"allOf": [{"type": "string"}, {"$ref": "#/$defs/x"}]}},
+}
+THROUGH_AN_ANCHOR = {
+    "type": "object",
+    "properties": {"a": {"$ref": "#/$defs/x"}},
+    "$defs": {"x": {"$anchor": "loop", "anyOf": [{"$ref": "#loop"}]}},
+}
+CYCLES = [SELF, MUTUAL, THROUGH_ALL_OF, THROUGH_AN_ANCHOR]
+
+
+def refusal(response: ApiResponse) -> str:
+    """The messages of a 422 validation problem about the input schema."""
+    problem = problem_of(response, 422, "validation")
+    assert all(e["loc"][:2] == ["body", "input_schema"] for e in problem["errors"]), problem
+    return " ".join(e["msg"] for e in problem["errors"])
+
+
+@pytest.fixture
+def editor(api: ApiClient, token: Token, workspace: Any, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+    editor = str(token(workspace, "editor"))
+    create_agent(api, editor, slug=SLUG)
+    return editor
+
+
+@pytest.mark.parametrize("schema", CYCLES, ids=["self", "mutual", "allOf", "anchor"])
+def test_a_ref_cycle_is_refused_at_save(api: ApiClient, editor: str, schema: Any) -> None:
+    assert "$ref cycle" in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(schema)))
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    patch = api.patch(f"{BASE}/tools/{saved['id']}", token=editor, json={"input_schema": schema})
+    assert "$ref cycle" in refusal(patch)
+
+
+@pytest.mark.parametrize(
+    ("schema", "message"),
+    [
+        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}, "does not resolve"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/required"}}, "required": []}, "schema"),
+        ({"type": "object", "properties": {"a": {"$ref": "#nowhere"}}}, "does not resolve"),
+    ],
+)
+def test_a_reference_to_nothing_is_refused_at_save(
+    api: ApiClient, editor: str, schema: Any, message: str
+) -> None:
+    assert message in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(schema)))
+
+
+def test_a_recursive_schema_that_descends_into_the_arguments_is_kept(
+    api: ApiClient, editor: str
+) -> None:
+    tree = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "children": {"type": "array", "items": {"$ref": "#"}},
+        },
+    }
+    created(api.post(f"{BASE}/tools", token=editor, json=tool(tree)))
+
+
+@pytest.mark.parametrize("levels", [17, 100])
+def test_a_schema_nested_deeper_than_32_is_refused_at_save(
+    api: ApiClient, editor: str, levels: int
+) -> None:
+    response = api.post(f"{BASE}/tools", token=editor, json=tool(nested_properties(levels)))
+    assert "deeper than 32" in refusal(response)
+
+
+def test_a_schema_nested_32_deep_is_kept(api: ApiClient, editor: str) -> None:
+    created(api.post(f"{BASE}/tools", token=editor, json=tool(nested_properties(15))))
+
+
+@pytest.mark.parametrize("schema", [SELF, MUTUAL, {"type": "object", "$ref": "#/$defs/gone"}])
+def test_a_cyclic_schema_already_stored_is_a_tool_error_in_every_channel(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    editor: str,
+    owner_sql: Conn,
+    fake_llm: Any,
+    schema: Any,
+) -> None:
+    # Given a tool whose schema was stored before the checks existed
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    owner_sql.execute(
+        "UPDATE ai_agent_tools SET input_schema = %s WHERE id = %s", (Jsonb(schema), saved["id"])
+    )
+    call = 'call:lookup {"a": {"b": 1}}'
+    # When the model calls it in the playground, the publish gate and the public embed
+    playground = api.post(f"{BASE}/playground/chat", token=editor, json={"message": call})
+    assert playground.status == 200, playground.text
+    assert "could not be checked against the input schema" in playground.json()["reply"]
+
+    set_threshold(api, token(workspace, "admin"), 0.5)
+    evaluation = {
+        "name": "calls",
+        "input": call,
+        "assertions": [{"type": "contains", "value": "x"}],
+    }
+    created(api.post(f"{BASE}/evals", token=editor, json=evaluation))
+    gate = publish(api, editor)
+    assert gate.status == 422, gate.text  # the eval ran (and failed its assertion): no 500
+    set_threshold(api, token(workspace, "admin"), 0)
+    assert publish(api, editor).status == 201
+
+    public_token = api.get(BASE, token=editor).json()["public_token"]
+    embed = api.post(f"/v1/embed/{public_token}/chat", json={"message": call})
+    # Then every one answers, the tool call ending as an error the model read
+    assert embed.status == 200, embed.text
+    assert "could not be checked against the input schema" in embed.json()["reply"]

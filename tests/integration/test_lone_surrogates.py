@@ -1,0 +1,116 @@
+"""A lone UTF-16 surrogate (`"\\ud800"`, valid JSON) anywhere in a JSON body is a 422 with
+its location, on every route, and nothing is written (issue 11, #5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.agents import (
+    SLUG,
+    Conn,
+    Token,
+    create_agent,
+    problem_of,
+    table_counts,
+)
+from tests.support.api_client import ApiClient
+from tests.support.publishing import BASE
+
+TOOL_URL = "https://api.example.com/orders"
+
+
+def tool(**overrides: Any) -> dict[str, Any]:
+    config: dict[str, Any] = {"method": "POST", "url": TOOL_URL, **overrides.pop("config", {})}
+    return {"name": "lookup", "config": config, **overrides}
+
+
+CASES: list[tuple[str, str, Any, list[Any]]] = [
+    ("POST", "/v1/ai-agent-drafts", {"data": {"k": "a\ud800b"}}, ["body", "data", "k"]),
+    ("POST", "/v1/ai-agent-drafts", {"data": {"a\udfffb": 1}}, ["body", "data"]),
+    ("POST", "/v1/ai-agent-drafts", {"data": {"list": [1, "\udbff"]}}, ["body", "data", "list", 1]),
+    (
+        "POST",
+        f"{BASE}/tools",
+        tool(config={"body": {"q": "\ud800"}}),
+        ["body", "config", "body", "q"],
+    ),
+    (
+        "POST",
+        f"{BASE}/tools",
+        tool(config={"headers": {"X-Key": "v\ud800"}}),
+        ["body", "config", "headers", "X-Key"],
+    ),
+    (
+        "POST",
+        f"{BASE}/tools",
+        tool(input_schema={"type": "object", "description": "\udc00"}),
+        ["body", "input_schema", "description"],
+    ),
+    ("POST", "/v1/ai-agents", {"name": "\ud83d"}, ["body", "name"]),  # a high half alone
+    ("PATCH", f"{BASE}", {"description": "x\ude00"}, ["body", "description"]),
+    ("POST", f"{BASE}/playground/chat", {"message": "\ud800"}, ["body", "message"]),
+    ("POST", "/v1/secrets", {"name": "K", "value": "\ud800"}, ["body", "value"]),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body", "loc"), CASES, ids=lambda c: str(c)[:30])
+def test_a_lone_surrogate_is_422_at_its_location(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    owner_sql: Conn,
+    method: str,
+    path: str,
+    body: Any,
+    loc: list[Any],
+) -> None:
+    create_agent(api, token(workspace, "editor"), slug=SLUG)
+    before = table_counts(owner_sql)
+    response = api.request(method, path, token=token(workspace, "owner"), json=body)
+    problem = problem_of(response, 422, "validation")
+    assert problem["errors"][0]["loc"] == loc, problem
+    assert "surrogate" in problem["errors"][0]["msg"]
+    assert table_counts(owner_sql) == before
+
+
+def test_a_lone_surrogate_on_the_public_embed_is_422(
+    api: ApiClient, token: Token, workspace: Any
+) -> None:
+    agent = create_agent(api, token(workspace, "editor"), slug=SLUG)
+    response = api.post(f"/v1/embed/{agent['public_token']}/chat", json={"message": "hi\ud800"})
+    assert problem_of(response, 422, "validation")["errors"][0]["loc"] == ["body", "message"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "emoji \U0001f600",  # a valid pair, sent as \ud83d\ude00
+        "\\ud800",  # the six characters, escaped: no surrogate at all
+        "\\\U0001f600",  # an escaped backslash, then a valid pair
+    ],
+)
+def test_surrogate_pairs_and_escaped_backslashes_pass(
+    api: ApiClient, token: Token, workspace: Any, text: str
+) -> None:
+    response = api.post(
+        "/v1/ai-agent-drafts", token=token(workspace, "editor"), json={"data": {"t": text}}
+    )
+    assert response.status == 201, response.text
+    assert response.json()["data"]["t"] == text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32", "utf-32-be"])
+def test_a_lone_surrogate_in_a_utf16_or_utf32_body_is_422(
+    api: ApiClient, token: Token, workspace: Any, encoding: str
+) -> None:
+    # json reads UTF-16 and UTF-32 bodies too; the escape is then not an ASCII byte run.
+    body = '{"data": {"k": "\\ud800"}}'.encode(encoding)
+    response = api.post(
+        "/v1/ai-agent-drafts",
+        token=token(workspace, "editor"),
+        data=body,
+        content_type="application/json",
+    )
+    assert problem_of(response, 422, "validation")["errors"][0]["loc"] == ["body", "data", "k"]
