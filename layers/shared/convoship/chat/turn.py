@@ -40,6 +40,7 @@ from convoship.studio.guardrail_configs import normalize_origin
 from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
 
 HISTORY_MESSAGES = 50  # earlier user/assistant messages the model sees
+REDACTION_FAILED = "[REDACTION FAILED]"  # stored instead of a value redaction could not handle
 _EMBED_AGENT = "(SELECT id FROM ai_agents WHERE public_token = %(token)s)"
 _PLAYGROUND_AGENT = "(SELECT id FROM ai_agents WHERE workspace_id = %(ws)s AND slug = %(slug)s)"
 
@@ -208,19 +209,31 @@ def _escalation(
 
 
 class _Redactor:
-    """Applies the REDACT guardrail to what is written, counting what it replaced."""
+    """Applies the REDACT guardrail to what is written, counting what it replaced.
+
+    Fails closed: if redaction raises, the value is stored as REDACTION_FAILED (never the raw
+    text) and a RedactionFailed metric is emitted.
+    """
 
     def __init__(self, context: RunContext) -> None:
         redact = _guardrail(context, "REDACT")
         self.entities: list[str] = list(redact["entities"]) if redact else []
+        self.phone_regions: list[str] | None = redact.get("phone_regions") if redact else None
         self.count = 0
 
     def __call__(self, value: Any) -> Any:
         if not self.entities:
             return value
-        from convoship.runtime.pii import redact_value  # lazy: only turns that write text
+        try:
+            from convoship.runtime.pii import redact_value  # lazy: only turns that write text
 
-        result, count = redact_value(value, self.entities)
+            result, count = redact_value(value, self.entities, self.phone_regions)
+        except Exception as exc:  # whatever failed, the raw text is not stored
+            logger.error(
+                "redaction failed; stored a placeholder", extra={"error": type(exc).__name__}
+            )
+            metrics.add_metric(name="RedactionFailed", unit="Count", value=1)
+            return REDACTION_FAILED
         self.count += count
         return result
 
