@@ -143,5 +143,5 @@ def test_entity_names_have_one_source() -> None:
     from convoship.runtime.pii import ENTITIES
 
     assert ENTITIES is REDACT_ENTITIES
-    assert REDACT_ENTITIES == get_args(RedactEntity)
+    assert get_args(RedactEntity) == REDACT_ENTITIES
     assert set(DEFAULT_PHONE_REGIONS) <= set(phonenumbers.SUPPORTED_REGIONS)

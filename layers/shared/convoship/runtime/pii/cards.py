@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, glued
+from convoship.runtime.pii.spans import Span, glued, in_iban
 
 _RUN_RE = re.compile(r"[0-9]++(?:[ ._/-]{1,3}+[0-9]++)*+", re.ASCII)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
-_IBAN_HEAD_RE = re.compile(r"[A-Za-z]{2} ?\Z")
 _FIRST_DIGITS = frozenset("234569")
 _MAX_GROUPS = 5
 
@@ -28,10 +27,8 @@ def find_cards(text: str) -> list[Span]:
         if end - start < 13 or glued(text, start, end):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, start, end)]
-        if groups[0][1] - groups[0][0] == 2 and _IBAN_HEAD_RE.search(
-            text, max(0, start - 3), start
-        ):
-            continue  # the account part of an IBAN written "DE 89 3704 ..."
+        if in_iban(text, start, text[groups[0][0] : groups[0][1]]):
+            continue
         index = 1 if start and text[start - 1] == "+" else 0  # a phone's country code
         while index < len(groups):
             last = _card_at(text, groups, index)

@@ -22,7 +22,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, is_word
+from convoship.runtime.pii.spans import Span, context_before, context_words, in_iban, is_word
 
 _RUN_RE = re.compile(
     r"(?<![\w+@])(?<![0-9][ ./()-])(?<![0-9][ ./()-]{2})(?<![0-9][ ./()-]{3})"
@@ -55,6 +55,8 @@ def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
         if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, run.start(), run.end())]
+        if in_iban(text, run.start(), text[groups[0][0] : groups[0][1]]):
+            continue
         first = 0
         while first < len(groups):
             found = _phone_at(text, run.start(), groups, first, regions)
