@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, glued, in_iban
+from convoship.runtime.pii.spans import Span, glued
 
 _RUN_RE = re.compile(r"[0-9]++(?:[ ._/-]{1,3}+[0-9]++)*+", re.ASCII)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
@@ -27,8 +27,6 @@ def find_cards(text: str) -> list[Span]:
         if end - start < 13 or glued(text, start, end):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, start, end)]
-        if in_iban(text, start, text[groups[0][0] : groups[0][1]]):
-            continue
         index = 1 if start and text[start - 1] == "+" else 0  # a phone's country code
         while index < len(groups):
             last = _card_at(text, groups, index)

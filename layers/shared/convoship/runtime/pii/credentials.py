@@ -45,10 +45,13 @@ _AUTH_SCHEME_RE = re.compile(
     _A | re.IGNORECASE,
 )
 _URL_PASSWORD_RE = re.compile(
-    r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@\x00]{0,128}:(?P<secret>[^\s/@\x00]{1,256})@", _A
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@\x00]{0,128}:(?P<secret>[^\s/\x00]{1,256})@"
+    r"(?=[^\s/@\x00]*+(?:[/?#\s]|\Z))",  # up to the last @ before the host
+    _A,
 )
 _LABELS = (  # what a key naming a secret contains
     r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|senha|wachtwoord"
     r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
 )
 _KEY_VALUE_RE = re.compile(

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from convoship.runtime.pii.cards import find_cards
 from convoship.runtime.pii.credentials import find_credentials
 from convoship.runtime.pii.emails import find_emails
-from convoship.runtime.pii.ibans import find_ibans
+from convoship.runtime.pii.ibans import find_broken_ibans, find_ibans
 from convoship.runtime.pii.network import find_ips
 from convoship.runtime.pii.normalize import normalize
 from convoship.runtime.pii.phones import find_phones
@@ -26,6 +26,7 @@ _DETECTORS: tuple[tuple[str, Finder], ...] = (
     ("CREDENTIAL", lambda text, _: find_credentials(text)),
     ("EMAIL", lambda text, _: find_emails(text)),
     ("IBAN", lambda text, _: find_ibans(text)),
+    ("", lambda text, _: find_broken_ibans(text)),  # masked, never reported
     ("CREDIT_CARD", lambda text, _: find_cards(text)),
     ("US_SSN", lambda text, _: find_ssns(text)),
     ("IP_ADDRESS", lambda text, _: find_ips(text)),

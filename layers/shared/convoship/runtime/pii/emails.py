@@ -1,6 +1,6 @@
 """EMAIL: `local@domain.tld` in any script, the TLD being 2-63 letters or an `xn--` label.
 
-Local parts and domains may hold any letters (`jörg@beispiel.de`, `用户@例子.中国`); full-width
+Local parts (`o'brien@...`) and domains may hold any letters (`jörg@beispiel.de`, `用户@例子.中国`); full-width
 `@` (U+FF20) reads as `@` after normalisation. Not emails: `user@localhost`, `a@b.c`, decorators.
 """
 
@@ -11,7 +11,7 @@ import re
 from convoship.runtime.pii.spans import Span
 
 _EMAIL_RE = re.compile(
-    r"(?<![\w.%+@-])[\w.%+-]++@(?:[\w-]++\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
+    r"(?<![\w.%+@-])\w[\w.%+'-]*+@(?:[\w-]++\.)+(?:[^\W\d_]{2,63}|xn--[a-z0-9-]{1,59})"
     r"(?![\w@-]|\.\w)",
     re.IGNORECASE,
 )

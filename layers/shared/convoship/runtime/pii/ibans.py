@@ -24,9 +24,7 @@ def find_ibans(text: str) -> list[Span]:
         start = start_match.start()
         if start < covered:
             continue
-        head = "".join(ch for ch in start_match.group() if ch.isalnum())
-        ends = _chunk_ends(text, start_match.end(), head)
-        for end, compact in reversed(ends):
+        for end, compact in reversed(_prefixes(text, start_match)):
             if _valid(compact.upper()):
                 spans.append((start, end))
                 covered = end
@@ -34,19 +32,36 @@ def find_ibans(text: str) -> list[Span]:
     return spans
 
 
-def _chunk_ends(text: str, pos: int, compact: str) -> list[tuple[int, str]]:
-    """Where each following chunk ends, with the IBAN written that far, while it may be one."""
+def find_broken_ibans(text: str) -> list[Span]:
+    """IBANs that fail their checks (`GB83 WEST 1234 ...`): never redacted as IBANs, but not a
+    card or a phone number either. A capital country code, then groups without lowercase
+    letters holding at least ten digits."""
+    spans: list[Span] = []
+    for start_match in _START_RE.finditer(text):
+        if not start_match.group()[:2].isupper() or (spans and start_match.start() < spans[-1][1]):
+            continue
+        prefixes = _prefixes(text, start_match, capitals_only=True)
+        if prefixes and sum(ch.isdigit() for ch in prefixes[-1][1][4:]) >= 10:
+            spans.append((start_match.start(), prefixes[-1][0]))
+    return spans
+
+
+def _prefixes(
+    text: str, start_match: re.Match[str], capitals_only: bool = False
+) -> list[tuple[int, str]]:
+    """Where each chunk after a country code and check digits ends, with the IBAN written that
+    far (compact), for the lengths an IBAN may have."""
+    compact = "".join(ch for ch in start_match.group() if ch.isalnum())
+    pos = start_match.end()
     ends: list[tuple[int, str]] = []
-    if pos < len(text) and text[pos].isalnum():  # the check digits run on into the account
-        chunk = _CHUNK_RE.match(text, pos)
-        assert chunk is not None
-        compact += chunk.group(1)
-        pos = chunk.end()
-        ends.append((pos, compact))
+    glued = pos < len(text) and text[pos].isalnum()  # "DE89370400...": no separator first
     while len(compact) < _MAX:
         chunk = _CHUNK_RE.match(text, pos)
-        if chunk is None:
+        if chunk is None or (glued and chunk.start(1) != pos):
             break
+        if capitals_only and not chunk.group(1).upper() == chunk.group(1):
+            break
+        glued = False
         compact += chunk.group(1)
         pos = chunk.end()
         ends.append((pos, compact))

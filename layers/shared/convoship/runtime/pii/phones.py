@@ -10,9 +10,12 @@ dates, UUIDs and dashed order numbers are never cut into a phone number.
 - National (`020 7946 0958`, `(02) 9876 5432`, `4155550132`): valid (not just possible) in one
   of the guardrail's regions, written with that region's trunk prefix where it has one (`0` in
   GB, DE, FR, JP, AU ...), except where people leave it out: North America, Brazil, and Indian
-  mobiles. Not a date shape; not after an identifier's label (`order`, `invoice`, `#` ...) unless
-  a phone word is closer (`phone`, `call`, `tel` ...). Bare digits need 10 of them, or a phone
-  word just before (`phone: 612345678`).
+  mobiles. Written in the groups the number's national format has (`98765 43210`, not
+  `3782 822463`); where there is no trunk prefix (ES, IT, MX), any groups of 2-4 digits.
+  Not a date shape, not the tail of a longer run of numbers (`batch 2024 0115 0930`), not after
+  an identifier's label (`order`, `invoice`, `#` ...) unless a phone word is closer (`phone`,
+  `call`, `tel` ...). Bare digits need 10 of them, or a phone word just before (`phone:
+  612345678`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from functools import lru_cache
 from itertools import accumulate
 from typing import Any
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, in_iban, is_word
+from convoship.runtime.pii.spans import Span, context_before, context_words, is_word
 
 _RUN_RE = re.compile(
     r"(?<![\w+@])(?<![0-9][ ./()-])(?<![0-9][ ./()-]{2})(?<![0-9][ ./()-]{3})"
@@ -41,7 +44,9 @@ _ID_WORDS = context_words(
     r"order", r"invoice", r"inv", r"ref", r"reference", r"ticket", r"tracking", r"case",
     r"id", r"sku", r"isbn", r"serial", r"part", r"confirmation", r"booking", r"reservation",
     r"transaction", r"tx", r"account", r"acct", r"customer", r"member", r"policy", r"claim",
-    r"item", r"product", r"model", r"version", r"build", r"pin", r"code", r"#", r"№",
+    r"item", r"product", r"model", r"version", r"build", r"pin", r"code", r"#", r"№", r"po",
+    r"purchase\s+order", r"upc", r"ean", r"gtin", r"barcode", r"issn", r"batch", r"lot",
+    r"salary", r"range",
 )  # fmt: skip
 _SSN_SHAPE_RE = re.compile(r"[0-9]{3}([ .-])[0-9]{2}\1[0-9]{4}", re.ASCII)
 _MAX_GROUPS = 7
@@ -55,8 +60,6 @@ def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
         if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, run.start(), run.end())]
-        if in_iban(text, run.start(), text[groups[0][0] : groups[0][1]]):
-            continue
         first = 0
         while first < len(groups):
             found = _phone_at(text, run.start(), groups, first, regions)
@@ -89,8 +92,8 @@ def _phone_at(
     for last in range(first, min(len(groups), first + _MAX_GROUPS)):
         length = groups[last][1] - groups[last][0]
         digits += length
-        if digits > _INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 1):
-            break  # one-digit groups only lead: `1 415 ...`, `+44 (0) 20 ...`, `+33 1 23 ...`
+        if digits > _INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 2):
+            break  # one-digit groups only lead: `1 415 ...`, `+33 (0)1 23 ...`, `+52 1 55 ...`
         if last == len(groups) - 1 or _splits(text, groups, last):
             ends.append(last)
     for last in reversed(ends):
@@ -111,20 +114,43 @@ def _is_phone(text: str, span: Span, plus: bool, regions: tuple[str, ...]) -> bo
     written = text[span[0] : span[1]]
     groups = tuple(_GROUP_RE.findall(written))
     digits = "".join(groups)
-    if plus or digits.startswith("00"):
-        low, high = _INTERNATIONAL_DIGITS
-        return low <= len(digits) <= high and _possible_international(digits.removeprefix("00"))
-    low, high = _NATIONAL_DIGITS
-    if not low <= len(digits) <= high or _SSN_SHAPE_RE.fullmatch(written):
-        return False
+    if plus:
+        return _international(groups)
     if any(_DATE_RE.fullmatch(chunk) for chunk in written.split()):
         return False
-    phone_word = context_before(text, span[0], _PHONE_WORDS)
-    if not phone_word and (len(digits) < 10 and len(groups) == 1):
+    if span[0] > 1 and text[span[0] - 1] == " " and text[span[0] - 2].isdigit():
+        return False  # carved out of a longer run of numbers: `batch 2024 0115 0930`
+    if groups[0].startswith("00") and len(groups) > 1:  # `0044 20 ...`: an international prefix
+        valid = _international((groups[0][2:], *groups[1:]))
+    else:
+        low, high = _NATIONAL_DIGITS
+        if not low <= len(digits) <= high or _SSN_SHAPE_RE.fullmatch(written):
+            return False
+        valid = _valid_national(tuple(len(group) for group in groups), digits, regions)
+    if not valid:
         return False
-    if not phone_word and context_before(text, span[0], _ID_WORDS):
+    # The context is read last: most candidates fail the checks above (cached per number).
+    if context_before(text, span[0], _PHONE_WORDS):
+        return True
+    return not (len(groups) == 1 and len(digits) < 10) and not context_before(
+        text, span[0], _ID_WORDS
+    )
+
+
+def _international(groups: tuple[str, ...]) -> bool:
+    """Whether `+` and these groups make a possible number; a lone digit written after the
+    country code may be a trunk or mobile token the number goes without (`+52 1 55 ...`)."""
+    digits = "".join(groups)
+    low, high = _INTERNATIONAL_DIGITS
+    if not low <= len(digits) <= high:
         return False
-    return _valid_national(tuple(len(group) for group in groups), digits, regions)
+    if _possible_international(digits):
+        return True
+    return (
+        len(groups) > 2
+        and len(groups[1]) == 1
+        and _possible_international(groups[0] + "".join(groups[2:]))
+    )
 
 
 @lru_cache(maxsize=4096)
@@ -159,14 +185,16 @@ def _valid_national(groups: tuple[int, ...], digits: str, regions: tuple[str, ..
             continue
         if digits != phonenumbers.national_significant_number(number):
             return True  # written with its trunk prefix: `020 ...`, `1-800-...`
-        if (not prefix or _trunk_optional(region, prefix, number)) and _grouped_as(groups, number):
+        if not prefix and (all(2 <= n <= 4 for n in groups) or _grouped_as(groups, number)):
+            return True  # no trunk prefix at all (ES, IT, MX): `912 345 678` is fine too
+        if prefix and _trunk_optional(region, prefix, number) and _grouped_as(groups, number):
             return True
     return False
 
 
 def _grouped_as(groups: tuple[int, ...], number: Any) -> bool:
     """Whether each written group is one or more whole groups of the number's national format:
-    `415 555 0132` is, `3782 822463` and `1234-567890` are not (a card, an order number)."""
+    `98765 43210` is, `3782 822463` and `1234-567890` are not (a card, an order number)."""
     import phonenumbers
 
     formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)

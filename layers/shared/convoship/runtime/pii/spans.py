@@ -35,16 +35,6 @@ def glued(text: str, start: int, end: int) -> bool:
     return (start > 0 and is_word(text[start - 1])) or (end < len(text) and is_word(text[end]))
 
 
-_IBAN_HEAD_RE = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2} ?\Z")
-
-
-def in_iban(text: str, start: int, first_group: str) -> bool:
-    """Whether digits starting with `first_group` at `start` follow a country code as an IBAN's
-    check digits would (`DE 89 3704 ...`): a broken IBAN, not a card or a phone number. Only
-    capitals count: "on 01 23 45 67 89" is a phone number."""
-    return len(first_group) == 2 and bool(_IBAN_HEAD_RE.search(text, max(0, start - 3), start))
-
-
 def context_words(*words: str) -> re.Pattern[str]:
     """Matches text that ends with one of `words` (regex fragments), then perhaps a few filler
     words ("is", "number", "no"), spaces and light punctuation: the context of a candidate."""
