@@ -1,7 +1,8 @@
 """EMAIL: `local@domain.tld` in any script, the TLD being 2-63 letters or an `xn--` label.
 
-Local parts (`o'brien@...`) and domains may hold any letters (`jörg@beispiel.de`, `用户@例子.中国`); full-width
-`@` (U+FF20) reads as `@` after normalisation. Not emails: `user@localhost`, `a@b.c`, decorators.
+Local parts and domains may hold any letters (`jörg@beispiel.de`, `用户@例子.中国`,
+`o'brien@...`); full-width `@` (U+FF20) reads as `@` after normalisation. Not emails:
+`user@localhost`, `a@b.c`, decorators.
 """
 
 from __future__ import annotations

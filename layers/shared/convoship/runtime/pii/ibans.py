@@ -59,7 +59,7 @@ def _prefixes(
         chunk = _CHUNK_RE.match(text, pos)
         if chunk is None or (glued and chunk.start(1) != pos):
             break
-        if capitals_only and not chunk.group(1).upper() == chunk.group(1):
+        if capitals_only and chunk.group(1).upper() != chunk.group(1):
             break
         glued = False
         compact += chunk.group(1)
