@@ -18,6 +18,7 @@ from convoship_dev.bench import (
     console,
     discover,
     importtime,
+    pii,
     ratelimit,
     report,
     roundtrips,
@@ -26,7 +27,7 @@ from convoship_dev.bench import (
 from convoship_dev.bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
-SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "imports")
+SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "imports", "pii")
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,10 @@ def run(args: argparse.Namespace) -> int:
             rows += imports.rows
             tops = imports.tops
             lap("imports")
+        if "pii" in only:
+            progress("PII redaction: corpus recall and precision, cost per KB, loading")
+            rows += pii.measure(runs=sizes.import_runs)
+            lap("pii")
         progress("stopping servers")
     meta["loadavg_end"] = os.getloadavg()
     meta["duration_s"] = time.monotonic() - started

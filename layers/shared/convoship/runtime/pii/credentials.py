@@ -54,27 +54,44 @@ _LABELS = (  # what a key naming a secret contains
     r"|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|senha|wachtwoord"
     r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
 )
-_KEY_VALUE_RE = re.compile(
-    rf"(?<![\w-])[\w-]{{0,40}}(?:{_LABELS})(?P<quote>[\"']?)"
-    r"(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?(?P<secret>[^\s\"',;\x00]{6,}+)",
+_LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
+_VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
+    r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?"
+    r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
     re.IGNORECASE,
 )
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_.-]{16,}+", _A)  # only these can hold a prefixed key
 
 
 def find_credentials(text: str) -> list[Span]:
     spans = _pem_blocks(text)
     text = mask(text, spans)
-    spans.extend(m.span() for m in _PREFIXED_RE.finditer(text))
-    for m in _AUTH_SCHEME_RE.finditer(text):
-        secret = m.group("secret")
-        if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
-            spans.append(m.span("secret"))
-    spans.extend(m.span("secret") for m in _URL_PASSWORD_RE.finditer(text))
-    for m in _KEY_VALUE_RE.finditer(text):
+    for token in _TOKEN_RE.finditer(text):
+        key = _PREFIXED_RE.match(text, token.start())
+        if key:
+            spans.append(key.span())
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
+        for m in _AUTH_SCHEME_RE.finditer(text):
+            secret = m.group("secret")
+            if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
+                spans.append(m.span("secret"))
+    if "://" in text:
+        spans.extend(m.span("secret") for m in _URL_PASSWORD_RE.finditer(text))
+    spans.extend(_labelled_values(text))
+    return _merged(spans)
+
+
+def _labelled_values(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for label in _LABEL_RE.finditer(text):
+        m = _VALUE_RE.match(text, label.end())
+        if m is None:
+            continue
         code_like = "=" in m.group("sep") or m.group("quote")
         if code_like or _looks_random(m.group("secret")):
             spans.append(m.span("secret"))
-    return _merged(spans)
+    return spans
 
 
 def _pem_blocks(text: str) -> list[Span]:

@@ -94,7 +94,9 @@ def _phone_at(
         digits += length
         if digits > _INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 2):
             break  # one-digit groups only lead: `1 415 ...`, `+33 (0)1 23 ...`, `+52 1 55 ...`
-        if last == len(groups) - 1 or _splits(text, groups, last):
+        if digits >= _NATIONAL_DIGITS[0] and (
+            last == len(groups) - 1 or _splits(text, groups, last)
+        ):
             ends.append(last)
     for last in reversed(ends):
         span = _balanced(text, start, groups[last][1])
@@ -170,13 +172,14 @@ def _valid_national(groups: tuple[int, ...], digits: str, regions: tuple[str, ..
     import phonenumbers
 
     for region in regions:
-        metadata = _metadata(region)
+        metadata, pattern = _metadata(region)
         prefix = metadata.national_prefix or ""
         lengths = metadata.general_desc.possible_length
-        if len(digits) not in lengths and not (
-            prefix and digits.startswith(prefix) and len(digits) - len(prefix) in lengths
-        ):
-            continue
+        national = (
+            (digits, digits[len(prefix) :]) if prefix and digits.startswith(prefix) else (digits,)
+        )
+        if not any(len(n) in lengths and pattern.fullmatch(n) for n in national):
+            continue  # cheaply not a number of this region: no parse
         try:
             number = phonenumbers.parse(digits, region)
         except phonenumbers.NumberParseException:
@@ -205,13 +208,21 @@ def _grouped_as(groups: tuple[int, ...], number: Any) -> bool:
     return all(cut + trunk in cuts for cut in written)
 
 
-def _metadata(region: str) -> Any:
+def clear_cache() -> None:
+    """Forget the numbers already checked (the bench times each message afresh)."""
+    _possible_international.cache_clear()
+    _valid_national.cache_clear()
+
+
+@lru_cache(maxsize=None)
+def _metadata(region: str) -> tuple[Any, re.Pattern[str]]:
+    """The region's metadata, and its pattern of national numbers (compiled once)."""
     from phonenumbers import PhoneMetadata
 
     metadata = PhoneMetadata.metadata_for_region(region)
     if metadata is None:
         raise ValueError(f"unknown phone region: {region!r}")
-    return metadata
+    return metadata, re.compile(metadata.general_desc.national_number_pattern)
 
 
 def _trunk_optional(region: str, prefix: str, number: Any) -> bool:
