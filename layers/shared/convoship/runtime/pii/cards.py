@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, glued
+from convoship.runtime.pii.spans import Span, glued, has_digit
 
 _RUN_RE = re.compile(r"[0-9]++(?:[ ._/-]{1,3}+[0-9]++)*+", re.ASCII)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
@@ -22,6 +22,8 @@ _MAX_GROUPS = 5
 
 def find_cards(text: str) -> list[Span]:
     spans: list[Span] = []
+    if not has_digit(text):
+        return spans
     for run in _RUN_RE.finditer(text):
         start, end = run.span()
         if end - start < 13 or glued(text, start, end):

@@ -55,12 +55,16 @@ _LABELS = (  # what a key naming a secret contains
     r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
 )
 _LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
+# Cheap substring checks before the labels' regex: each label holds one of these.
+_LABEL_HINTS = ("pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot de")
 _VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
     r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?"
     r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
     re.IGNORECASE,
 )
-_TOKEN_RE = re.compile(r"[A-Za-z0-9_.-]{16,}+", _A)  # only these can hold a prefixed key
+_TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{16,}+", _A
+)  # only these can hold a prefixed key
 
 
 def find_credentials(text: str) -> list[Span]:
@@ -78,7 +82,8 @@ def find_credentials(text: str) -> list[Span]:
                 spans.append(m.span("secret"))
     if "://" in text:
         spans.extend(m.span("secret") for m in _URL_PASSWORD_RE.finditer(text))
-    spans.extend(_labelled_values(text))
+    if any(word in lowered for word in _LABEL_HINTS):
+        spans.extend(_labelled_values(text))
     return _merged(spans)
 
 

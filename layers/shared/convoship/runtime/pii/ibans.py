@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span
+from convoship.runtime.pii.spans import Span, has_digit
 
 _START_RE = re.compile(r"(?<![A-Za-z0-9])[A-Za-z]{2}[ -]?[0-9]{2}", re.ASCII)
 _CHUNK_RE = re.compile(r"[ .-]?([A-Za-z0-9]++)", re.ASCII)
@@ -19,6 +19,8 @@ _MIN, _MAX = 15, 34
 
 def find_ibans(text: str) -> list[Span]:
     spans: list[Span] = []
+    if not has_digit(text):
+        return spans
     covered = 0
     for start_match in _START_RE.finditer(text):
         start = start_match.start()
@@ -37,6 +39,8 @@ def find_broken_ibans(text: str) -> list[Span]:
     card or a phone number either. A capital country code, then groups without lowercase
     letters holding at least ten digits."""
     spans: list[Span] = []
+    if not has_digit(text):
+        return spans
     for start_match in _START_RE.finditer(text):
         if not start_match.group()[:2].isupper() or (spans and start_match.start() < spans[-1][1]):
             continue

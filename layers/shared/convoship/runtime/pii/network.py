@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, mask
+from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit, mask
 
 _A = re.ASCII
 _IPV4_RE = re.compile(
@@ -34,6 +34,8 @@ def find_ips(text: str) -> list[Span]:
     spans = (
         [m.span() for m in _IPV6_RE.finditer(text) if _ipv6_ok(m.group())] if ":" in text else []
     )
+    if not has_digit(text):
+        return spans
     text = mask(text, spans)
     spans.extend(
         m.span()

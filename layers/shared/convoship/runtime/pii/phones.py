@@ -21,11 +21,11 @@ dates, UUIDs and dashed order numbers are never cut into a phone number.
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from itertools import accumulate
 from typing import Any
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, is_word
+from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit, is_word
 
 _RUN_RE = re.compile(
     r"(?<![\w+@])(?<![0-9][ ./()-])(?<![0-9][ ./()-]{2})(?<![0-9][ ./()-]{3})"
@@ -56,6 +56,8 @@ _INTERNATIONAL_DIGITS = (7, 16)  # E.164's 15, and a written trunk `(0)`
 
 def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
     spans: list[Span] = []
+    if not has_digit(text):
+        return spans
     for run in _RUN_RE.finditer(text):
         if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
             continue
@@ -214,7 +216,7 @@ def clear_cache() -> None:
     _valid_national.cache_clear()
 
 
-@lru_cache(maxsize=None)
+@cache
 def _metadata(region: str) -> tuple[Any, re.Pattern[str]]:
     """The region's metadata, and its pattern of national numbers (compiled once)."""
     from phonenumbers import PhoneMetadata

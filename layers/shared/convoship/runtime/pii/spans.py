@@ -12,6 +12,13 @@ MASK = "\x00"
 CONTEXT_CHARS = 32
 
 
+_DIGIT_RE = re.compile(r"[0-9]")
+
+
+def has_digit(text: str) -> bool:
+    return _DIGIT_RE.search(text) is not None
+
+
 def mask(text: str, spans: list[Span]) -> str:
     if not spans:
         return text

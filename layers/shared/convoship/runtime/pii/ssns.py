@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, context_before, context_words
+from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit
 
 _SSN_RE = re.compile(
     r"(?<![\w.+-])(?<![0-9][ .-])(?P<area>[0-9]{3})(?:(?P<sep>[ .-])(?P<group>[0-9]{2})(?P=sep)"
@@ -20,6 +20,8 @@ _CONTEXT = context_words(r"ssns?", r"social\s+security", r"soc\.?\s*sec", r"ss\s
 
 def find_ssns(text: str) -> list[Span]:
     spans: list[Span] = []
+    if not has_digit(text):
+        return spans
     for m in _SSN_RE.finditer(text):
         area = m.group("area")
         if m.group("bare"):
