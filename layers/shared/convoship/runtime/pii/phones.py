@@ -222,9 +222,9 @@ def _metadata(region: str) -> tuple[Any, re.Pattern[str]]:
     from phonenumbers import PhoneMetadata
 
     metadata = PhoneMetadata.metadata_for_region(region)
-    if metadata is None:
+    if metadata is None or metadata.general_desc is None:
         raise ValueError(f"unknown phone region: {region!r}")
-    return metadata, re.compile(metadata.general_desc.national_number_pattern)
+    return metadata, re.compile(metadata.general_desc.national_number_pattern or "")
 
 
 def _trunk_optional(region: str, prefix: str, number: Any) -> bool:
