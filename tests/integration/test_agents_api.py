@@ -53,7 +53,7 @@ def test_creating_an_agent_seeds_exactly_the_five_default_guardrails(
         "max_tool_calls_per_turn": 5,
     }
     assert by_kind["REDACT"]["config"] == {
-        "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"]
+        "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "CREDENTIAL"]
     }
     assert by_kind["ESCALATE"]["config"]["keywords"] == ["human", "agent", "representative"]
     assert by_kind["ESCALATE"]["config"]["message"].strip()

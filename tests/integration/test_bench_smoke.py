@@ -110,6 +110,15 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
         row = rows[f"import {fn.module}"]
         assert row["Verdict"] in {"info", "ERROR"}, row
 
+    for entity in ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "CREDENTIAL"):
+        assert rows[f"{entity} recall"]["Target"] == ">=0.97", rows[f"{entity} recall"]
+        assert rows[f"{entity} recall"]["Verdict"] == "ok"  # the corpus test holds it there
+        assert rows[f"{entity} false-positive rate"]["Target"] == "<=0.02"
+    message = rows["redact a 2 KB support message p50"]
+    assert FIGURE.match(message["Median [min .. max]"]) and message["Target"] == "<=0.0005"
+    assert FIGURE.match(rows["redaction cost per KB of corpus text"]["Median [min .. max]"])
+    assert rows["first phone: imports phonenumbers, 12 regions"]["Verdict"] == "info"
+
     assert "import workspace_settings_fn.handler: top 10 by cumulative time" in proc.stdout
     saved = list(tmp_path.glob("results-*.json"))
     assert len(saved) == 1

@@ -24,6 +24,9 @@ LAZY = (
     "aws_xray_sdk",
     "httpx",
     "jwt",
+    "phonenumbers",
+    "stdnum",
+    "convoship.runtime.pii",
 )
 FUNCTIONS = sorted(
     load_template(ROOT / "template.yaml").functions.values(), key=lambda f: f.logical_id

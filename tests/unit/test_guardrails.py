@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
+import phonenumbers
 import pytest
 from pydantic import ValidationError
 
@@ -11,9 +12,12 @@ from convoship.core.errors import ValidationFailed
 from convoship.secrets.refs import reference_name
 from convoship.studio.guardrail_configs import (
     DEFAULT_GUARDRAILS,
+    DEFAULT_PHONE_REGIONS,
     GUARDRAIL_KINDS,
+    REDACT_ENTITIES,
     AuthConfig,
     LimitConfig,
+    RedactEntity,
     normalized_config,
     parse_guardrail_config,
 )
@@ -28,7 +32,7 @@ def test_defaults_match_the_contract() -> None:
         "max_tool_calls_per_turn": 5,
     }
     assert DEFAULT_GUARDRAILS["REDACT"] == {
-        "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"]
+        "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "CREDENTIAL"]
     }
     assert DEFAULT_GUARDRAILS["ESCALATE"]["keywords"] == ["human", "agent", "representative"]
     assert 20 < len(DEFAULT_GUARDRAILS["ESCALATE"]["message"]) <= 2000
@@ -63,6 +67,11 @@ def test_missing_keys_take_defaults_and_the_default_is_not_shared() -> None:
         ("LIMIT", {"max_tool_calls_per_turn": -1}, "max_tool_calls_per_turn"),
         ("LIMIT", {"surprise": 1}, "surprise"),
         ("REDACT", {"entities": ["NAME"]}, "entities"),
+        ("REDACT", {"phone_regions": ["XX"]}, "phone_regions"),
+        ("REDACT", {"phone_regions": ["USA"]}, "phone_regions"),
+        ("REDACT", {"phone_regions": "US"}, "phone_regions"),
+        ("REDACT", {"phone_regions": [1]}, "phone_regions"),
+        ("REDACT", {"phone_regions": ["US"] * 31}, "phone_regions"),
         ("ESCALATE", {"keywords": ["k" * 101]}, "keywords"),
         ("ESCALATE", {"keywords": ["k"] * 101}, "keywords"),
         ("BUDGET", {"max_tokens_per_day": 1_000_000_001}, "max_tokens_per_day"),
@@ -118,3 +127,21 @@ def test_models_are_immutable_and_strict_about_extra_keys() -> None:
         limit.max_input_chars = 1  # type: ignore[misc]
     redact = normalized_config("REDACT", {"entities": ["EMAIL", "EMAIL", "IBAN"]})
     assert redact == {"entities": ["EMAIL", "IBAN"]}
+
+
+def test_phone_regions_are_optional_known_and_stored_in_capitals() -> None:
+    assert normalized_config("REDACT", {}) == DEFAULT_GUARDRAILS["REDACT"]  # not stored unset
+    assert normalized_config("REDACT", {"phone_regions": None}) == DEFAULT_GUARDRAILS["REDACT"]
+    redact = normalized_config(
+        "REDACT", {"entities": ["PHONE"], "phone_regions": ["us", "GB", "US"]}
+    )
+    assert redact == {"entities": ["PHONE"], "phone_regions": ["US", "GB"]}
+    assert normalized_config("REDACT", {"phone_regions": []})["phone_regions"] == []
+
+
+def test_entity_names_have_one_source() -> None:
+    from convoship.runtime.pii import ENTITIES
+
+    assert ENTITIES is REDACT_ENTITIES
+    assert get_args(RedactEntity) == REDACT_ENTITIES
+    assert set(DEFAULT_PHONE_REGIONS) <= set(phonenumbers.SUPPORTED_REGIONS)

@@ -14,8 +14,16 @@ def redact(text: str) -> str:
     return redact_text(text, ENTITIES)[0]
 
 
-def test_entities_are_the_documented_six() -> None:
-    assert ENTITIES == ("EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS")
+def test_entities_are_the_documented_seven() -> None:
+    assert ENTITIES == (
+        "EMAIL",
+        "PHONE",
+        "CREDIT_CARD",
+        "US_SSN",
+        "IBAN",
+        "IP_ADDRESS",
+        "CREDENTIAL",
+    )
 
 
 # --- EMAIL -------------------------------------------------------------------------------------
@@ -70,6 +78,7 @@ def test_email_lookalikes_are_left_alone(text: str) -> None:
         ("Order 12345 4111111111111111", "Order 12345 [CREDIT_CARD]"),
         ("4111 1111 1111 1111 2025", "[CREDIT_CARD] 2025"),
         ("order #4111111111111111", "order #[CREDIT_CARD]"),
+        ("6011-1111 1111-1117", "[CREDIT_CARD]"),  # mixed separators (issue 12)
     ],
 )
 def test_luhn_valid_cards_are_redacted(text: str, expected: str) -> None:
@@ -83,7 +92,6 @@ def test_luhn_valid_cards_are_redacted(text: str, expected: str) -> None:
         "card 4111 1111 1111 1112",
         "amex 3782 822463 10006",
         "5555555555554445",
-        "6011-1111 1111-1117",  # mixed separators
         "1700000000000",  # epoch milliseconds (Luhn-valid, but no card starts with 1)
         "tx 41111111111111111111",  # 20 digits
         "A4111111111111111",  # glued to letters: an identifier
@@ -123,7 +131,7 @@ def test_ssns_are_redacted(text: str, expected: str) -> None:
         "123-45-0000",
         "123-45-6789-1",  # part of a longer number
         "x123-45-6789",
-        "123456789",  # bare nine digits are not treated as an SSN
+        "123456789",  # bare nine digits are an SSN only after an SSN label
         "123-45 6789",
     ],
 )
@@ -242,7 +250,7 @@ def test_phone_numbers_are_redacted(text: str, expected: str) -> None:
         "+1 and +12 votes",
         "+123456 points",  # too few digits
         "call 123-456-7890",  # no area code starts with 1
-        "id 4155550132",  # bare digit runs are not phone numbers
+        "id 4155550132",  # an identifier's label: not a phone number
         "C++17",
         "1.2.3+20240115",
     ],
@@ -346,7 +354,7 @@ def test_unknown_entities_are_refused(entities: Any) -> None:
 def test_redact_value_walks_nested_data_without_mutating_it() -> None:
     value: dict[str, Any] = {
         "to": "bob@example.com",
-        "bob@example.com": "keys are left alone",
+        "bob@example.com": "keys are redacted too",
         "recipients": ["a@example.com", {"phone": "+44 20 7946 0958", "n": 4111111111111111}],
         "card": "4111111111111111",
         "pair": ("10.0.0.1", 7),
@@ -356,11 +364,11 @@ def test_redact_value_walks_nested_data_without_mutating_it() -> None:
     before = copy.deepcopy(value)
     redacted, count = redact_value(value, ENTITIES)
     assert value == before
-    assert count == 5
+    assert count == 7
     assert redacted == {
         "to": "[EMAIL]",
-        "bob@example.com": "keys are left alone",
-        "recipients": ["[EMAIL]", {"phone": "[PHONE]", "n": 4111111111111111}],
+        "[EMAIL]": "keys are redacted too",
+        "recipients": ["[EMAIL]", {"phone": "[PHONE]", "n": "[CREDIT_CARD]"}],
         "card": "[CREDIT_CARD]",
         "pair": ("[IP_ADDRESS]", 7),
         "flags": [True, False, None, 1.5],
@@ -378,7 +386,7 @@ def test_redact_value_counts_every_replacement_in_a_string() -> None:
     )
 
 
-@pytest.mark.parametrize("value", [None, True, 42, 4111111111111111, 3.14, "", [], {}])
+@pytest.mark.parametrize("value", [None, True, 42, 4111111111111112, 3.14, "", [], {}])
 def test_redact_value_leaves_scalars_and_empties(value: Any) -> None:
     assert redact_value(value, ENTITIES) == (value, 0)
 

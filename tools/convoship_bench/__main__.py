@@ -19,6 +19,7 @@ from convoship_bench import (
     crypto,
     discover,
     importtime,
+    pii,
     ratelimit,
     report,
     roundtrips,
@@ -27,7 +28,7 @@ from convoship_bench import (
 from convoship_bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
-SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "crypto", "imports")
+SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "crypto", "imports", "pii")
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,10 @@ def run(args: argparse.Namespace) -> int:
             rows += imports.rows
             tops = imports.tops
             lap("imports")
+        if "pii" in only:
+            progress("PII redaction: corpus recall and precision, cost per KB, loading")
+            rows += pii.measure(runs=sizes.import_runs)
+            lap("pii")
         progress("stopping servers")
     meta["loadavg_end"] = os.getloadavg()
     meta["duration_s"] = time.monotonic() - started

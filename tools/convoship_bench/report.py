@@ -29,7 +29,7 @@ class Target:
     counts are judged on their max, since one request over the limit is a miss.
     """
 
-    kind: Literal["ratio_max", "ratio_min", "value_max"]
+    kind: Literal["ratio_max", "ratio_min", "value_max", "value_min"]
     limit: float
     stat: Literal["median", "max"] = "median"
 
@@ -39,12 +39,16 @@ class Target:
             return f"<={self.limit:g}x"
         if self.kind == "ratio_min":
             return f">={self.limit:g}x"
+        if self.kind == "value_min":
+            return f">={self.limit:g}"
         return f"<={self.limit:g}" + (" (max)" if self.stat == "max" else "")
 
     def met(self, value: Summary, baseline: Summary | None) -> bool | None:
         figure = value.stat(self.stat)
         if self.kind == "value_max":
             return figure <= self.limit
+        if self.kind == "value_min":
+            return figure >= self.limit
         if baseline is None or baseline.median == 0:
             return None
         ratio = figure / baseline.median

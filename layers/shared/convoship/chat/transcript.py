@@ -9,24 +9,39 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
+from convoship.core.observability import logger, metrics
 from convoship.db.connection import Connection
 from convoship.runtime.snapshot import RunContext
 
+REDACTION_FAILED = "[REDACTION FAILED]"  # stored instead of a value redaction could not handle
+
 
 class Redactor:
-    """Applies the REDACT guardrail to what is written, counting what it replaced."""
+    """Applies the REDACT guardrail to what is written, counting what it replaced.
+
+    Fails closed: if redaction raises, the value is stored as REDACTION_FAILED (never the raw
+    text) and a RedactionFailed metric is emitted.
+    """
 
     def __init__(self, context: RunContext) -> None:
         redact = context.snapshot.guardrails.get("REDACT")
         self.entities: list[str] = list(redact["entities"]) if redact else []
+        self.phone_regions: list[str] | None = redact.get("phone_regions") if redact else None
         self.count = 0
 
     def __call__(self, value: Any) -> Any:
         if not self.entities:
             return value
-        from convoship.runtime.pii import redact_value  # lazy: only turns that write text
+        try:
+            from convoship.runtime.pii import redact_value  # lazy: only turns that write text
 
-        result, count = redact_value(value, self.entities)
+            result, count = redact_value(value, self.entities, self.phone_regions)
+        except Exception as exc:  # whatever failed, the raw text is not stored
+            logger.error(
+                "redaction failed; stored a placeholder", extra={"error": type(exc).__name__}
+            )
+            metrics.add_metric(name="RedactionFailed", unit="Count", value=1)
+            return REDACTION_FAILED
         self.count += count
         return result
 

@@ -6,7 +6,7 @@ what was saved). Their defaults are the configs seeded on every new agent.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -16,15 +16,13 @@ from convoship.secrets.refs import reference_name
 
 GuardrailKind = Literal["AUTH", "LIMIT", "REDACT", "ESCALATE", "BUDGET"]
 GUARDRAIL_KINDS: tuple[GuardrailKind, ...] = ("AUTH", "LIMIT", "REDACT", "ESCALATE", "BUDGET")
-RedactEntity = Literal["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS"]
-REDACT_ENTITIES: tuple[RedactEntity, ...] = (
-    "EMAIL",
-    "PHONE",
-    "CREDIT_CARD",
-    "US_SSN",
-    "IBAN",
-    "IP_ADDRESS",
-)
+RedactEntity = Literal[
+    "EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "CREDENTIAL"
+]
+REDACT_ENTITIES: tuple[RedactEntity, ...] = get_args(RedactEntity)
+# National phone numbers are recognised for these regions unless REDACT names its own.
+DEFAULT_PHONE_REGIONS = ("US", "GB", "DE", "FR", "ES", "IT", "NL", "IN", "JP", "AU", "BR", "MX")
+MAX_PHONE_REGIONS = 30
 DEFAULT_ESCALATION_MESSAGE = (
     "I'm passing this conversation to a member of our team. "
     "Someone will get back to you here as soon as possible."
@@ -88,12 +86,32 @@ class LimitConfig(_Config):
     max_tool_calls_per_turn: Annotated[int, Field(ge=0, le=20)] = 5
 
 
+def _phone_region(code: str) -> str:
+    """An ISO 3166-1 region code phone numbers are known for ("US", "GB"), in capitals."""
+    from phonenumbers import SUPPORTED_REGIONS  # lazy: only configs that name regions pay
+
+    region = code.upper()
+    if region not in SUPPORTED_REGIONS:
+        raise ValueError(f"{code!r} is not a region code phone numbers are known for, e.g. 'US'")
+    return region
+
+
+def _unique(items: list[Any]) -> list[Any]:
+    return list(dict.fromkeys(items))
+
+
 class RedactConfig(_Config):
     entities: Annotated[
         list[RedactEntity],
         Field(max_length=len(REDACT_ENTITIES)),
-        AfterValidator(lambda items: list(dict.fromkeys(items))),
+        AfterValidator(_unique),
     ] = list(REDACT_ENTITIES)
+    # None (left out of the stored config): DEFAULT_PHONE_REGIONS.
+    phone_regions: Annotated[
+        list[Annotated[str, AfterValidator(_phone_region)]] | None,
+        Field(max_length=MAX_PHONE_REGIONS, exclude_if=lambda regions: regions is None),
+        AfterValidator(lambda regions: None if regions is None else _unique(regions)),
+    ] = None
 
 
 class EscalateConfig(_Config):

@@ -1,0 +1,132 @@
+"""CREDENTIAL: API keys and tokens people paste.
+
+- keys with a provider's prefix: OpenAI and Anthropic (`sk-...`), Stripe, GitHub, GitLab,
+  Slack, Google, Hugging Face, npm, PyPI, SendGrid, Groq, xAI, DigitalOcean, Shopify, Linear,
+  Notion, Atlassian, Databricks; AWS access key ids (`AKIA...`, `ASIA...`);
+- JWTs (`eyJ....eyJ....sig`), PEM private key blocks (with or without their END line);
+- the token after `Bearer`, `Basic` or `Token`;
+- the password of a URL (`postgres://app:[CREDENTIAL]@db/...`);
+- the value after a key naming a secret: `password=...`, `"api_key": "..."`, `client_secret: ...`,
+  `my password is ...` (after `:` or `is`, the value must hold a digit, a symbol or an inner
+  capital, so "password: required" and "the password is wrong" stay).
+
+Only the secret is replaced: `Authorization: Bearer [CREDENTIAL]`, `password=[CREDENTIAL]`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+
+from convoship.runtime.pii.spans import Span, mask
+
+_A = re.ASCII
+_PEM_BEGIN_RE = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----", _A)
+_PEM_END_RE = re.compile(r"-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----", _A)
+_PEM_BODY_RE = re.compile(r"(?:\s*+[A-Za-z0-9+/=:,-]{16,}+)*+", _A)
+_PREFIXED = (
+    r"sk-[A-Za-z0-9_-]{20,}+",  # OpenAI (sk-, sk-proj-, sk-svcacct-), Anthropic (sk-ant-...)
+    r"(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}+|whsec_[A-Za-z0-9]{20,}+",  # Stripe
+    r"(?:A3T[A-Z0-9]|AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}",  # AWS access key ids
+    r"gh[pousr]_[A-Za-z0-9]{36,}+|github_pat_[A-Za-z0-9_]{22,}+",  # GitHub
+    r"glpat-[A-Za-z0-9_-]{20,}+",  # GitLab
+    r"xox[abposre]-[A-Za-z0-9-]{10,}+|xapp-[0-9]-[A-Za-z0-9-]{10,}+",  # Slack
+    r"AIza[0-9A-Za-z_-]{35}|ya29\.[0-9A-Za-z_-]{20,}+|GOCSPX-[A-Za-z0-9_-]{20,}+",  # Google
+    r"hf_[A-Za-z0-9]{30,}+|npm_[A-Za-z0-9]{36}|pypi-[A-Za-z0-9_-]{50,}+",
+    r"SG\.[A-Za-z0-9_-]{16,}+\.[A-Za-z0-9_-]{16,}+",  # SendGrid
+    r"gsk_[A-Za-z0-9]{40,}+|xai-[A-Za-z0-9]{40,}+|dop_v1_[a-f0-9]{64}",  # Groq, xAI, DO
+    r"shp(?:at|ca|pa|ss)_[a-fA-F0-9]{32}|lin_api_[A-Za-z0-9]{40}|dapi[a-f0-9]{32}",
+    r"(?:secret_[A-Za-z0-9]{43}|ntn_[A-Za-z0-9]{40,}+)|ATATT3[A-Za-z0-9_=-]{50,}+",
+    r"eyJ[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]{8,}+\.[A-Za-z0-9_-]*+",  # JWT (JWS)
+)
+_PREFIXED_RE = re.compile(rf"(?<![\w-])(?:{'|'.join(_PREFIXED)})(?![\w-])", _A)
+_AUTH_SCHEME_RE = re.compile(
+    r"\b(?P<scheme>Bearer|Basic|Token)\s++(?P<secret>[A-Za-z0-9._~+/=-]{16,}+)(?![\w-])",
+    _A | re.IGNORECASE,
+)
+_URL_PASSWORD_RE = re.compile(
+    r"\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@\x00]{0,128}:(?P<secret>[^\s/\x00]{1,256})@"
+    r"(?=[^\s/@\x00]*+(?:[/?#\s]|\Z))",  # up to the last @ before the host
+    _A,
+)
+_LABELS = (  # what a key naming a secret contains
+    r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
+    r"|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|senha|wachtwoord"
+    r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
+)
+_LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
+# Cheap substring checks before the labels' regex: each label holds one of these.
+_LABEL_HINTS = ("pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot de")
+_VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
+    r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?"
+    r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
+    re.IGNORECASE,
+)
+_TOKEN_RE = re.compile(
+    r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{16,}+", _A
+)  # only these can hold a prefixed key
+
+
+def find_credentials(text: str) -> list[Span]:
+    spans = _pem_blocks(text)
+    text = mask(text, spans)
+    for token in _TOKEN_RE.finditer(text):
+        key = _PREFIXED_RE.match(text, token.start())
+        if key:
+            spans.append(key.span())
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
+        for m in _AUTH_SCHEME_RE.finditer(text):
+            secret = m.group("secret")
+            if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
+                spans.append(m.span("secret"))
+    if "://" in text:
+        spans.extend(m.span("secret") for m in _URL_PASSWORD_RE.finditer(text))
+    if any(word in lowered for word in _LABEL_HINTS):
+        spans.extend(_labelled_values(text))
+    return _merged(spans)
+
+
+def _labelled_values(text: str) -> list[Span]:
+    spans: list[Span] = []
+    for label in _LABEL_RE.finditer(text):
+        m = _VALUE_RE.match(text, label.end())
+        if m is None:
+            continue
+        code_like = "=" in m.group("sep") or m.group("quote")
+        if code_like or _looks_random(m.group("secret")):
+            spans.append(m.span("secret"))
+    return spans
+
+
+def _pem_blocks(text: str) -> list[Span]:
+    if "-----BEGIN" not in text:
+        return []
+    ends = [m.end() for m in _PEM_END_RE.finditer(text)]
+    spans: list[Span] = []
+    covered = 0
+    for begin in _PEM_BEGIN_RE.finditer(text):
+        if begin.start() < covered:
+            continue
+        index = bisect.bisect_right(ends, begin.end())
+        if index < len(ends):
+            covered = ends[index]
+        else:  # no END line: the key's body as far as it goes
+            body = _PEM_BODY_RE.match(text, begin.end())
+            covered = body.end() if body else begin.end()
+        spans.append((begin.start(), covered))
+    return spans
+
+
+def _looks_random(value: str) -> bool:
+    return any(not ch.isalpha() for ch in value) or any(ch.isupper() for ch in value[1:])
+
+
+def _merged(spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged

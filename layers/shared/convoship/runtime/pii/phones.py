@@ -1,0 +1,238 @@
+"""PHONE: numbers as people write them, checked with `phonenumbers` (Google's libphonenumber).
+
+Candidates are digits split by spaces, dots, dashes, slashes or parentheses, with an optional
+leading `+` or `00`. A candidate may start or end only where whitespace splits the digits, so
+dates, UUIDs and dashed order numbers are never cut into a phone number.
+
+- International (`+44 20 7946 0958`, `0044 ...`): 7-15 digits that make a possible number
+  for their country code (so `+1500000` is not one). A longer run is cut back to the longest
+  number that is.
+- National (`020 7946 0958`, `(02) 9876 5432`, `4155550132`): valid (not just possible) in one
+  of the guardrail's regions, written with that region's trunk prefix where it has one (`0` in
+  GB, DE, FR, JP, AU ...), except where people leave it out: North America, Brazil, and Indian
+  mobiles. Written in the groups the number's national format has (`98765 43210`, not
+  `3782 822463`); where there is no trunk prefix (ES, IT, MX), any groups of 2-4 digits.
+  Not a date shape, not the tail of a longer run of numbers (`batch 2024 0115 0930`), not after
+  an identifier's label (`order`, `invoice`, `#` ...) unless a phone word is closer (`phone`,
+  `call`, `tel` ...). Bare digits need 10 of them, or a phone word just before (`phone:
+  612345678`).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache, lru_cache
+from itertools import accumulate
+from typing import Any
+
+from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit, is_word
+
+_RUN_RE = re.compile(
+    r"(?<![\w+@])(?<![0-9][ ./()-])(?<![0-9][ ./()-]{2})(?<![0-9][ ./()-]{3})"
+    r"(?:\(?\+|\()?[0-9](?:[ ./()-]{0,3}+[0-9])*+"
+)
+_GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
+_DATE_RE = re.compile(
+    r"[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2}", re.ASCII
+)
+_PHONE_WORDS = context_words(
+    r"phones?", r"tel", r"telephone", r"mobile", r"mob", r"cell(?:phone)?", r"call", r"ring",
+    r"text", r"sms", r"whats\s*app", r"fax", r"contact", r"reach", r"dial", r"hotline",
+    r"tel[eé]fono", r"telefon", r"handy", r"portable", r"t[eé]l", r"m[oó]vil", r"cellulare",
+)  # fmt: skip
+_ID_WORDS = context_words(
+    r"order", r"invoice", r"inv", r"ref", r"reference", r"ticket", r"tracking", r"case",
+    r"id", r"sku", r"isbn", r"serial", r"part", r"confirmation", r"booking", r"reservation",
+    r"transaction", r"tx", r"account", r"acct", r"customer", r"member", r"policy", r"claim",
+    r"item", r"product", r"model", r"version", r"build", r"pin", r"code", r"#", r"№", r"po",
+    r"purchase\s+order", r"upc", r"ean", r"gtin", r"barcode", r"issn", r"batch", r"lot",
+    r"salary", r"range",
+)  # fmt: skip
+_SSN_SHAPE_RE = re.compile(r"[0-9]{3}([ .-])[0-9]{2}\1[0-9]{4}", re.ASCII)
+_MAX_GROUPS = 7
+_NATIONAL_DIGITS = (7, 13)
+_INTERNATIONAL_DIGITS = (7, 16)  # E.164's 15, and a written trunk `(0)`
+
+
+def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
+    spans: list[Span] = []
+    if not has_digit(text):
+        return spans
+    for run in _RUN_RE.finditer(text):
+        if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
+            continue
+        groups = [m.span() for m in _GROUP_RE.finditer(text, run.start(), run.end())]
+        first = 0
+        while first < len(groups):
+            found = _phone_at(text, run.start(), groups, first, regions)
+            if found is None:
+                first += 1
+            else:
+                spans.append(found[0])
+                first = found[1] + 1
+            while 0 < first < len(groups) and not _splits(text, groups, first - 1):
+                first += 1
+    return spans
+
+
+def _splits(text: str, groups: list[tuple[int, int]], index: int) -> bool:
+    """Whether whitespace separates groups[index] from the next group."""
+    return any(ch.isspace() for ch in text[groups[index][1] : groups[index + 1][0]])
+
+
+def _phone_at(
+    text: str, run_start: int, groups: list[tuple[int, int]], first: int, regions: tuple[str, ...]
+) -> tuple[Span, int] | None:
+    """The longest phone number starting at groups[first], and the index of its last group."""
+    start = groups[first][0]
+    floor = run_start if first == 0 else groups[first - 1][1]
+    while start > floor and text[start - 1] in "(+":
+        start -= 1
+    plus = "+" in text[start : groups[first][0]]
+    ends: list[int] = []
+    digits = 0
+    for last in range(first, min(len(groups), first + _MAX_GROUPS)):
+        length = groups[last][1] - groups[last][0]
+        digits += length
+        if digits > _INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 2):
+            break  # one-digit groups only lead: `1 415 ...`, `+33 (0)1 23 ...`, `+52 1 55 ...`
+        if digits >= _NATIONAL_DIGITS[0] and (
+            last == len(groups) - 1 or _splits(text, groups, last)
+        ):
+            ends.append(last)
+    for last in reversed(ends):
+        span = _balanced(text, start, groups[last][1])
+        if _is_phone(text, span, plus, regions):
+            return span, last
+    return None
+
+
+def _balanced(text: str, start: int, end: int) -> Span:
+    """start..end without an opening parenthesis it does not close: `(+44 20 ...)`."""
+    while text[start] == "(" and text.count("(", start, end) > text.count(")", start, end):
+        start += 1
+    return start, end
+
+
+def _is_phone(text: str, span: Span, plus: bool, regions: tuple[str, ...]) -> bool:
+    written = text[span[0] : span[1]]
+    groups = tuple(_GROUP_RE.findall(written))
+    digits = "".join(groups)
+    if plus:
+        return _international(groups)
+    if any(_DATE_RE.fullmatch(chunk) for chunk in written.split()):
+        return False
+    if span[0] > 1 and text[span[0] - 1] == " " and text[span[0] - 2].isdigit():
+        return False  # carved out of a longer run of numbers: `batch 2024 0115 0930`
+    if groups[0].startswith("00") and len(groups) > 1:  # `0044 20 ...`: an international prefix
+        valid = _international((groups[0][2:], *groups[1:]))
+    else:
+        low, high = _NATIONAL_DIGITS
+        if not low <= len(digits) <= high or _SSN_SHAPE_RE.fullmatch(written):
+            return False
+        valid = _valid_national(tuple(len(group) for group in groups), digits, regions)
+    if not valid:
+        return False
+    # The context is read last: most candidates fail the checks above (cached per number).
+    if context_before(text, span[0], _PHONE_WORDS):
+        return True
+    return not (len(groups) == 1 and len(digits) < 10) and not context_before(
+        text, span[0], _ID_WORDS
+    )
+
+
+def _international(groups: tuple[str, ...]) -> bool:
+    """Whether `+` and these groups make a possible number; a lone digit written after the
+    country code may be a trunk or mobile token the number goes without (`+52 1 55 ...`)."""
+    digits = "".join(groups)
+    low, high = _INTERNATIONAL_DIGITS
+    if not low <= len(digits) <= high:
+        return False
+    if _possible_international(digits):
+        return True
+    return (
+        len(groups) > 2
+        and len(groups[1]) == 1
+        and _possible_international(groups[0] + "".join(groups[2:]))
+    )
+
+
+@lru_cache(maxsize=4096)
+def _possible_international(digits: str) -> bool:
+    import phonenumbers  # lazy: only text with a phone-like run pays for it
+
+    try:
+        number = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return bool(phonenumbers.is_possible_number(number))
+
+
+@lru_cache(maxsize=4096)
+def _valid_national(groups: tuple[int, ...], digits: str, regions: tuple[str, ...]) -> bool:
+    """Whether `digits`, written in groups of these lengths, is a number of one of `regions`."""
+    import phonenumbers
+
+    for region in regions:
+        metadata, pattern = _metadata(region)
+        prefix = metadata.national_prefix or ""
+        lengths = metadata.general_desc.possible_length
+        national = (
+            (digits, digits[len(prefix) :]) if prefix and digits.startswith(prefix) else (digits,)
+        )
+        if not any(len(n) in lengths and pattern.fullmatch(n) for n in national):
+            continue  # cheaply not a number of this region: no parse
+        try:
+            number = phonenumbers.parse(digits, region)
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_valid_number(number):
+            continue
+        if digits != phonenumbers.national_significant_number(number):
+            return True  # written with its trunk prefix: `020 ...`, `1-800-...`
+        if not prefix and (all(2 <= n <= 4 for n in groups) or _grouped_as(groups, number)):
+            return True  # no trunk prefix at all (ES, IT, MX): `912 345 678` is fine too
+        if prefix and _trunk_optional(region, prefix, number) and _grouped_as(groups, number):
+            return True
+    return False
+
+
+def _grouped_as(groups: tuple[int, ...], number: Any) -> bool:
+    """Whether each written group is one or more whole groups of the number's national format:
+    `98765 43210` is, `3782 822463` and `1234-567890` are not (a card, an order number)."""
+    import phonenumbers
+
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
+    lengths = [len(group) for group in _GROUP_RE.findall(formatted)]
+    trunk = sum(lengths) - len(phonenumbers.national_significant_number(number))
+    cuts = set(accumulate(lengths))
+    written = set(accumulate(groups))
+    return all(cut + trunk in cuts for cut in written)
+
+
+def clear_cache() -> None:
+    """Forget the numbers already checked (the bench times each message afresh)."""
+    _possible_international.cache_clear()
+    _valid_national.cache_clear()
+
+
+@cache
+def _metadata(region: str) -> tuple[Any, re.Pattern[str]]:
+    """The region's metadata, and its pattern of national numbers (compiled once)."""
+    from phonenumbers import PhoneMetadata
+
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.general_desc is None:
+        raise ValueError(f"unknown phone region: {region!r}")
+    return metadata, re.compile(metadata.general_desc.national_number_pattern or "")
+
+
+def _trunk_optional(region: str, prefix: str, number: Any) -> bool:
+    """Regions whose people write national numbers without the trunk prefix."""
+    if prefix == "1" or region == "BR":  # North American Numbering Plan; Brazil
+        return True
+    if region == "IN":
+        from phonenumbers import PhoneNumberType, number_type
+
+        return number_type(number) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
+    return False

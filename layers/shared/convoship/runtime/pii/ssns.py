@@ -1,0 +1,36 @@
+"""US_SSN: `123-45-6789`, `123 45 6789`, `123.45.6789`, and nine bare digits after "SSN".
+
+The separator is the same twice; area 000, 666 and 900-999, group 00 and serial 0000 are never
+issued, and a number inside a longer one (`123-45-6789-1`, `x123-45-6789`) is not an SSN.
+"""
+
+from __future__ import annotations
+
+import re
+
+from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit
+
+_SSN_RE = re.compile(
+    r"(?<![\w.+-])(?<![0-9][ .-])(?P<area>[0-9]{3})(?:(?P<sep>[ .-])(?P<group>[0-9]{2})(?P=sep)"
+    r"(?P<serial>[0-9]{4})|(?P<bare>[0-9]{6}))(?![\w]|[ .-][0-9])",
+    re.ASCII,
+)
+_CONTEXT = context_words(r"ssns?", r"social\s+security", r"soc\.?\s*sec", r"ss\s*(?:no|nr|#)")
+
+
+def find_ssns(text: str) -> list[Span]:
+    spans: list[Span] = []
+    if not has_digit(text):
+        return spans
+    for m in _SSN_RE.finditer(text):
+        area = m.group("area")
+        if m.group("bare"):
+            group, serial = m.group("bare")[:2], m.group("bare")[2:]
+            if not context_before(text, m.start(), _CONTEXT):
+                continue
+        else:
+            group, serial = m.group("group"), m.group("serial")
+        if area in ("000", "666") or area[0] == "9" or group == "00" or serial == "0000":
+            continue
+        spans.append(m.span())
+    return spans
