@@ -1,11 +1,15 @@
-"""Workspace secrets: names and timestamps are readable, values only ever as ciphertext.
+"""Workspace secrets: names, allowed hosts and timestamps are readable, values only ever
+as ciphertext.
 
-A value is decrypted only to fill a `{{secret:NAME}}` at call time (http_tools.SecretVault).
+A value is decrypted only to fill a `{{secret:NAME}}` at call time (vault.SecretVault), and
+sent only to a host its `allowed_hosts` name (an admin's list; empty: no tool may use it,
+only an AUTH guardrail's visitor tokens).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -13,8 +17,15 @@ import psycopg
 from convoship.audit.record import Actor, record
 from convoship.core.errors import Conflict, NotFound
 from convoship.db.connection import Connection
+from convoship.secrets.usage import tools_losing_host
 
-_PUBLIC_COLUMNS = "name, created_at, updated_at, updated_by"
+_PUBLIC_COLUMNS = "name, allowed_hosts, created_at, updated_at, updated_by"
+
+
+@dataclass(frozen=True)
+class SealedSecret:
+    ciphertext: str
+    allowed_hosts: list[str]
 
 
 def list_secrets(conn: Connection, workspace_id: object) -> list[dict[str, Any]]:
@@ -24,24 +35,65 @@ def list_secrets(conn: Connection, workspace_id: object) -> list[dict[str, Any]]
     ).fetchall()
 
 
+def _current_hosts(conn: Connection, workspace_id: object, name: str) -> list[str] | None:
+    """The secret's allowed hosts, its row locked until commit; None when there is none."""
+    row = conn.execute(
+        "SELECT allowed_hosts FROM workspace_secrets WHERE workspace_id = %s AND name = %s"
+        " FOR UPDATE",
+        (workspace_id, name),
+    ).fetchone()
+    return None if row is None else list(row["allowed_hosts"])
+
+
+def _refuse_narrowing(
+    conn: Connection, workspace_id: object, name: str, before: list[str], after: list[str]
+) -> None:
+    losing = tools_losing_host(conn, workspace_id, name, before, after)
+    if losing:
+        raise Conflict(
+            f"secret {name} is used by {len(losing)} tool(s) on a host the new allowed_hosts"
+            " leave out; change those tools first",
+            used_by=losing,
+        )
+
+
 def put_secret(
-    conn: Connection, actor: Actor, name: str, value: str
+    conn: Connection,
+    actor: Actor,
+    name: str,
+    value: str,
+    allowed_hosts: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Create or replace a secret; returns (public row, created)."""
+    """Create or replace a secret (allowed_hosts None: a new secret gets none, a replaced
+    one keeps its own); returns (public row, created)."""
     from convoship.security.crypto import encrypt_at_rest, secret_context  # lazy: ~12 ms of imports
 
+    before = None
+    if allowed_hosts is not None:
+        current = _current_hosts(conn, actor.workspace_id, name)
+        if current is not None:
+            _refuse_narrowing(conn, actor.workspace_id, name, current, allowed_hosts)
+            before = {"name": name, "allowed_hosts": current}
     ciphertext = encrypt_at_rest(value, secret_context(actor.workspace_id, name))
     try:
         row = conn.execute(
             f"""
-            INSERT INTO workspace_secrets (workspace_id, name, value_ciphertext, updated_by)
-            VALUES (%s, %s, %s, %s)
+            INSERT INTO workspace_secrets
+                (workspace_id, name, value_ciphertext, allowed_hosts, updated_by)
+            VALUES (%(ws)s, %(name)s, %(sealed)s, COALESCE(%(hosts)s::text[], '{{}}'), %(by)s)
             ON CONFLICT (workspace_id, name) DO UPDATE
                SET value_ciphertext = EXCLUDED.value_ciphertext,
+                   allowed_hosts = COALESCE(%(hosts)s::text[], workspace_secrets.allowed_hosts),
                    updated_at = now(), updated_by = EXCLUDED.updated_by
             RETURNING {_PUBLIC_COLUMNS}, (xmax = 0) AS created
             """,
-            (actor.workspace_id, name, ciphertext, actor.actor_id),
+            {
+                "ws": actor.workspace_id,
+                "name": name,
+                "sealed": ciphertext,
+                "hosts": allowed_hosts,
+                "by": actor.actor_id,
+            },
         ).fetchone()
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound("workspace not found") from None
@@ -53,9 +105,37 @@ def put_secret(
         action="secret.created" if created else "secret.replaced",
         resource_type="secret",
         resource_id=name,
-        after={"name": name},
+        before=before,
+        after={"name": name, "allowed_hosts": row["allowed_hosts"]},
     )
     return row, created
+
+
+def set_allowed_hosts(
+    conn: Connection, actor: Actor, name: str, allowed_hosts: list[str]
+) -> dict[str, Any]:
+    """Change where a secret may go, keeping its value; 409 (used_by) when a tool that uses
+    it targets a host the current list allows and the new one does not."""
+    current = _current_hosts(conn, actor.workspace_id, name)
+    if current is None:
+        raise NotFound(f"no secret named {name}")
+    _refuse_narrowing(conn, actor.workspace_id, name, current, allowed_hosts)
+    row = conn.execute(
+        f"UPDATE workspace_secrets SET allowed_hosts = %s, updated_at = now(), updated_by = %s"
+        f" WHERE workspace_id = %s AND name = %s RETURNING {_PUBLIC_COLUMNS}",
+        (allowed_hosts, actor.actor_id, actor.workspace_id, name),
+    ).fetchone()
+    assert row is not None
+    record(
+        conn,
+        actor,
+        action="secret.allowed_hosts_updated",
+        resource_type="secret",
+        resource_id=name,
+        before={"name": name, "allowed_hosts": current},
+        after={"name": name, "allowed_hosts": allowed_hosts},
+    )
+    return row
 
 
 def delete_secret(conn: Connection, actor: Actor, name: str) -> None:
@@ -97,27 +177,38 @@ def delete_secret(conn: Connection, actor: Actor, name: str) -> None:
     )
 
 
-def lock_existing_names(conn: Connection, workspace_id: object, names: Iterable[str]) -> set[str]:
-    """Which of names exist, share-locked until commit so they cannot vanish meanwhile."""
-    wanted = sorted(set(names))
-    if not wanted:
-        return set()
-    rows = conn.execute(
-        "SELECT name FROM workspace_secrets WHERE workspace_id = %s AND name = ANY(%s) FOR SHARE",
-        (workspace_id, wanted),
-    ).fetchall()
-    return {r["name"] for r in rows}
-
-
-def ciphertexts(conn: Connection, workspace_id: object, names: Iterable[str]) -> dict[str, str]:
-    """The stored ciphertexts of names (missing names are absent); http_tools.SecretVault
-    decrypts a value only when a call needs it."""
+def lock_allowed_hosts(
+    conn: Connection, workspace_id: object, names: Iterable[str]
+) -> dict[str, list[str]]:
+    """The allowed hosts of those of names that exist, share-locked until commit so they
+    can neither vanish nor narrow meanwhile."""
     wanted = sorted(set(names))
     if not wanted:
         return {}
     rows = conn.execute(
-        "SELECT name, value_ciphertext FROM workspace_secrets"
+        "SELECT name, allowed_hosts FROM workspace_secrets"
+        " WHERE workspace_id = %s AND name = ANY(%s) FOR SHARE",
+        (workspace_id, wanted),
+    ).fetchall()
+    return {r["name"]: list(r["allowed_hosts"]) for r in rows}
+
+
+def lock_existing_names(conn: Connection, workspace_id: object, names: Iterable[str]) -> set[str]:
+    """Which of names exist, share-locked until commit so they cannot vanish meanwhile."""
+    return set(lock_allowed_hosts(conn, workspace_id, names))
+
+
+def sealed_secrets(
+    conn: Connection, workspace_id: object, names: Iterable[str]
+) -> dict[str, SealedSecret]:
+    """The stored ciphertexts and allowed hosts of names (missing names are absent);
+    vault.SecretVault decrypts a value only when a call needs it."""
+    wanted = sorted(set(names))
+    if not wanted:
+        return {}
+    rows = conn.execute(
+        "SELECT name, value_ciphertext, allowed_hosts FROM workspace_secrets"
         " WHERE workspace_id = %s AND name = ANY(%s)",
         (workspace_id, wanted),
     ).fetchall()
-    return {r["name"]: r["value_ciphertext"] for r in rows}
+    return {r["name"]: SealedSecret(r["value_ciphertext"], list(r["allowed_hosts"])) for r in rows}
