@@ -22,11 +22,10 @@ from psycopg.types.json import Jsonb
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship.runtime.tool_calls import MAX_RESPONSE_CHARS
-from tests.support.agents import SLUG, Conn, Token, create_agent, created
+from tests.support.agents import SLUG, Conn, Token, create_agent
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, transcript
 from tests.support.http_servers import RecordingServer, Seen
-from tests.support.publishing import BASE
 from tests.support.spellings import SPELLINGS, VALUE, leaks, spelled
 
 
@@ -55,28 +54,51 @@ def editor(
     workspace: uuid.UUID,
     fake_llm: Any,
     spelling_server: RecordingServer,
+    owner_sql: Conn,
     monkeypatch: pytest.MonkeyPatch,
 ) -> str:
     monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
     reset_settings()
     admin, editor = token(workspace, "admin"), token(workspace, "editor")
-    secret = {"name": "KEY", "value": VALUE, "allowed_hosts": ["127.0.0.1"]}
-    assert api.post("/v1/secrets", token=admin, json=secret).status == 201
+    assert api.post("/v1/secrets", token=admin, json={"name": "KEY", "value": VALUE}).status == 201
+    # Every call below is refused unless the host is allowed: what they assert shows it was.
+    api.patch("/v1/secrets/KEY", token=admin, json={"allowed_hosts": ["127.0.0.1"]})
     create_agent(api, editor, slug=SLUG)
     tool = {
-        "name": "spell",
-        "config": {
-            "method": "GET",
-            "url": spelling_server.url + "/{{mode}}",
-            "headers": {"X-Key": "{{secret:KEY}}"},
-        },
-        "input_schema": {
-            "type": "object",
-            "properties": {"mode": {"type": "string"}, "note": {"type": "string"}},
-        },
+        "method": "GET",
+        "url": spelling_server.url + "/{{mode}}",
+        "headers": {"X-Key": "{{secret:KEY}}"},
     }
-    created(api.post(f"{BASE}/tools", token=editor, json=tool))
+    schema = {
+        "type": "object",
+        "properties": {"mode": {"type": "string"}, "note": {"type": "string"}},
+    }
+    _insert_tool(owner_sql, workspace, "spell", tool, ["KEY"], schema)  # scrubbing is tested
     return editor
+
+
+def _insert_tool(
+    owner_sql: Conn,
+    workspace: uuid.UUID,
+    name: str,
+    config: dict[str, Any],
+    refs: list[str],
+    schema: dict[str, Any] | None = None,
+) -> None:
+    owner_sql.execute(
+        "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, handler_kind, config,"
+        " input_schema, secret_refs) SELECT %s, id, %s, 'http', %s, %s, %s FROM ai_agents"
+        " WHERE workspace_id = %s AND slug = %s",
+        (
+            workspace,
+            name,
+            Jsonb(config),
+            Jsonb(schema or {"type": "object"}),
+            refs,
+            workspace,
+            SLUG,
+        ),
+    )
 
 
 def _everything_seen(response: Any, owner_sql: Conn, fake_llm: Any) -> dict[str, str]:
@@ -155,11 +177,12 @@ def test_a_value_in_a_urls_host_is_scrubbed_from_the_error_text(
         api.post("/v1/secrets", token=admin, json={"name": "HOST", "value": host_value}).status
         == 201
     )
-    owner_sql.execute(
-        "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, handler_kind, config,"
-        " secret_refs) SELECT %s, id, 'gateway', 'http', %s, '{HOST}' FROM ai_agents"
-        " WHERE workspace_id = %s AND slug = %s",
-        (workspace, Jsonb({"method": "GET", "url": "http://{{secret:HOST}}:9/x"}), workspace, SLUG),
+    _insert_tool(
+        owner_sql,
+        workspace,
+        "gateway",
+        {"method": "GET", "url": "http://{{secret:HOST}}:9/x"},
+        ["HOST"],
     )
     from convoship.core.observability import logger
 
