@@ -77,7 +77,7 @@ class SecretIn(BaseModel):
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
     value: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_no_nul)]
-    allowed_hosts: AllowedHosts | None = None
+    allowed_hosts: Given[AllowedHosts] = None  # omitted: none, or a replaced secret's own
 
 
 class SecretHostsPatch(BaseModel):
