@@ -3,10 +3,13 @@ the value, listed, audited; narrowing under a tool that needs a host is 409 with
 
 from __future__ import annotations
 
+import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from psycopg.types.json import Jsonb
 
 from tests.support.agents import (
     SLUG,
@@ -175,3 +178,72 @@ def test_unknown_or_foreign_secrets_are_404(
     assert api.post("/v1/secrets", token=admin, json={"name": "MINE", "value": "v"}).status == 201
     other = token(other_workspace, "admin")
     problem_of(api.patch("/v1/secrets/MINE", token=other, json=hosts), 404, "not-found")
+
+
+def _wait_for_a_lock_wait(owner_sql: Conn) -> None:
+    """Until another session waits on a row lock (the request under test blocked)."""
+    for _ in range(1000):
+        row = owner_sql.execute(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+            " AND datname = current_database()"
+        ).fetchone()
+        if row is not None and row["n"] > 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError("the request never waited for the lock")
+
+
+def test_narrowing_waits_for_a_tool_being_saved_and_then_sees_it(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn, app_sql: Conn
+) -> None:
+    admin, editor = token(workspace, "admin"), token(workspace, "editor")
+    body = {"name": "CRM", "value": "v", "allowed_hosts": ["api.example.com", "b.example.net"]}
+    assert api.post("/v1/secrets", token=admin, json=body).status == 201
+    agent = create_agent(api, editor, slug=SLUG)
+    # Given a tool save in flight: the secret share-locked, the tool written, not committed
+    app_sql.execute("SELECT set_config('app.workspace_id', %s, true)", (str(workspace),))
+    app_sql.execute("SELECT name FROM workspace_secrets WHERE name = 'CRM' FOR SHARE")
+    app_sql.execute(
+        "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, handler_kind, config,"
+        " secret_refs) VALUES (%s, %s, 'orders', 'http', %s, '{CRM}')",
+        (workspace, agent["id"], Jsonb({"method": "GET", "url": "https://api.example.com/o"})),
+    )
+    # When an admin narrows the list meanwhile
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        narrowing = pool.submit(
+            api.patch, "/v1/secrets/CRM", token=admin, json={"allowed_hosts": ["b.example.net"]}
+        )
+        _wait_for_a_lock_wait(owner_sql)
+        app_sql.commit()
+        response = narrowing.result(timeout=30)
+    # Then the narrowing saw the tool once it could
+    problem = problem_of(response, 409, "conflict")
+    assert problem["used_by"] == [{"agent": SLUG, "tool": "orders", "host": "api.example.com"}]
+
+
+def test_a_tool_saved_while_hosts_narrow_waits_and_is_refused(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn, app_sql: Conn
+) -> None:
+    admin, editor = token(workspace, "admin"), token(workspace, "editor")
+    body = {"name": "CRM", "value": "v", "allowed_hosts": ["api.example.com", "b.example.net"]}
+    assert api.post("/v1/secrets", token=admin, json=body).status == 201
+    create_agent(api, editor, slug=SLUG)
+    # Given a narrowing in flight (the row locked and changed, not committed)
+    app_sql.execute("SELECT set_config('app.workspace_id', %s, true)", (str(workspace),))
+    app_sql.execute(
+        "UPDATE workspace_secrets SET allowed_hosts = '{b.example.net}' WHERE name = 'CRM'"
+    )
+    tool = {
+        "name": "orders",
+        "config": {
+            "method": "GET",
+            "url": "https://api.example.com/o",
+            "headers": {"X-Key": "{{secret:CRM}}"},
+        },
+    }
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        saving = pool.submit(api.post, f"{BASE}/tools", token=editor, json=tool)
+        _wait_for_a_lock_wait(owner_sql)
+        app_sql.commit()
+        response = saving.result(timeout=30)
+    assert "api.example.com" in problem_of(response, 422, "validation")["detail"]
