@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import Cursor
 
 from convoship.audit.record import Actor, record
 from convoship.core.errors import Conflict, NotFound
 from convoship.db.connection import Connection
-from convoship.secrets.usage import tools_losing_host
+from convoship.secrets.usage import queue_tools_using, tools_losing_host
 
 _PUBLIC_COLUMNS = "name, allowed_hosts, created_at, updated_at, updated_by"
 
@@ -35,20 +36,19 @@ def list_secrets(conn: Connection, workspace_id: object) -> list[dict[str, Any]]
     ).fetchall()
 
 
-def _current_hosts(conn: Connection, workspace_id: object, name: str) -> list[str] | None:
-    """The secret's allowed hosts, its row locked until commit; None when there is none."""
-    row = conn.execute(
+def _queue_current_hosts(conn: Connection, workspace_id: object, name: str) -> Cursor[Any]:
+    """The secret's allowed hosts, its row locked until commit (queued)."""
+    return conn.execute(
         "SELECT allowed_hosts FROM workspace_secrets WHERE workspace_id = %s AND name = %s"
         " FOR UPDATE",
         (workspace_id, name),
-    ).fetchone()
-    return None if row is None else list(row["allowed_hosts"])
+    )
 
 
 def _refuse_narrowing(
-    conn: Connection, workspace_id: object, name: str, before: list[str], after: list[str]
+    name: str, tools: list[dict[str, Any]], before: list[str], after: list[str]
 ) -> None:
-    losing = tools_losing_host(conn, workspace_id, name, before, after)
+    losing = tools_losing_host(tools, before, after)
     if losing:
         raise Conflict(
             f"secret {name} is used by {len(losing)} tool(s) on a host the new allowed_hosts"
@@ -65,18 +65,17 @@ def put_secret(
     allowed_hosts: list[str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Create or replace a secret (allowed_hosts None: a new secret gets none, a replaced
-    one keeps its own); returns (public row, created)."""
+    one keeps its own); returns (public row, created). New hosts are checked against the
+    tools using the secret in the same round trip as the write (a 409 rolls it back)."""
     from convoship.security.crypto import encrypt_at_rest, secret_context  # lazy: ~12 ms of imports
 
-    before = None
-    if allowed_hosts is not None:
-        current = _current_hosts(conn, actor.workspace_id, name)
-        if current is not None:
-            _refuse_narrowing(conn, actor.workspace_id, name, current, allowed_hosts)
-            before = {"name": name, "allowed_hosts": current}
     ciphertext = encrypt_at_rest(value, secret_context(actor.workspace_id, name))
+    current = tools = None
+    if allowed_hosts is not None:
+        current = _queue_current_hosts(conn, actor.workspace_id, name)
+        tools = queue_tools_using(conn, actor.workspace_id, name)
     try:
-        row = conn.execute(
+        written = conn.execute(
             f"""
             INSERT INTO workspace_secrets
                 (workspace_id, name, value_ciphertext, allowed_hosts, updated_by)
@@ -94,9 +93,15 @@ def put_secret(
                 "hosts": allowed_hosts,
                 "by": actor.actor_id,
             },
-        ).fetchone()
+        )
+        previous = current.fetchone() if current is not None else None
+        row = written.fetchone()
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound("workspace not found") from None
+    before = None
+    if previous is not None and tools is not None and allowed_hosts is not None:
+        _refuse_narrowing(name, tools.fetchall(), previous["allowed_hosts"], allowed_hosts)
+        before = {"name": name, "allowed_hosts": previous["allowed_hosts"]}
     assert row is not None
     created = bool(row.pop("created"))
     record(
@@ -115,16 +120,20 @@ def set_allowed_hosts(
     conn: Connection, actor: Actor, name: str, allowed_hosts: list[str]
 ) -> dict[str, Any]:
     """Change where a secret may go, keeping its value; 409 (used_by) when a tool that uses
-    it targets a host the current list allows and the new one does not."""
-    current = _current_hosts(conn, actor.workspace_id, name)
-    if current is None:
-        raise NotFound(f"no secret named {name}")
-    _refuse_narrowing(conn, actor.workspace_id, name, current, allowed_hosts)
-    row = conn.execute(
+    it targets a host the current list allows and the new one does not. The lock, the tools
+    and the update travel in one round trip (a 409 or 404 rolls the update back)."""
+    current = _queue_current_hosts(conn, actor.workspace_id, name)
+    tools = queue_tools_using(conn, actor.workspace_id, name)
+    updated = conn.execute(
         f"UPDATE workspace_secrets SET allowed_hosts = %s, updated_at = now(), updated_by = %s"
         f" WHERE workspace_id = %s AND name = %s RETURNING {_PUBLIC_COLUMNS}",
         (allowed_hosts, actor.actor_id, actor.workspace_id, name),
-    ).fetchone()
+    )
+    previous = current.fetchone()
+    if previous is None:
+        raise NotFound(f"no secret named {name}")
+    _refuse_narrowing(name, tools.fetchall(), previous["allowed_hosts"], allowed_hosts)
+    row = updated.fetchone()
     assert row is not None
     record(
         conn,
@@ -132,7 +141,7 @@ def set_allowed_hosts(
         action="secret.allowed_hosts_updated",
         resource_type="secret",
         resource_id=name,
-        before={"name": name, "allowed_hosts": current},
+        before={"name": name, "allowed_hosts": previous["allowed_hosts"]},
         after={"name": name, "allowed_hosts": allowed_hosts},
     )
     return row
