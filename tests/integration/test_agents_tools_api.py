@@ -188,6 +188,7 @@ def config_with(**changes: Any) -> dict[str, Any]:
         (config_with(headers={"Bad Header": "x"}), "headers"),
         (config_with(headers={"X-Ok": "line\r\nInjected: 1"}), "headers"),
         (config_with(headers={"X-Num": 5}), "headers"),
+        (config_with(headers={"host": "other.example.net"}), "headers"),
         (config_with(url="ftp://files.example.com/x"), "url"),
         (config_with(url="http://api.example.com/x"), "url"),
         (config_with(url="https://localhost/x"), "url"),

@@ -19,7 +19,7 @@ from convoship.core.errors import UpstreamUnavailable
 from convoship.llm import anthropic, bedrock, openai
 from convoship.llm.types import Message, Sampling, ToolCall, ToolDef
 from convoship.publish.gate import judge, parse_grade
-from convoship.runtime.tool_calls import ToolError, _request_parts
+from convoship.runtime.tool_calls import ToolError, _request_parts, call_http_tool
 from convoship.secrets.store import SealedSecret
 from convoship.secrets.vault import HostRefused, SecretVault
 from convoship.security import outbound, visitor_tokens
@@ -259,3 +259,14 @@ def test_openai_itself_gets_max_completion_tokens() -> None:
         "o4", CONVERSATION, [], SAMPLING, limit_field="max_completion_tokens"
     )
     assert body["max_completion_tokens"] == 64 and "max_tokens" not in body
+
+
+@pytest.mark.parametrize("name", ["Host", "host", "HOST"])
+def test_no_tool_chooses_its_host_header(name: str) -> None:
+    """Host: another site behind the allowed host's CDN would be domain fronting."""
+    config = {"method": "GET", "url": "https://x.test/", "headers": {name: "evil.test"}}
+    with pytest.raises(ValueError, match="Host"):
+        HttpToolConfig.model_validate(config)
+    saved_earlier = {"name": "t", "config": config, "input_schema": {"type": "object"}}
+    result = call_http_tool(saved_earlier, {}, _vault({}, []), allow_private=False)
+    assert not result.ok and "refused" in result.content and "headers" in result.content

@@ -122,7 +122,7 @@ def call_http_tool(
         if args is None:
             raise ToolError("the arguments must be a JSON object")
         _check_args(tool.get("input_schema") or {"type": "object"}, args)
-        config = HttpToolConfig.model_validate(tool["config"])
+        config = _saved_config(tool["config"])
         url, headers, body = _request_parts(config, args, vault)
         response = outbound.request(
             config.method,
@@ -145,6 +145,17 @@ def call_http_tool(
     ok = 200 <= response.status < 300
     text = vault.scrub(f"HTTP {response.status}\n{_text(response)}", cut=response.truncated)
     return ToolResult(text + ("\n[response truncated]" if response.truncated else ""), ok=ok)
+
+
+def _saved_config(config: Any) -> HttpToolConfig:
+    """The config as saved, under today's rules (one saved earlier may break them)."""
+    from pydantic import ValidationError
+
+    try:
+        return HttpToolConfig.model_validate(config)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "config"
+        raise ToolError(f"refused: this tool's saved config is not valid ({where})") from None
 
 
 def _text(response: outbound.OutboundResponse) -> str:
