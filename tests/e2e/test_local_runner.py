@@ -158,6 +158,10 @@ def test_agent_tool_and_secret_flow_over_http(served: str, cli_env: dict[str, st
     assert (
         http("POST", f"{served}/v1/secrets", token, {"name": "API_KEY", "value": "sk-x"})[0] == 201
     )
+    status, _, problem = http("POST", tools_url, token, tool)  # no host allowed yet
+    assert status == 422 and "api.example.com" in problem["detail"]
+    hosts = {"allowed_hosts": ["api.example.com"]}
+    assert http("PATCH", f"{served}/v1/secrets/API_KEY", token, hosts)[0] == 200
     status, _, created = http("POST", tools_url, token, tool)
     assert status == 201
     status, _, _ = http(

@@ -90,7 +90,13 @@ def build_world(api: ApiClient, tokens: dict[str, str]) -> World:
     owner = tokens["owner"]
     ops = {"rpm_cap_per_agent": 100000, "eval_pass_threshold": 0.5}
     _ok(api.patch("/v1/workspaces/agent-ops", token=owner, json=ops))
-    _ok(api.post("/v1/secrets", token=owner, json={"name": "API_KEY", "value": "s3cret"}))
+    _ok(
+        api.post(
+            "/v1/secrets",
+            token=owner,
+            json={"name": "API_KEY", "value": "s3cret", "allowed_hosts": ["127.0.0.1"]},
+        )
+    )
     _ok(api.post("/v1/secrets", token=owner, json={"name": "VISITOR", "value": VISITOR_SECRET}))
     agents = {
         slug: _ok(api.post("/v1/ai-agents", token=owner, json={"name": slug, "slug": slug}))

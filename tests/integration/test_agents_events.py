@@ -74,8 +74,8 @@ def demo_workspace(owner_sql: Conn) -> uuid.UUID:
     owner_sql.execute("DELETE FROM workspaces WHERE id = %s", (workspace,))
     owner_sql.execute("INSERT INTO workspaces (id, name) VALUES (%s, 'Demo')", (workspace,))
     owner_sql.execute(
-        "INSERT INTO workspace_secrets (workspace_id, name, value_ciphertext)"
-        " VALUES (%s, 'CRM_API_KEY', 'not-read-here')",
+        "INSERT INTO workspace_secrets (workspace_id, name, value_ciphertext, allowed_hosts)"
+        " VALUES (%s, 'CRM_API_KEY', 'not-read-here', '{api.example.com}')",
         (workspace,),
     )
     return workspace

@@ -54,7 +54,11 @@ def test_tool_referencing_a_secret_needs_it_and_then_pins_it(
     assert any("API_KEY" in e["msg"] for e in refused["errors"])
     assert table_counts(owner_sql) == before
     # When the secret is created, the same tool is accepted and records the reference
-    secret = api.post("/v1/secrets", token=admin, json={"name": "API_KEY", "value": "sk-live-9"})
+    secret = api.post(
+        "/v1/secrets",
+        token=admin,
+        json={"name": "API_KEY", "value": "sk-live-9", "allowed_hosts": ["crm.example.com"]},
+    )
     assert secret.status == 201, secret.text
     tool = created(api.post(BASE, token=editor, json=SECRET_TOOL))
     assert tool["secret_refs"] == ["API_KEY"]
@@ -143,11 +147,9 @@ def test_tool_names_are_unique_per_agent(
 def test_placeholders_in_the_host_are_vetted_at_call_time(
     api: ApiClient, workspace: uuid.UUID, token: Token, agent: dict[str, Any]
 ) -> None:
-    api.post("/v1/secrets", token=token(workspace, "admin"), json={"name": "HOST", "value": "h"})
-    tool = {**TOOL, "config": {"method": "GET", "url": "https://{{secret:HOST}}/v1/{{order_id}}"}}
-    assert created(api.post(BASE, token=token(workspace, "editor"), json=tool))["secret_refs"] == [
-        "HOST"
-    ]
+    tool = {**TOOL, "config": {"method": "GET", "url": "https://{{host}}/v1/{{order_id}}"}}
+    tool["input_schema"] = {"type": "object", "properties": {"host": {}, "order_id": {}}}
+    assert created(api.post(BASE, token=token(workspace, "editor"), json=tool))["secret_refs"] == []
 
 
 def test_private_urls_are_allowed_when_the_deployment_allows_them(
@@ -186,6 +188,7 @@ def config_with(**changes: Any) -> dict[str, Any]:
         (config_with(headers={"Bad Header": "x"}), "headers"),
         (config_with(headers={"X-Ok": "line\r\nInjected: 1"}), "headers"),
         (config_with(headers={"X-Num": 5}), "headers"),
+        (config_with(headers={"host": "other.example.net"}), "headers"),
         (config_with(url="ftp://files.example.com/x"), "url"),
         (config_with(url="http://api.example.com/x"), "url"),
         (config_with(url="https://localhost/x"), "url"),
@@ -272,9 +275,8 @@ def test_new_user_flow_shows_tool_changes_in_both_audit_trails(
 ) -> None:
     owner = token(workspace, "owner", sub="owner-1")
     problem_of(api.post(BASE, token=owner, json=SECRET_TOOL), 422, "validation")
-    assert (
-        api.post("/v1/secrets", token=owner, json={"name": "API_KEY", "value": "v"}).status == 201
-    )
+    secret = {"name": "API_KEY", "value": "v", "allowed_hosts": ["crm.example.com"]}
+    assert api.post("/v1/secrets", token=owner, json=secret).status == 201
     tool = created(api.post(BASE, token=owner, json=SECRET_TOOL))
     patched = api.patch(f"{BASE}/{tool['id']}", token=owner, json={"config": {"timeout_s": 9}})
     assert patched.status == 200, patched.text

@@ -6,9 +6,6 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -18,57 +15,11 @@ from convoship.core.settings import reset_settings
 from tests.support.agents import SLUG, Conn, Token, create_agent, created
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, embed, transcript
+from tests.support.http_servers import RecordingServer, echo_server
 from tests.support.publishing import BASE, publish, set_guardrail
 
+_ = (echo_server,)  # a fixture
 SECRET = "sk-live-Sup3r/Secret+value"  # '/' and '+' change when URL-encoded
-
-
-class EchoServer:
-    """Answers every request with what it received (a tool that echoes its credentials)."""
-
-    def __init__(self) -> None:
-        self.received: list[dict[str, Any]] = []
-        echo = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _answer(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                seen = {
-                    "method": self.command,
-                    "path": self.path,
-                    "headers": dict(self.headers.items()),
-                    "body": self.rfile.read(length).decode(),
-                }
-                echo.received.append(seen)
-                payload = json.dumps(seen).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = _answer
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-@pytest.fixture
-def echo_server() -> Iterator[EchoServer]:
-    server = EchoServer()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -82,12 +33,13 @@ def tool_agent(
     api: ApiClient,
     token: Token,
     workspace: Any,
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     private_network: None,
     fake_llm: Any,
 ) -> dict[str, Any]:
     editor, admin = token(workspace, "editor"), token(workspace, "admin")
-    api.post("/v1/secrets", token=admin, json={"name": "API_KEY", "value": SECRET})
+    secret = {"name": "API_KEY", "value": SECRET, "allowed_hosts": ["127.0.0.1"]}
+    assert api.post("/v1/secrets", token=admin, json=secret).status == 201
     agent = create_agent(api, editor, slug=SLUG)
     tool = {
         "name": "lookup",
@@ -113,7 +65,7 @@ def test_tool_call_fills_secrets_and_scrubs_them(
     token: Token,
     workspace: Any,
     tool_agent: dict[str, Any],
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     owner_sql: Conn,
 ) -> None:
     from convoship.core.observability import logger
@@ -150,7 +102,7 @@ def test_tool_arguments_are_checked_against_the_schema(
     token: Token,
     workspace: Any,
     tool_agent: dict[str, Any],
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
 ) -> None:
     response = chat(api, token(workspace, "editor"), 'call:lookup {"count": "two"}')
     assert response.status == 200
@@ -163,7 +115,7 @@ def test_call_time_ssrf_guard(
     token: Token,
     workspace: Any,
     tool_agent: dict[str, Any],
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "0")  # saved while allowed, called after
@@ -179,7 +131,7 @@ def test_tool_call_limit(
     token: Token,
     workspace: Any,
     tool_agent: dict[str, Any],
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     fake_llm: Any,
 ) -> None:
     editor = token(workspace, "editor")
@@ -195,7 +147,7 @@ def test_embed_tools_come_from_the_version(
     token: Token,
     workspace: Any,
     tool_agent: dict[str, Any],
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     owner_sql: Conn,
 ) -> None:
     editor = token(workspace, "editor")

@@ -27,7 +27,13 @@ def admin(
     reset_settings()
     admin = str(token(workspace, "admin"))
     create_agent(api, admin, slug=SLUG)
-    created(api.post("/v1/secrets", token=admin, json={"name": "KEY", "value": SECRET}))
+    created(
+        api.post(
+            "/v1/secrets",
+            token=admin,
+            json={"name": "KEY", "value": SECRET, "allowed_hosts": ["127.0.0.1"]},
+        )
+    )
     return admin
 
 

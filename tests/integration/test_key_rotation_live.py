@@ -14,9 +14,9 @@ import pytest
 from convoship.core import constants as env
 from convoship.core.settings import get_settings, reset_settings
 from convoship.keys.rotation import Options, rotate_data, rotate_master
-from tests.integration.test_chat_tools import EchoServer, echo_server
 from tests.support.agents import SLUG, Conn, Token, create_agent, created
 from tests.support.api_client import ApiClient
+from tests.support.http_servers import RecordingServer, echo_server
 from tests.support.keys import (
     Master,
     fill_workspace,
@@ -27,6 +27,7 @@ from tests.support.keys import (
 from tests.support.publishing import BASE
 
 _ = (master_fixture, only_our_workspaces_fixture, echo_server)
+LOOPBACK = "127.0.0.1"
 SECRET = "sk-live-in-flight-0001"
 BYOK = "sk-byok-in-flight-0001"
 
@@ -37,7 +38,7 @@ def test_no_request_fails_while_keys_rotate(
     token: Token,
     make_workspace: Callable[..., uuid.UUID],
     owner_sql: Conn,
-    echo_server: EchoServer,
+    echo_server: RecordingServer,
     fake_llm: Any,
     monkeypatch: pytest.MonkeyPatch,
     only_our_workspaces: list[Any],
@@ -47,7 +48,13 @@ def test_no_request_fails_while_keys_rotate(
     ws = make_workspace()
     only_our_workspaces.append(ws)
     admin, editor = token(ws, "admin"), token(ws, "editor")
-    fill_workspace(api, admin, {"API_KEY": SECRET, **{f"S{i}": f"v{i}" for i in range(30)}}, None)
+    fill_workspace(
+        api,
+        admin,
+        {"API_KEY": SECRET, **{f"S{i}": f"v{i}" for i in range(30)}},
+        None,
+        ["127.0.0.1"],
+    )
     byok = {"provider": "openai_compatible", "base_url": fake_llm.base_url, "model": "m"}
     assert api.patch("/v1/workspaces/agent-llm", token=admin, json={**byok, "api_key": BYOK})
     create_agent(api, editor, slug=SLUG)

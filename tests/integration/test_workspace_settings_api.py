@@ -42,6 +42,7 @@ def test_missing_token_is_401_and_bad_token_is_403(
         ("PATCH", "/v1/workspaces/agent-ops", {"rpm_cap_per_agent": 5}),
         ("PATCH", "/v1/workspaces/agent-llm", {"model": "m"}),
         ("POST", "/v1/secrets", {"name": "A", "value": "v"}),
+        ("PATCH", "/v1/secrets/A", {"allowed_hosts": ["api.example.com"]}),
         ("DELETE", "/v1/secrets/A", None),
         ("GET", "/v1/audit-log", None),
     ],

@@ -119,10 +119,18 @@ def only_our_workspaces_fixture(owner_sql: Conn) -> Iterator[list[Any]]:
     owner_sql.execute("DELETE FROM workspaces WHERE id = ANY(%s)", (ours,))
 
 
-def fill_workspace(api: ApiClient, admin: str, values: dict[str, str], byok: str | None) -> None:
-    """Secrets (name -> value) and, when given, a BYOK api key, through the API."""
+def fill_workspace(
+    api: ApiClient,
+    admin: str,
+    values: dict[str, str],
+    byok: str | None,
+    allowed_hosts: list[str] | None = None,
+) -> None:
+    """Secrets (name -> value, each allowed to allowed_hosts) and, when given, a BYOK api
+    key, through the API."""
     for name, value in values.items():
-        response = api.post("/v1/secrets", token=admin, json={"name": name, "value": value})
+        body = {"name": name, "value": value, "allowed_hosts": allowed_hosts or []}
+        response = api.post("/v1/secrets", token=admin, json=body)
         assert response.status in (200, 201), response.text
     if byok is not None:
         response = api.patch(

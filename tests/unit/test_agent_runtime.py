@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import uuid4
 
 import pytest
@@ -18,9 +19,12 @@ from convoship.core.errors import UpstreamUnavailable
 from convoship.llm import anthropic, bedrock, openai
 from convoship.llm.types import Message, Sampling, ToolCall, ToolDef
 from convoship.publish.gate import judge, parse_grade
-from convoship.runtime.tool_calls import _request_parts
-from convoship.secrets.vault import SecretVault
+from convoship.runtime.tool_calls import ToolError, _request_parts, call_http_tool
+from convoship.secrets.store import SealedSecret
+from convoship.secrets.vault import HostRefused, SecretVault
 from convoship.security import outbound, visitor_tokens
+from convoship.security.crypto import encrypt_at_rest, secret_context
+from convoship.security.data_keys import new_data_key
 from convoship.studio.tool_spec import HttpToolConfig
 
 SAMPLING = Sampling(temperature=1.5, max_output_tokens=64)
@@ -148,14 +152,20 @@ def test_visitor_tokens() -> None:
             visitor_tokens.verify(bad, secret)
 
 
-def _vault(values: dict[str, str]) -> SecretVault:
-    vault = SecretVault(uuid4(), [])
-    vault._values.update(values)  # as if decrypted earlier in the turn
+def _vault(values: dict[str, str], hosts: list[str]) -> SecretVault:
+    """A vault as if it had read its secrets already (sealed, allowed on hosts)."""
+    workspace = uuid4()
+    vault = SecretVault(workspace, values)
+    key = new_data_key(workspace, 1)
+    vault._sealed = {
+        name: SealedSecret(encrypt_at_rest(value, secret_context(workspace, name), key), hosts, key)
+        for name, value in values.items()
+    }
     return vault
 
 
 def test_tool_templating() -> None:
-    vault = _vault({"KEY": "a/b c"})
+    vault = _vault({"KEY": "a/b c"}, ["x.test"])
     get = HttpToolConfig.model_validate(
         {"method": "GET", "url": "https://x.test/o/{{id}}?k={{secret:KEY}}", "headers": {}}
     )
@@ -174,6 +184,28 @@ def test_tool_templating() -> None:
     bare = HttpToolConfig.model_validate({"method": "POST", "url": "https://x.test/"})
     assert json.loads(_request_parts(bare, {"q": "x"}, vault)[2] or b"") == {"q": "x"}
     assert vault.scrub('{"k": "a/b c", "u": "a%2Fb%20c"}') == '{"k": "[secret]", "u": "[secret]"}'
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://{{host}}/o",
+        "https://x.test{{host}}/o",
+        "https://{{host}}.x.test/o",  # allowed by no wildcard here
+        "https://x.test:{{host}}/o",  # a port is fine; the host stays x.test
+    ],
+)
+def test_the_templated_host_is_checked_before_any_secret_leaves(url: str) -> None:
+    vault = _vault({"KEY": "a/b c"}, ["x.test"])
+    config = HttpToolConfig.model_validate(
+        {"method": "GET", "url": url, "headers": {"X-Key": "{{secret:KEY}}"}}
+    )
+    for host in ("evil.test", ".evil.test", "127.0.0.1", "x.test@evil.test", "x.test%2F@evil"):
+        try:
+            url_sent = _request_parts(config, {"host": host}, vault)[0]
+        except (ToolError, HostRefused):
+            continue  # refused
+        assert urlsplit(url_sent).hostname == "x.test", (url, host)
 
 
 class _Slow(BaseHTTPRequestHandler):
@@ -229,3 +261,14 @@ def test_openai_itself_gets_max_completion_tokens() -> None:
         "o4", CONVERSATION, [], SAMPLING, limit_field="max_completion_tokens"
     )
     assert body["max_completion_tokens"] == 64 and "max_tokens" not in body
+
+
+@pytest.mark.parametrize("name", ["Host", "host", "HOST"])
+def test_no_tool_chooses_its_host_header(name: str) -> None:
+    """Host: another site behind the allowed host's CDN would be domain fronting."""
+    config = {"method": "GET", "url": "https://x.test/", "headers": {name: "evil.test"}}
+    with pytest.raises(ValueError, match="Host"):
+        HttpToolConfig.model_validate(config)
+    saved_earlier = {"name": "t", "config": config, "input_schema": {"type": "object"}}
+    result = call_http_tool(saved_earlier, {}, _vault({}, []), allow_private=False)
+    assert not result.ok and "refused" in result.content and "headers" in result.content

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
-from convoship.security.netguard import UnsafeUrl, check_outbound_url, resolve_public_addresses
+from convoship.security.netguard import (
+    UNREACHABLE,
+    UnsafeUrl,
+    check_outbound_url,
+    is_public_address,
+    resolve_public_addresses,
+)
 
 
 @pytest.mark.parametrize(
@@ -69,5 +77,44 @@ def test_host_names_that_cannot_be_resolved_are_refused_not_raised(host: str) ->
     for allow_private in (False, True):
         with pytest.raises(UnsafeUrl, match="not a valid host name"):
             check_outbound_url(f"https://{host}/v1", allow_private=allow_private)
-        with pytest.raises(UnsafeUrl, match="cannot resolve"):
+        with pytest.raises(UnsafeUrl, match=UNREACHABLE):
             resolve_public_addresses(host, 443, allow_private=allow_private)
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:7f00:1::1",  # 6to4 of 127.0.0.1
+        "2002:a00:5::1",  # 6to4 of 10.0.0.5
+        "2002:a9fe:a9fe::",  # 6to4 of 169.254.169.254 (cloud metadata)
+        "64:ff9b::7f00:1",  # NAT64 (well-known prefix) of 127.0.0.1
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b:1::a00:5",  # local-use NAT64 prefix: any layout, never public
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo, client 127.0.0.1 (obfuscated)
+        "2001:0:4136:e378:8000:63bf:f5ff:fffa",  # Teredo, client 10.0.0.5
+        "fec0::1",  # deprecated site-local
+        "fec0:1:2:3::5",
+        "feff::1",  # still inside fec0::/10
+        "::ffff:10.0.0.5",  # IPv4-mapped
+    ],
+)
+def test_ipv6_forms_of_private_addresses_are_not_public(address: str) -> None:
+    assert not is_public_address(ipaddress.ip_address(address))
+    with pytest.raises(UnsafeUrl):
+        check_outbound_url(f"https://[{address}]/", allow_private=False)
+
+
+@pytest.mark.parametrize("address", ["2002:808:808::1", "2606:4700:4700::1111", "8.8.8.8"])
+def test_public_addresses_stay_public(address: str) -> None:
+    assert is_public_address(ipaddress.ip_address(address))
+
+
+def test_one_failure_text_for_unresolvable_and_private_names() -> None:
+    """Telling 'does not resolve' from 'resolves somewhere private' would be an oracle on the
+    deployment's internal DNS."""
+    texts = []
+    for host in ("localhost", "no-such-host.invalid"):
+        with pytest.raises(UnsafeUrl) as caught:
+            resolve_public_addresses(host, 443, allow_private=False)
+        texts.append(str(caught.value).replace(host, "HOST"))
+    assert texts[0] == texts[1]

@@ -9,6 +9,7 @@ from uuid import UUID
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from convoship.http.models import Given, Patch
+from convoship.secrets.hosts import MAX_ALLOWED_HOSTS, normalize_allowed_hosts
 from convoship.secrets.refs import SECRET_NAME
 
 
@@ -54,15 +55,40 @@ def _no_nul(value: str) -> str:
     return value
 
 
+def _hosts(entries: list[str]) -> list[str]:
+    return normalize_allowed_hosts(entries)  # HostNotAllowed is a ValueError: a 422
+
+
+AllowedHosts = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=260)]],
+    Field(
+        max_length=MAX_ALLOWED_HOSTS,
+        description="Hosts a tool may send this secret to: exact names or addresses, or"
+        " `*.example.com` for every name below example.com. Empty: no tool may use it (an AUTH"
+        " guardrail's visitor_token_secret still may).",
+        examples=[["api.example.com", "*.example.org"]],
+    ),
+    AfterValidator(_hosts),
+]
+
+
 class SecretIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
     value: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_no_nul)]
+    allowed_hosts: Given[AllowedHosts] = None  # omitted: none, or a replaced secret's own
+
+
+class SecretHostsPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    allowed_hosts: AllowedHosts
 
 
 class SecretOut(BaseModel):
     name: str
+    allowed_hosts: list[str]
     created_at: datetime
     updated_at: datetime
     updated_by: str | None

@@ -20,6 +20,7 @@ from .models import (
     AgentOpsOut,
     AgentOpsPatch,
     AuditPage,
+    SecretHostsPatch,
     SecretIn,
     SecretList,
     SecretOut,
@@ -86,10 +87,22 @@ async def list_secrets(ctx: Viewer, tx: WorkspaceRead) -> SecretList:
     responses={200: {"model": SecretOut, "description": "An existing secret was replaced"}},
 )
 async def put_secret(body: SecretIn, ctx: Admin, tx: WorkspaceTx, response: Response) -> SecretOut:
-    """Create (201) or replace (200) a secret, usable in tools as {{secret:NAME}}."""
-    row, created = secrets_store.put_secret(tx, ctx.actor, body.name, body.value)
+    """Create (201) or replace (200) a secret, usable in tools as {{secret:NAME}} on its
+    allowed_hosts (omitted: a new secret gets none, a replaced one keeps its own)."""
+    row, created = secrets_store.put_secret(
+        tx, ctx.actor, body.name, body.value, body.allowed_hosts
+    )
     response.status_code = 201 if created else 200
     return SecretOut.model_validate(row)
+
+
+@router.patch("/secrets/{name}", response_model=SecretOut)
+async def patch_secret(name: str, body: SecretHostsPatch, ctx: Admin, tx: WorkspaceTx) -> SecretOut:
+    """Change the hosts a secret may be sent to, keeping its value; 409 with used_by when a
+    tool using it targets a host the new list leaves out."""
+    return SecretOut.model_validate(
+        secrets_store.set_allowed_hosts(tx, ctx.actor, name, body.allowed_hosts)
+    )
 
 
 @router.delete("/secrets/{name}", status_code=204, response_class=Response)

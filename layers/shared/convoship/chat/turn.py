@@ -77,7 +77,8 @@ def _model_reply(
         vault,
         allow_private=settings.allow_private_network,
     )
-    return vault.scrub(outcome.reply), outcome.usage.as_dict(), outcome.tool_events
+    reply = vault.scrub(outcome.reply, cut=True)  # a reply stopped by its token limit is cut
+    return reply, outcome.usage.as_dict(), outcome.tool_events
 
 
 def _answer(
@@ -95,21 +96,25 @@ def _answer(
     checks.check_budget(context, conv, today)
     redact = Redactor(context)
     usage = {"input_tokens": 0, "output_tokens": 0}
-    messages: list[dict[str, Any]] = [{"role": "user", "content": redact(request.message)}]
     escalation = checks.escalation(context, request.message, conv)
+    tool_events: list[Any] = []
     if escalation is not None:
         reply = escalation
     else:
         reply, usage, tool_events = _model_reply(context, request, conv, vault)
-        for event in tool_events:
-            messages.append(
-                {
-                    "role": "tool",
-                    "content": redact(event.result.content),
-                    "tool_name": event.name,
-                    "tool_args": redact(event.args),
-                }
-            )
+    # Scrubbed now that the vault knows every value the turn used (even typed by the user).
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": redact(vault.scrub(request.message))}
+    ]
+    for event in tool_events:
+        messages.append(
+            {
+                "role": "tool",
+                "content": redact(vault.scrub(event.result.content)),
+                "tool_name": event.name,
+                "tool_args": redact(vault.scrub_value(event.args)),
+            }
+        )
     messages.append({"role": "assistant", "content": redact(reply)})
     record = TurnRecord(
         conversation_id=conv.id if conv else uuid4(),

@@ -6,13 +6,16 @@ argument's JSON value). With no body template, POST/PUT/PATCH send the arguments
 and GET/DELETE send the arguments the url does not use as query parameters.
 
 A tool never raises into the conversation: every failure becomes a short error text the
-model reads. Secret values are decrypted only when a call needs them, and scrubbed from
-whatever comes back (raw, JSON-escaped and URL-encoded spellings), so a tool that echoes
-its credentials cannot leak them into the transcript or the reply.
+model reads. A tool that uses a secret is called only when the host of its url, once
+templated, is one every secret it uses allows (whatever was checked when it was saved).
+Secret values are decrypted only when a call needs them, and scrubbed from whatever comes
+back, in every spelling (secrets.scrub), so a tool that echoes its credentials cannot leak
+them into the transcript or the reply.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from dataclasses import dataclass
@@ -20,8 +23,9 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from convoship.core.errors import DecryptionFailed
-from convoship.secrets.refs import SECRET_REF, strings_in
-from convoship.secrets.vault import SecretMissing, SecretVault
+from convoship.secrets.hosts import HostNotAllowed, url_host
+from convoship.secrets.refs import SECRET_REF, referenced_secrets, strings_in
+from convoship.secrets.vault import HostRefused, SecretMissing, SecretVault
 from convoship.security import outbound
 from convoship.studio.tool_spec import ARG_REF, HttpToolConfig
 
@@ -90,6 +94,12 @@ def _request_parts(
 ) -> tuple[str, dict[str, str], bytes | None]:
     used = {m.group(1) for s in strings_in(config.templated()) for m in ARG_REF.finditer(s)}
     url = _fill(config.url, args, vault, in_url=True)
+    secrets = referenced_secrets(config.templated())
+    if secrets:
+        try:
+            vault.check_host(secrets, url_host(url))
+        except HostNotAllowed as exc:
+            raise ToolError(f"refused: {exc}") from None
     headers = {
         name: _fill(value, args, vault, in_url=False) for name, value in config.headers.items()
     }
@@ -118,7 +128,7 @@ def call_http_tool(
         if args is None:
             raise ToolError("the arguments must be a JSON object")
         _check_args(tool.get("input_schema") or {"type": "object"}, args)
-        config = HttpToolConfig.model_validate(tool["config"])
+        config = _saved_config(tool["config"])
         url, headers, body = _request_parts(config, args, vault)
         response = outbound.request(
             config.method,
@@ -130,12 +140,32 @@ def call_http_tool(
             allow_private=allow_private,
             truncate=True,
         )
+    except HostRefused as exc:
+        return ToolResult(vault.scrub(f"error: refused: {exc}"), ok=False)
     except (ToolError, SecretMissing) as exc:
         return ToolResult(vault.scrub(f"error: {exc}"), ok=False)
     except DecryptionFailed:
         return ToolResult("error: a workspace secret this tool uses cannot be read", ok=False)
     except outbound.OutboundError as exc:
         return ToolResult(vault.scrub(f"error: the call failed: {exc}"), ok=False)
-    text = response.text() + ("\n[response truncated]" if response.truncated else "")
     ok = 200 <= response.status < 300
-    return ToolResult(vault.scrub(f"HTTP {response.status}\n{text}"), ok=ok)
+    text = vault.scrub(f"HTTP {response.status}\n{_text(response)}", cut=response.truncated)
+    return ToolResult(text + ("\n[response truncated]" if response.truncated else ""), ok=ok)
+
+
+def _saved_config(config: Any) -> HttpToolConfig:
+    """The config as saved, under today's rules (one saved earlier may break them)."""
+    from pydantic import ValidationError
+
+    try:
+        return HttpToolConfig.model_validate(config)
+    except ValidationError as exc:
+        where = ".".join(str(p) for p in exc.errors()[0]["loc"]) or "config"
+        raise ToolError(f"refused: this tool's saved config is not valid ({where})") from None
+
+
+def _text(response: outbound.OutboundResponse) -> str:
+    """The body as text; a cut body loses the bytes of a character it cut in two."""
+    if not response.truncated:
+        return response.text()
+    return codecs.getincrementaldecoder("utf-8")("replace").decode(response.body, final=False)

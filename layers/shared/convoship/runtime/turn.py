@@ -7,10 +7,10 @@ every turn ends with an answer.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from convoship.llm.types import ChatModel, Message, Usage
+from convoship.llm.types import ChatModel, Completion, Message, Usage
 from convoship.runtime.snapshot import AgentSnapshot
 from convoship.runtime.tool_calls import ToolResult, call_http_tool
 from convoship.secrets.vault import SecretVault
@@ -18,6 +18,8 @@ from convoship.secrets.vault import SecretVault
 
 @dataclass(frozen=True)
 class ToolEvent:
+    """One tool call; args as the model sent them (scrub before showing or writing them)."""
+
     name: str
     args: Any  # the model's arguments (an object, or the raw text when it sent no object)
     result: ToolResult
@@ -56,7 +58,7 @@ def run_turn(
         if not completion.tool_calls or calls_left <= 0 or not offered:
             outcome.reply = completion.text
             return outcome
-        messages.append(Message("assistant", completion.text, tool_calls=completion.tool_calls))
+        answered: list[tuple[str, ToolResult]] = []
         for call in completion.tool_calls:
             if calls_left <= 0:
                 result = ToolResult("error: this turn's tool call limit is reached", ok=False)
@@ -68,5 +70,24 @@ def run_turn(
                     tools[call.name], call.arguments, vault, allow_private=allow_private
                 )
             args = call.arguments if call.arguments is not None else call.raw_arguments
-            outcome.tool_events.append(ToolEvent(call.name, vault.scrub_value(args), result))
-            messages.append(Message("tool", result.content, tool_call_id=call.id, name=call.name))
+            outcome.tool_events.append(ToolEvent(call.name, args, result))
+            answered.append((call.id, result))
+        # Shown to the model once every call is made: by then the vault knows every value.
+        messages.append(_asking_for_tools(completion, vault))
+        for (call_id, result), call in zip(answered, completion.tool_calls, strict=True):
+            content = vault.scrub(result.content)
+            messages.append(Message("tool", content, tool_call_id=call_id, name=call.name))
+
+
+def _asking_for_tools(completion: Completion, vault: SecretVault) -> Message:
+    """The model's request for tools as it is shown to the model again: scrubbed, like all
+    it sees next."""
+    calls = tuple(
+        replace(
+            call,
+            arguments=vault.scrub_value(call.arguments),
+            raw_arguments=vault.scrub(call.raw_arguments),
+        )
+        for call in completion.tool_calls
+    )
+    return Message("assistant", vault.scrub(completion.text), tool_calls=calls)

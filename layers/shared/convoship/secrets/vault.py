@@ -1,36 +1,39 @@
 """The secrets one agent run may use, read and decrypted only when a call needs them.
 
-Every value used is remembered so it can be scrubbed, in its usual spellings, from whatever
-the run returns, logs or writes.
+Every value used is remembered so it can be scrubbed, in every spelling (secrets.scrub),
+from whatever the run returns, logs or writes; and a value goes only to the hosts its
+secret allows (secrets.hosts).
 """
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable
 from typing import Any
-from urllib.parse import quote
 from uuid import UUID
 
 from convoship.db.read_batch import read_transaction
-from convoship.secrets.store import ciphertexts
-from convoship.security.context import WrappedDataKey
+from convoship.secrets.hosts import host_allowed
+from convoship.secrets.scrub import SCRUBBED, Scrubber
+from convoship.secrets.store import SealedSecret, sealed_secrets
 
-SCRUBBED = "[secret]"
+__all__ = ["SCRUBBED", "HostRefused", "SecretMissing", "SecretVault"]
 
 
 class SecretMissing(LookupError):
     """A referenced secret is not (or no longer) set in the workspace."""
 
 
+class HostRefused(LookupError):
+    """A secret may not be sent to this host (its allowed_hosts do not name it)."""
+
+
 class SecretVault:
     """The secrets an agent run may use (its tools' and AUTH guardrail's references).
 
     Nothing is read until a value is needed: most chat turns call no tool, so they pay
-    neither the query nor a decryption. The first need reads every referenced ciphertext,
-    with the wrapped data key it names, in one round trip of the run's scope; values are
-    decrypted one by one, on use (the unwrapped data key is cached per container).
+    neither the query nor a decryption. The first need reads every referenced ciphertext in
+    one short transaction of the run's scope; values are decrypted one by one, on use.
     Thread-safe: the publish gate's evals share one vault.
     """
 
@@ -40,46 +43,46 @@ class SecretVault:
         self._workspace_id = workspace_id
         self._names = sorted(set(names))
         self._scope = scope if scope is not None else {"workspace_id": workspace_id}
-        self._ciphertexts: dict[str, tuple[str, WrappedDataKey | None]] | None = None
+        self._sealed: dict[str, SealedSecret] | None = None
         self._values: dict[str, str] = {}
+        self._scrubber = Scrubber()
         self._lock = threading.Lock()
 
-    def _ciphertext(self, name: str) -> tuple[str, WrappedDataKey | None] | None:
+    def _secret(self, name: str) -> SealedSecret:
         with self._lock:
-            if self._ciphertexts is None:
-                self._ciphertexts = {}
+            if self._sealed is None:
+                self._sealed = {}
                 if self._names:
                     with read_transaction(**self._scope) as conn:
-                        self._ciphertexts = ciphertexts(conn, self._workspace_id, self._names)
-            return self._ciphertexts.get(name)
+                        self._sealed = sealed_secrets(conn, self._workspace_id, self._names)
+            sealed = self._sealed.get(name)
+        if sealed is None:
+            raise SecretMissing(f"the workspace secret {name} is not set")
+        return sealed
+
+    def check_host(self, names: Iterable[str], host: str) -> None:
+        """HostRefused unless every one of names may be sent to host (normalised)."""
+        for name in sorted(set(names)):
+            if not host_allowed(host, self._secret(name).allowed_hosts):
+                raise HostRefused(f"the workspace secret {name} may not be sent to {host}")
 
     def get(self, name: str) -> str:
         if name not in self._values:
-            stored = self._ciphertext(name)
-            if stored is None:
-                raise SecretMissing(f"the workspace secret {name} is not set")
+            sealed = self._secret(name)
             from convoship.security.crypto import decrypt_at_rest, secret_context  # lazy
 
-            ciphertext, data_key = stored
-            self._values[name] = decrypt_at_rest(
-                ciphertext, secret_context(self._workspace_id, name), data_key
+            value = decrypt_at_rest(
+                sealed.ciphertext, secret_context(self._workspace_id, name), sealed.data_key
             )
+            self._scrubber.add(value)  # before anyone can use it
+            self._values[name] = value
         return self._values[name]
 
-    def scrub(self, text: str) -> str:
-        """text with every spelling of every value used so far replaced."""
-        for value in sorted(self._values.values(), key=len, reverse=True):
-            if not value:
-                continue
-            for spelling in {value, json.dumps(value)[1:-1], quote(value, safe="")}:
-                text = text.replace(spelling, SCRUBBED)
-        return text
+    def scrub(self, text: str, *, cut: bool = False) -> str:
+        """text with every spelling of every value used so far replaced; cut: the text may
+        end in the middle of a value (a truncated response), so such a tail goes too."""
+        return self._scrubber.text(text, cut=cut)
 
     def scrub_value(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.scrub(value)
-        if isinstance(value, dict):
-            return {self.scrub(k): self.scrub_value(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [self.scrub_value(v) for v in value]
-        return value
+        """A JSON value with every string in it scrubbed, keys included."""
+        return self._scrubber.json(value)

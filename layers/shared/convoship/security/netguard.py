@@ -13,15 +13,44 @@ import socket
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+# IPv6 prefixes that carry an IPv4 address a relay or translator delivers to: whatever
+# Python's tables say of the prefix (they changed between 3.12 releases), the IPv4 inside
+# must be public too.
+_SIX_TO_FOUR = ipaddress.IPv6Network("2002::/16")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_TEREDO = ipaddress.IPv6Network("2001::/32")
+# Never public: deprecated site-local, and the local-use NAT64 prefix (RFC 8215), whose
+# embedded IPv4 may sit at any of RFC 6052's offsets.
+_NEVER_PUBLIC = (ipaddress.IPv6Network("fec0::/10"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+UNREACHABLE = "does not resolve to a public address"
 
 
 class UnsafeUrl(ValueError):
     """The URL is malformed or targets a host this deployment may not reach."""
 
 
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    if address in _SIX_TO_FOUR:
+        return [address.sixtofour] if address.sixtofour else []
+    if address in _NAT64:
+        return [ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)]
+    if address in _TEREDO and address.teredo:
+        return list(address.teredo)  # server and (de-obfuscated) client
+    return []
+
+
 def is_public_address(address: IPAddress) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:
+            return _is_public(address.ipv4_mapped)
+        if any(address in network for network in _NEVER_PUBLIC):
+            return False
+        if not all(_is_public(inner) for inner in _embedded_ipv4(address)):
+            return False
+    return _is_public(address)
+
+
+def _is_public(address: IPAddress) -> bool:
     return not (
         address.is_private
         or address.is_loopback
@@ -83,14 +112,17 @@ def check_outbound_url(url: str, *, allow_private: bool) -> SplitResult:
 
 
 def resolve_public_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
-    """Resolve host at call time; every address must be public unless private is allowed."""
+    """Resolve host at call time; every address must be public unless private is allowed.
+
+    A name that does not resolve and one that resolves somewhere private fail with the same
+    text: telling them apart would map the deployment's internal DNS for a caller."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as exc:  # UnicodeError: not a valid host name
-        raise UnsafeUrl(f"cannot resolve {host}") from exc
+    except (socket.gaierror, UnicodeError):  # UnicodeError: not a valid host name
+        raise UnsafeUrl(f"{host} {UNREACHABLE}") from None
     addresses = sorted({str(info[4][0]) for info in infos})
     if not allow_private:
         for address in addresses:
             if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
-                raise UnsafeUrl(f"{host} resolves to a non-public address")
+                raise UnsafeUrl(f"{host} {UNREACHABLE}")
     return addresses

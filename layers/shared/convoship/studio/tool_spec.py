@@ -29,6 +29,8 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid header name")
+        if name.lower() == "host":  # the url's host, whose secrets are checked, names it
+            raise ValueError("the Host header comes from the url and cannot be set")
         if "\r" in value or "\n" in value or len(value) > 8192:
             raise ValueError(f"header {name}: value must be one line of at most 8192 characters")
     return headers

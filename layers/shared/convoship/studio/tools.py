@@ -15,8 +15,9 @@ from convoship.audit.record import Actor
 from convoship.core.errors import Conflict, ValidationFailed
 from convoship.core.validation import check_json_document, validate_as
 from convoship.db.connection import Connection
+from convoship.secrets.hosts import HostNotAllowed, fixed_url_host, host_allowed
 from convoship.secrets.refs import referenced_secrets
-from convoship.secrets.store import lock_existing_names
+from convoship.secrets.store import lock_allowed_hosts
 from convoship.studio.owned import Owned
 from convoship.studio.tool_spec import (
     MAX_CONFIG_BYTES,
@@ -36,11 +37,13 @@ TOOL_COLUMNS = (
 def _checked_secret_refs(
     conn: Connection, workspace_id: object, config: HttpToolConfig
 ) -> list[str]:
-    """Names the config references, each an existing workspace secret, share-locked until
-    commit so a concurrent DELETE /v1/secrets cannot slip in between."""
+    """Names the config references, each an existing workspace secret that may be sent to
+    the url's host, share-locked until commit so a concurrent DELETE or narrowing of
+    /v1/secrets cannot slip in between."""
     check_secret_reference_syntax(config)
     names = referenced_secrets(config.templated())
-    missing = sorted(set(names) - lock_existing_names(conn, workspace_id, names))
+    allowed = lock_allowed_hosts(conn, workspace_id, names)
+    missing = sorted(set(names) - set(allowed))
     if missing:
         raise ValidationFailed(
             f"unknown secret(s): {', '.join(missing)}; create them with POST /v1/secrets first",
@@ -49,7 +52,31 @@ def _checked_secret_refs(
                 for name in missing
             ],
         )
+    if names:
+        _check_secret_hosts(config.url, allowed)
     return names
+
+
+def _check_secret_hosts(url: str, allowed: dict[str, list[str]]) -> None:
+    """A secret goes only to a host written out in the url and named by its allowed_hosts."""
+    try:
+        host = fixed_url_host(url)
+    except HostNotAllowed as exc:
+        raise ValidationFailed.at(("body", "config", "url"), str(exc)) from None
+    refused = sorted(name for name, hosts in allowed.items() if not host_allowed(host, hosts))
+    if refused:
+        raise ValidationFailed(
+            f"secret(s) {', '.join(refused)} may not be sent to {host}: an admin allows hosts"
+            " with PATCH /v1/secrets/{name}",
+            [
+                {
+                    "loc": ["body", "config", "url"],
+                    "msg": f"secret {name} may not be sent to {host}"
+                    f" (allowed_hosts: {', '.join(allowed[name]) or 'none'})",
+                }
+                for name in refused
+            ],
+        )
 
 
 def _vetted(

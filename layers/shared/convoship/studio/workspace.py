@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
@@ -17,6 +18,7 @@ from psycopg import sql
 from convoship.audit.record import Actor, record
 from convoship.core.errors import NotFound, ValidationFailed
 from convoship.db.connection import Connection
+from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.security.context import WrappedDataKey
 from convoship.security.key_store import data_key_for_write, data_key_of, data_key_sql
 from convoship.security.netguard import UnsafeUrl, check_outbound_url
@@ -185,6 +187,34 @@ def _validate_llm(merged: dict[str, Any], has_key: bool, allow_private: bool) ->
         )
 
 
+def _origin(base_url: str | None) -> tuple[str, str, int] | None:
+    """Where a key sent to base_url goes: scheme, normalised host and port."""
+    if base_url is None:
+        return None
+    parts = urlsplit(base_url.strip())
+    try:
+        host = url_host(base_url)
+    except HostNotAllowed:
+        host = parts.netloc.lower()
+    return parts.scheme.lower(), host, parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _check_key_stays(current: LlmSettings, merged: dict[str, Any], changes: dict[str, Any]) -> None:
+    """A stored key is only ever sent to the provider and host it was entered for: moving
+    either needs the key again (or null, clearing it)."""
+    if current.api_key_ciphertext is None or "api_key" in changes:
+        return
+    moved = merged["provider"] != current.provider
+    if _origin(merged["base_url"]) != _origin(current.base_url):
+        moved = True
+    if moved:
+        raise ValidationFailed.at(
+            ("body", "api_key"),
+            "changing the provider or the host of base_url needs the api_key again (or null to"
+            " clear it): the stored key is only sent where it was entered for",
+        )
+
+
 def update_llm_settings(
     conn: Connection, actor: Actor, changes: dict[str, Any], *, allow_private: bool
 ) -> LlmSettings:
@@ -204,6 +234,7 @@ def update_llm_settings(
         api_key is not None if "api_key" in changes else current.api_key_ciphertext is not None
     )
     _validate_llm(merged, has_key, allow_private)  # before encrypting: a 422 costs no KMS call
+    _check_key_stays(current, merged, changes)
     if "api_key" in changes:
         from convoship.security.crypto import byok_context, encrypt_at_rest  # lazy: only key writes
 
