@@ -3,6 +3,9 @@
 STAGE = "CONVOSHIP_STAGE"  # development | test | production
 DATABASE_URL = "DATABASE_URL"  # app role connection (never a superuser)
 DATABASE_SECRET_ARN = "CONVOSHIP_DATABASE_SECRET_ARN"  # RDS-style JSON secret
+# Where the database secrets' roles connect when the secret names no host (or another one):
+# the RDS Proxy endpoint when the template creates the database tier.
+DATABASE_HOST = "CONVOSHIP_DATABASE_HOST"
 REDIS_URL = "REDIS_URL"
 # The scheduled purge connects as convoship_purge, not as the app role.
 PURGE_DATABASE_URL = "CONVOSHIP_PURGE_DATABASE_URL"

@@ -83,11 +83,16 @@ def _secrets_manager_json(arn: str) -> dict[str, Any]:
     return value
 
 
-def _database_url_from_secret(secret: dict[str, Any]) -> str:
+def _database_url_from_secret(secret: dict[str, Any], host: str | None = None) -> str:
     from psycopg.conninfo import make_conninfo
 
+    host = host or secret.get("host")
+    if not host:
+        raise ConfigurationError(
+            f"the database secret names no host: set {env.DATABASE_HOST} (the proxy endpoint)"
+        )
     return make_conninfo(
-        host=secret["host"],
+        host=host,
         port=str(secret.get("port", 5432)),
         dbname=secret.get("dbname") or secret.get("database") or "convoship",
         user=secret["username"],
@@ -140,7 +145,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         (env.PURGE_DATABASE_URL, env.PURGE_DATABASE_SECRET_ARN),
     ):
         if not values.get(url_name) and values.get(arn_name):
-            values[url_name] = _database_url_from_secret(_secrets_manager_json(values[arn_name]))
+            values[url_name] = _database_url_from_secret(
+                _secrets_manager_json(values[arn_name]), values.get(env.DATABASE_HOST)
+            )
 
     stage = values.get(env.STAGE, "production")
     if stage not in env.STAGES:

@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from convoship.core.errors import ConfigurationError, DecryptionFailed, ServiceUnavailable
 from convoship.core.settings import get_settings
+from convoship.core.snapstart import after_restore
 
 KMS_PREFIX = "aws:"
 _NONCE_BYTES = 12
@@ -170,6 +171,9 @@ def clear_caches() -> None:
         _data_keys.clear()
     _fernet.cache_clear()
     set_kms_client(None)
+
+
+after_restore(clear_caches)  # data keys cached before a snapshot must not live on in clones
 
 
 # --- API ------------------------------------------------------------------------------
