@@ -60,7 +60,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
             "POWERTOOLS_METRICS_NAMESPACE", "ConvoShipLocal"
         ),
     }
-    stack = LocalStack(admin_url=os.environ.get("DATABASE_ADMIN_URL"), environ=environ)
+    stack = LocalStack(admin_url=os.environ.get(env.DATABASE_ADMIN_URL), environ=environ)
     if os.environ.get(env.DATABASE_URL):
         environ[env.DATABASE_URL] = os.environ[env.DATABASE_URL]
         if os.environ.get(env.PURGE_DATABASE_URL):
@@ -78,6 +78,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         )
         stack._stoppers.append(database.stop)
         stack.admin_url = database.owner_admin_url
+        environ[env.DATABASE_ADMIN_URL] = database.owner_admin_url  # the migrate function's
         environ[env.DATABASE_URL] = database.app_url
         environ[env.PURGE_DATABASE_URL] = database.purge_url
     if os.environ.get(env.REDIS_URL):

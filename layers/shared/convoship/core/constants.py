@@ -10,6 +10,14 @@ REDIS_URL = "REDIS_URL"
 # The scheduled purge connects as convoship_purge, not as the app role.
 PURGE_DATABASE_URL = "CONVOSHIP_PURGE_DATABASE_URL"
 PURGE_DATABASE_SECRET_ARN = "CONVOSHIP_PURGE_DATABASE_SECRET_ARN"
+# Migrations (the migrate function, `convoship migrate`): a role that may create roles and
+# own the schema. Locally a URL; on Lambda an RDS-style secret (the cluster's master secret
+# holds only username and password: the host then comes from DATABASE_HOST).
+DATABASE_ADMIN_URL = "DATABASE_ADMIN_URL"
+DATABASE_ADMIN_SECRET_ARN = "CONVOSHIP_DATABASE_ADMIN_SECRET_ARN"
+# The layer version the migrate function runs; a deploy's custom resource names the one it
+# expects, so a rollback's request (naming the previous one) is told apart.
+RELEASE = "CONVOSHIP_RELEASE"
 APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
 SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
 KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"

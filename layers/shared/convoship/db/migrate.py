@@ -8,6 +8,7 @@ is not superuser and cannot bypass row-level security.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -49,6 +50,17 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name.removesuffix(".sql"), (folder / name).read_text()) for name in names]
 
 
+def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
+    """Give role this password, sent as a SCRAM-SHA-256 verifier made here: the plaintext
+    never reaches the server, so no statement log or error report can hold it."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier.decode())
+        )
+    )
+
+
 def migrate(
     admin_url: str,
     *,
@@ -63,11 +75,7 @@ def migrate(
             conn.execute(_ROLES)
             for role, password in ((APP_ROLE, app_password), (PURGE_ROLE, purge_password)):
                 if password:
-                    conn.execute(
-                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                            sql.Identifier(role), sql.Literal(password)
-                        )
-                    )
+                    set_password(conn, role, password)
             is_super = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             row = is_super.fetchone()
             if not (row and row[0]):

@@ -1,0 +1,89 @@
+"""Migrations on deploy: the schema, the roles and the passwords their secrets hold.
+
+The migrate function connects as the administrative (owner) role: on Lambda from its
+Secrets Manager secret (the cluster's master secret, whose host comes from
+CONVOSHIP_DATABASE_HOST), locally from DATABASE_ADMIN_URL. It then gives convoship_app
+and convoship_purge the passwords of their own secrets (the ones the functions and RDS
+Proxy log in with), so a deploy needs no role or password made by hand. Everything it does
+is idempotent: running it twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from psycopg.conninfo import make_conninfo
+
+from convoship.core import constants as env
+from convoship.core.errors import ConfigurationError
+from convoship.core.settings import database_url_from_secret, secret_json
+from convoship.db.migrate import migrate, migration_files
+
+# Left to answer CloudFormation before Lambda's own deadline, whatever a statement does.
+_MARGIN_S = 20.0
+
+
+@dataclass(frozen=True)
+class MigrationTarget:
+    """Where to migrate, and the role passwords to set there (none locally)."""
+
+    admin_url: str = field(repr=False)
+    app_password: str | None = field(default=None, repr=False)
+    purge_password: str | None = field(default=None, repr=False)
+
+    def secret_values(self) -> list[str]:
+        """What must never appear in a message about this target."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        admin_password = conninfo_to_dict(self.admin_url).get("password")
+        values = (admin_password, self.app_password, self.purge_password)
+        return [str(value) for value in values if value]
+
+
+def _role_password(values: Mapping[str, str], arn_name: str) -> str | None:
+    arn = values.get(arn_name)
+    if not arn:
+        return None
+    password = secret_json(arn).get("password")
+    if not isinstance(password, str) or len(password) < 16:
+        raise ConfigurationError(f"the secret in {arn_name} needs a password of 16+ characters")
+    return password
+
+
+def target_from_environment(environ: Mapping[str, str] | None = None) -> MigrationTarget:
+    values = os.environ if environ is None else environ
+    admin_url = values.get(env.DATABASE_ADMIN_URL)
+    arn = values.get(env.DATABASE_ADMIN_SECRET_ARN)
+    if not admin_url and arn:
+        admin_url = database_url_from_secret(secret_json(arn), values.get(env.DATABASE_HOST))
+    if not admin_url:
+        raise ConfigurationError(
+            f"set {env.DATABASE_ADMIN_SECRET_ARN} (or {env.DATABASE_ADMIN_URL} locally): "
+            "migrations run as a role that may create roles"
+        )
+    return MigrationTarget(
+        admin_url=admin_url,
+        app_password=_role_password(values, env.DATABASE_SECRET_ARN),
+        purge_password=_role_password(values, env.PURGE_DATABASE_SECRET_ARN),
+    )
+
+
+def schema_version() -> str:
+    """The newest migration this code carries."""
+    return migration_files()[-1][0]
+
+
+def apply_migrations(target: MigrationTarget, *, time_left_s: float | None = None) -> list[str]:
+    """Migrate target and set the role passwords; the versions applied now.
+
+    With time_left_s, no statement (nor the wait for another migrator's lock) may outlive
+    it: a migration that would is cancelled and rolled back, and the caller still has time
+    to report the failure.
+    """
+    url = target.admin_url
+    if time_left_s is not None:
+        budget_ms = max(1000, int((time_left_s - _MARGIN_S) * 1000))
+        url = make_conninfo(url, options=f"-c statement_timeout={budget_ms}")
+    return migrate(url, app_password=target.app_password, purge_password=target.purge_password)
