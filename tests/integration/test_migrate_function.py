@@ -274,3 +274,16 @@ def test_answers_go_to_loopback_off_production_and_https_in_it(
     monkeypatch.setenv(env.DATABASE_ADMIN_URL, UNREACHABLE)
     with pytest.raises(ValueError, match=r"loopback|refusing"):
         load_handler(FUNCTION)(event("delete", ResponseURL=url), LambdaContext(FUNCTION))
+
+
+def test_statements_are_cancelled_in_time_to_answer_cloudformation(fresh: str) -> None:
+    from convoship.db.deploy import MigrationTarget, apply_migrations
+
+    # Given another migrator holding the lock (a deploy still running, a stuck session)
+    with psycopg.connect(fresh, autocommit=True) as holder:
+        holder.execute("SELECT pg_advisory_lock(7412118301)")
+        # When this one has 21 s left (a 20 s margin to answer): it gives up after ~1 s
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            apply_migrations(MigrationTarget(admin_url=fresh), time_left_s=21)
+    with psycopg.connect(fresh) as conn:  # nothing was applied, not even the bookkeeping
+        assert conn.execute("SELECT to_regclass('schema_migrations')").fetchone() == (None,)

@@ -23,6 +23,7 @@ from convoship.db.migrate import migrate, migration_files
 
 # Left to answer CloudFormation before Lambda's own deadline, whatever a statement does.
 _MARGIN_S = 20.0
+_CONNECT_TIMEOUT_S = 10
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,8 @@ def apply_migrations(target: MigrationTarget, *, time_left_s: float | None = Non
     it: a migration that would is cancelled and rolled back, and the caller still has time
     to report the failure.
     """
-    url = target.admin_url
+    # A database the network cannot reach must fail the deploy, not hang it.
+    url = make_conninfo(target.admin_url, connect_timeout=_CONNECT_TIMEOUT_S)
     if time_left_s is not None:
         budget_ms = max(1000, int((time_left_s - _MARGIN_S) * 1000))
         url = make_conninfo(url, options=f"-c statement_timeout={budget_ms}")
