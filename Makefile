@@ -6,8 +6,16 @@ PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.1
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# aws-sam-cli and checkov pin versions that clash with constraints.txt (and with each other):
+# each gets its own venv under .tools/, exact pins in tools/iac/<tool>-requirements.txt.
+TOOLS := .tools
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+IAC_TOOLS := $(TOOLS)/sam/.installed $(TOOLS)/checkov/.installed
+export SAM_CLI_TELEMETRY := 0
 
-.PHONY: dev test bench lint typecheck cfn-lint install lock clean sam-build openapi
+.PHONY: dev test bench lint typecheck cfn-lint iac-scan install tools lock lock-tools clean \
+	sam-build openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,14 +25,25 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+$(TOOLS)/%/.installed: tools/iac/%-requirements.txt
+	rm -rf $(TOOLS)/$*
+	$(PYTHON) -m venv $(TOOLS)/$*
+	$(TOOLS)/$*/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/$*/bin/python -m pip install --quiet --requirement $<
+	touch $@
+
+tools: $(IAC_TOOLS)
+
 dev: $(STAMP)
 	$(BIN)/convoship serve --port $${PORT:-3000}
 
-test: $(STAMP)
+test: $(STAMP) $(IAC_TOOLS)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/cfn-lint template.yaml
+	$(SAM) validate --lint
+	$(MAKE) --no-print-directory iac-scan
 	$(BIN)/pytest
 
 bench: $(STAMP)
@@ -40,8 +59,15 @@ typecheck: $(STAMP)
 cfn-lint: $(STAMP)
 	$(BIN)/cfn-lint template.yaml
 
-sam-build:
-	sam build
+# The IaC security scan: every finding fixed, or skipped in the template with its reason.
+# --skip-download: no call to the vendor's platform (the rules ship with the package).
+iac-scan: $(TOOLS)/checkov/.installed
+	$(CHECKOV) --file template.yaml --framework cloudformation --skip-download --compact --quiet
+
+# No Docker: every function and the layer build with their Makefiles, which need python3.12
+# (on PATH or under ~/.pyenv/versions) and llvm-strip (tools/make/python312.mk, layers/shared).
+sam-build: $(TOOLS)/sam/.installed
+	$(SAM) build
 
 openapi: $(STAMP)
 	$(BIN)/convoship openapi > openapi.json
@@ -49,5 +75,14 @@ openapi: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/python -m pip freeze --exclude-editable | sed '1i # Exact versions the tests and tools run with (pip install -c constraints.txt). Refresh: make lock' > constraints.txt
 
+lock-tools:
+	for spec in sam:aws-sam-cli checkov:checkov; do \
+		tool=$${spec%%:*}; rm -rf $(TOOLS)/lock && $(PYTHON) -m venv $(TOOLS)/lock && \
+		$(TOOLS)/lock/bin/python -m pip install --quiet $${spec#*:} && \
+		{ sed -n '1,2p' tools/iac/$$tool-requirements.txt; $(TOOLS)/lock/bin/python -m pip freeze; } \
+			> tools/iac/$$tool-requirements.txt.new && \
+		mv tools/iac/$$tool-requirements.txt.new tools/iac/$$tool-requirements.txt || exit 1; \
+	done; rm -rf $(TOOLS)/lock
+
 clean:
-	rm -rf $(VENV) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .aws-sam .bench .pytest_cache .mypy_cache .ruff_cache

@@ -238,3 +238,68 @@ def test_real_template_workspace_settings_routes_and_authorizer() -> None:
     assert authorizer.payload_version == "2.0"
     assert template.cors is not None
     assert template.cors.allow_origins == ["*"]  # embed widgets call from any site
+
+
+def test_conditions_custom_resources_and_functions_without_routes(tmp_path: Path) -> None:
+    """What a deployable template also holds: parameters the runner cannot resolve,
+    conditional functions and values, custom resources, schedules. The runner keeps every
+    local function (conditions are CloudFormation's to decide) and drops what it cannot run."""
+    path = tmp_path / "template.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """\
+            Transform: AWS::Serverless-2016-10-31
+            Parameters:
+              CreateDatabase: {Type: String, AllowedValues: ["true", "false"], Default: "true"}
+              Models: {Type: CommaDelimitedList, Default: ""}
+              Reserved: {Type: Number, Default: 0}
+            Conditions:
+              Create: !Equals [!Ref CreateDatabase, "true"]
+            Resources:
+              Migrate:
+                Type: AWS::Serverless::Function
+                Condition: Create
+                Metadata: {BuildMethod: makefile, ContextPath: functions}
+                Properties:
+                  CodeUri: functions/migrate
+                  Handler: migrate_fn.handler.handler
+                  Timeout: 900
+                  ReservedConcurrentExecutions: !If [Create, !Ref Reserved, !Ref AWS::NoValue]
+                  Environment:
+                    Variables:
+                      PLAIN: "yes"
+                      HOST: !If [Create, !GetAtt Proxy.Endpoint, ""]
+              Schema:
+                Type: Custom::DatabaseSchema
+                Condition: Create
+                Properties: {ServiceToken: !GetAtt Migrate.Arn}
+            """
+        )
+    )
+    template = load_template(path)
+    assert list(template.functions) == ["Migrate"]
+    migrate = template.find_function("migrate")
+    assert migrate.routes == []
+    assert migrate.environment == {"PLAIN": "yes"}
+    assert migrate.timeout_s == 900
+    assert template.parameters == {"CreateDatabase": "true", "Models": "", "Reserved": "0"}
+    assert template.authorizers == {} and template.cors is None
+
+
+def test_real_template_keeps_the_migrate_function_and_leaves_deploy_values_out() -> None:
+    template = load_template(ROOT / "template.yaml")
+    migrate = template.find_function("migrate")
+    assert migrate.logical_id == "MigrateFunction"
+    assert migrate.handler == "migrate_fn.handler.handler"
+    assert migrate.routes == []
+    chat = template.functions["ChatFunction"]
+    # Proxy endpoints, secrets and the per-stack metrics namespace are the deploy's: locally
+    # the stack sets DATABASE_URL and friends instead.
+    for name in (
+        "CONVOSHIP_DATABASE_HOST",
+        "CONVOSHIP_SCHEMA_VERSION",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    ):
+        assert name not in chat.environment
+    assert chat.environment["CONVOSHIP_STAGE"] == "production"
+    assert template.parameters["CreateDatabase"] == "true"

@@ -92,3 +92,47 @@ def test_lambda_reads_keys_and_db_credentials_from_secrets_manager(
     assert "host=db.internal" in settings.database_url
     assert "user=convoship_app" in settings.database_url
     assert "sslmode=require" in settings.database_url
+
+
+def test_secrets_without_a_host_connect_to_the_proxy_endpoint(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Template-made role secrets hold a username and password only: the functions reach
+    the database through CONVOSHIP_DATABASE_HOST (the RDS Proxy endpoint), TLS required."""
+    import json
+
+    import boto3
+    from aws_lambda_powertools.utilities import parameters
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        sm = boto3.client("secretsmanager", region_name="us-east-1")
+        app = sm.create_secret(
+            Name="app-role", SecretString=json.dumps({"username": "convoship_app", "password": "p"})
+        )
+        purge = sm.create_secret(
+            Name="purge-role",
+            SecretString=json.dumps({"username": "convoship_purge", "password": "q"}),
+        )
+        parameters.clear_caches()
+        environ = {
+            "CONVOSHIP_SECRETS_KEY": KEY,
+            "CONVOSHIP_DATABASE_SECRET_ARN": app["ARN"],
+            "CONVOSHIP_PURGE_DATABASE_SECRET_ARN": purge["ARN"],
+        }
+        with pytest.raises(ConfigurationError, match="CONVOSHIP_DATABASE_HOST"):
+            load_settings(environ)
+        settings = load_settings({**environ, "CONVOSHIP_DATABASE_HOST": "proxy.internal"})
+        parameters.clear_caches()
+    for url, user in (
+        (settings.database_url, "convoship_app"),
+        (settings.purge_database_url, "convoship_purge"),
+    ):
+        assert url is not None
+        assert "host=proxy.internal" in url
+        assert f"user={user}" in url
+        assert "dbname=convoship" in url
+        assert "sslmode=require" in url

@@ -42,6 +42,11 @@ class EventFile:
         return self.name
 
     @property
+    def is_custom_resource_request(self) -> bool:
+        """CloudFormation's request at deploy time (the migrate function's events)."""
+        return "RequestType" in self.payload and "ResponseURL" in self.payload
+
+    @property
     def is_http_request(self) -> bool:
         return self.method is not None and self.payload.get("type") != "REQUEST"
 
@@ -101,6 +106,8 @@ def discover(root: Path = PROJECT_ROOT) -> list[Function]:
             EventFile(path, json.loads(path.read_text(encoding="utf-8")))
             for path in sorted(events_dir.glob("*.json"))
         ]
+        if events and all(e.is_custom_resource_request for e in events):
+            continue  # runs once per deploy, on no request path: nothing to measure
         functions.append(Function(spec, kind, events))
     return sorted(functions, key=lambda f: (f.kind != "authorizer", f.name))
 

@@ -81,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_invoke(args: argparse.Namespace) -> None:
     from convoship.db.connection import close_all
+    from convoship_dev.custom_resources import invoke_custom_resource, is_custom_resource_event
     from convoship_dev.handlers import load_handler
     from convoship_dev.lambda_events import LambdaContext
     from convoship_dev.local_stack import ensure_demo_workspace
@@ -96,7 +97,12 @@ def cmd_invoke(args: argparse.Namespace) -> None:
     try:
         if stack.admin_url:
             ensure_demo_workspace(stack.admin_url)
-        result = load_handler(function)(event, LambdaContext(function))
+        handler, context = load_handler(function), LambdaContext(function)
+        if is_custom_resource_event(event):
+            # CloudFormation's side: the answer the function PUT to a loopback ResponseURL.
+            result = invoke_custom_resource(handler, event, context)
+        else:
+            result = handler(event, context)
         sys.stdout.flush()
         result_out.write(json.dumps(result, indent=2, default=str) + "\n")
         result_out.flush()

@@ -97,6 +97,8 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         redis_url=redis_url,
         llm=llm,
     )
+    if stack.admin_url and not os.environ.get(env.DATABASE_ADMIN_URL):
+        stack.environ[env.DATABASE_ADMIN_URL] = stack.admin_url  # the migrate function's
     os.environ.update(stack.environ)
     reset_settings()
     return stack

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship.db.migrate import APP_ROLE, KEYS_ROLE, PURGE_ROLE, migrate
+from convoship.db.migrate import APP_ROLE, KEYS_ROLE, LOGIN_ROLES, PURGE_ROLE, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = PROJECT_ROOT / ".local"
@@ -140,12 +140,8 @@ def provision_database(
     create_database(server_admin_url, dbname, exist_ok=not fresh)
     if fresh:
         db._stop.append(lambda: drop_database(server_admin_url, dbname))
-    migrate(
-        db.owner_admin_url,
-        app_password=app_password,
-        purge_password=app_password,
-        keys_password=app_password,
-    )
+    passwords = dict.fromkeys(LOGIN_ROLES, app_password) if app_password else None
+    migrate(db.owner_admin_url, passwords=passwords)
     return db
 
 

@@ -3,6 +3,9 @@
 STAGE = "CONVOSHIP_STAGE"  # development | test | production
 DATABASE_URL = "DATABASE_URL"  # app role connection (never a superuser)
 DATABASE_SECRET_ARN = "CONVOSHIP_DATABASE_SECRET_ARN"  # RDS-style JSON secret
+# Where the database secrets' roles connect when the secret names no host (or another one):
+# the RDS Proxy endpoint when the template creates the database tier.
+DATABASE_HOST = "CONVOSHIP_DATABASE_HOST"
 REDIS_URL = "REDIS_URL"
 # The scheduled purge connects as convoship_purge, not as the app role.
 PURGE_DATABASE_URL = "CONVOSHIP_PURGE_DATABASE_URL"
@@ -10,6 +13,14 @@ PURGE_DATABASE_SECRET_ARN = "CONVOSHIP_PURGE_DATABASE_SECRET_ARN"
 # Key rotation and crypto-shredding connect as convoship_keys (the key custodian).
 KEYS_DATABASE_URL = "CONVOSHIP_KEYS_DATABASE_URL"
 KEYS_DATABASE_SECRET_ARN = "CONVOSHIP_KEYS_DATABASE_SECRET_ARN"
+# Migrations (the migrate function, `convoship migrate`): a role that may create roles and
+# own the schema. Locally a URL; on Lambda an RDS-style secret (the cluster's master secret
+# holds only username and password: the host then comes from DATABASE_HOST).
+DATABASE_ADMIN_URL = "DATABASE_ADMIN_URL"
+DATABASE_ADMIN_SECRET_ARN = "CONVOSHIP_DATABASE_ADMIN_SECRET_ARN"
+# The layer version the migrate function runs; a deploy's custom resource names the one it
+# expects, so a rollback's request (naming the previous one) is told apart.
+RELEASE = "CONVOSHIP_RELEASE"
 APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
 SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
 KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"
@@ -32,7 +43,6 @@ SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
 
 METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
 # Dev tooling and tests only (never read by the layer):
-DATABASE_ADMIN_URL = "DATABASE_ADMIN_URL"  # a role that may migrate and create workspaces
 TEST_DATABASE_URL = "TEST_DATABASE_URL"  # tests: a server to use instead of an embedded one
 TEST_REDIS_URL = "TEST_REDIS_URL"
 

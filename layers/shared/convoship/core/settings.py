@@ -75,7 +75,7 @@ def _int(values: dict[str, str], name: str, default: int, lo: int, hi: int) -> i
     return number
 
 
-def _secrets_manager_json(arn: str) -> dict[str, Any]:
+def secret_json(arn: str) -> dict[str, Any]:
     from aws_lambda_powertools.utilities import parameters  # lazy: only deployed paths need it
 
     value = parameters.get_secret(arn, transform="json", max_age=300)
@@ -84,11 +84,16 @@ def _secrets_manager_json(arn: str) -> dict[str, Any]:
     return value
 
 
-def _database_url_from_secret(secret: dict[str, Any]) -> str:
+def database_url_from_secret(secret: dict[str, Any], host: str | None = None) -> str:
     from psycopg.conninfo import make_conninfo
 
+    host = host or secret.get("host")
+    if not host:
+        raise ConfigurationError(
+            f"the database secret names no host: set {env.DATABASE_HOST} (e.g. the proxy endpoint)"
+        )
     return make_conninfo(
-        host=secret["host"],
+        host=host,
         port=str(secret.get("port", 5432)),
         dbname=secret.get("dbname") or secret.get("database") or "convoship",
         user=secret["username"],
@@ -134,7 +139,7 @@ def _platform_llm(values: dict[str, str]) -> PlatformLlm | None:
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
     values = dict(os.environ if environ is None else environ)
     if values.get(env.APP_SECRET_ARN):
-        for name, value in _secrets_manager_json(values[env.APP_SECRET_ARN]).items():
+        for name, value in secret_json(values[env.APP_SECRET_ARN]).items():
             values.setdefault(name, str(value))
     for url_name, arn_name in (
         (env.DATABASE_URL, env.DATABASE_SECRET_ARN),
@@ -142,7 +147,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         (env.KEYS_DATABASE_URL, env.KEYS_DATABASE_SECRET_ARN),
     ):
         if not values.get(url_name) and values.get(arn_name):
-            values[url_name] = _database_url_from_secret(_secrets_manager_json(values[arn_name]))
+            values[url_name] = database_url_from_secret(
+                secret_json(values[arn_name]), values.get(env.DATABASE_HOST)
+            )
 
     stage = values.get(env.STAGE, "production")
     if stage not in env.STAGES:

@@ -18,6 +18,7 @@ from psycopg.rows import dict_row
 
 from convoship.core.errors import ServiceUnavailable
 from convoship.core.settings import get_settings
+from convoship.core.snapstart import after_restore
 
 Connection = psycopg.Connection[dict[str, Any]]
 
@@ -101,6 +102,9 @@ def close_all() -> None:
         _idle.clear()
     for conn in conns:
         conn.close()
+
+
+after_restore(close_all)  # a restored container's sockets are dead (or shared by its clones)
 
 
 def unavailable(conn: Connection) -> ServiceUnavailable:

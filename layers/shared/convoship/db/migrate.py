@@ -7,7 +7,9 @@ is not superuser and cannot bypass row-level security.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from importlib import resources
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -20,6 +22,8 @@ KEYS_ROLE = "convoship_keys"
 # Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
 # neither widen nor slow what studio requests (as convoship_app) see.
 EMBED_ROLE = "convoship_embed"
+# The roles that log in, each with its own secret when deployed.
+LOGIN_ROLES = (APP_ROLE, PURGE_ROLE, KEYS_ROLE)
 _LOCK_KEY = 7_412_118_301  # pg_advisory_lock key shared by every migrator
 
 _ROLES = f"""
@@ -54,41 +58,39 @@ def migration_files() -> list[tuple[str, str]]:
     return [(name.removesuffix(".sql"), (folder / name).read_text()) for name in names]
 
 
-def migrate(
-    admin_url: str,
-    *,
-    app_password: str | None = None,
-    purge_password: str | None = None,
-    keys_password: str | None = None,
-) -> list[str]:
-    """Bring the database at `admin_url` up to date; returns the versions applied now."""
+def set_password(conn: psycopg.Connection[Any], role: str, password: str) -> None:
+    """Give role this password, sent as a SCRAM-SHA-256 verifier made here: the plaintext
+    never reaches the server, so no statement log or error report can hold it."""
+    verifier = conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256")
+    conn.execute(
+        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+            sql.Identifier(role), sql.Literal(verifier.decode())
+        )
+    )
+
+
+def migrate(admin_url: str, *, passwords: Mapping[str, str] | None = None) -> list[str]:
+    """Bring the database at `admin_url` up to date, and give each login role in passwords
+    (role name -> password) its password; returns the versions applied now."""
     applied_now: list[str] = []
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_ROLES)
-            for role, password in (
-                (APP_ROLE, app_password),
-                (PURGE_ROLE, purge_password),
-                (KEYS_ROLE, keys_password),
-            ):
+            for role, password in (passwords or {}).items():
+                if role not in LOGIN_ROLES:
+                    raise ValueError(f"{role} is not a login role of this schema")
                 if password:
-                    conn.execute(
-                        sql.SQL("ALTER ROLE {} PASSWORD {}").format(
-                            sql.Identifier(role), sql.Literal(password)
-                        )
-                    )
+                    set_password(conn, role, password)
             is_super = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
             row = is_super.fetchone()
             if not (row and row[0]):
                 conn.execute(sql.SQL("GRANT {} TO current_user").format(sql.Identifier(OWNER_ROLE)))
             dbname = conn.info.dbname
             conn.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}, {}").format(
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                     sql.Identifier(dbname),
-                    sql.Identifier(APP_ROLE),
-                    sql.Identifier(PURGE_ROLE),
-                    sql.Identifier(KEYS_ROLE),
+                    sql.SQL(", ").join(sql.Identifier(role) for role in LOGIN_ROLES),
                 )
             )
             conn.execute(

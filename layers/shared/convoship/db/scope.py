@@ -5,7 +5,9 @@ from __future__ import annotations
 from uuid import UUID
 
 # Public (embed) transactions act as this role: the embed policies and grants are its own.
-EMBED_ROLE_SQL = "SET LOCAL ROLE convoship_embed"
+# set_config(..., true) is SET LOCAL ROLE by another name; the request path sends no SET
+# statement at all, which RDS Proxy would answer by pinning the client's session.
+EMBED_ROLE_SQL = "SELECT set_config('role', 'convoship_embed', true)"
 
 
 def scope_of(workspace_id: UUID | str | None, public_token: str | None) -> tuple[str, str]:

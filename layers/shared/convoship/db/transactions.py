@@ -31,7 +31,8 @@ def rls_transaction(
 
     The scope is set with set_config(..., true): it ends with the transaction, so a reused
     connection never carries it into the next request. A public token's transaction also
-    acts as convoship_embed (SET LOCAL ROLE), whose policies alone serve the embed.
+    acts as convoship_embed (a transaction-local set_config of `role`), whose policies alone
+    serve the embed.
     """
     scope = scope_of(workspace_id, public_token)
     timeout_ms = str(get_settings().db_statement_timeout_ms)

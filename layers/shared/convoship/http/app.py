@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from convoship.core import snapstart
 from convoship.core.observability import logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
@@ -105,10 +106,11 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
 
 def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda handler: Mangum with lifespan off (on would run startup every call)."""
-    asgi = Mangum(RequestIdMiddleware(app), lifespan="off", api_gateway_base_path="/")
     # Mangum drives each invocation with asyncio.get_event_loop(); give it one up front
     # rather than have Python 3.12 create it implicitly (with a DeprecationWarning).
     asyncio.set_event_loop(asyncio.new_event_loop())
+    asgi = Mangum(RequestIdMiddleware(app), lifespan="off", api_gateway_base_path="/")
+    snapstart.install()  # with SnapStart on, restored containers drop what the snapshot froze
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(function=getattr(context, "function_name", None))

@@ -7,11 +7,14 @@ from typing import Any
 from convoship.core.errors import UpstreamUnavailable
 from convoship.core.json_text import storable
 from convoship.core.observability import logger
+from convoship.core.snapstart import after_restore
 from convoship.llm.blocks import block_turns
 from convoship.llm.jsonhttp import parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
 
 _clients: dict[float, Any] = {}
+# A client made before a SnapStart snapshot would carry its pooled sockets into every clone.
+after_restore(_clients.clear)
 
 
 def request_kwargs(

@@ -15,6 +15,7 @@ from typing import Any
 
 from convoship.core.observability import logger
 from convoship.core.settings import get_settings
+from convoship.core.snapstart import after_restore
 
 WINDOW_S = 60
 REDIS_TIMEOUT_S = 0.25
@@ -107,3 +108,6 @@ def reset() -> None:
     global _client, _client_url, _redis_down_until, _fallback
     _client, _client_url, _redis_down_until = None, None, 0.0
     _fallback = _Fallback()
+
+
+after_restore(reset)  # a restored container's Redis socket and back-off clock are stale

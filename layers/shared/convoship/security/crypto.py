@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from convoship.core.errors import DecryptionFailed
+from convoship.core.snapstart import after_restore
 from convoship.security import data_keys, kms, legacy
 from convoship.security.context import (
     EncryptionContext,
@@ -108,3 +109,6 @@ def clear_caches() -> None:
     data_keys.clear_data_key_cache()
     legacy.clear_legacy_caches()
     kms.set_kms_client(None)
+
+
+after_restore(clear_caches)  # data keys cached before a snapshot must not live on in clones

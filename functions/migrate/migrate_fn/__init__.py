@@ -1,0 +1,1 @@
+"""Migrations on deploy: the CloudFormation custom resource that applies them."""
