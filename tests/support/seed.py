@@ -102,7 +102,7 @@ def seed_graph(
     )
     one(
         "INSERT INTO ai_agent_audit_events (workspace_id, agent_id, agent_slug, actor_type,"
-        " actor_id, action, target_type) VALUES (%s, %s, 'bot', 'user', 'u', 'agent.created',"
+        " actor_id, action, resource_type) VALUES (%s, %s, 'bot', 'user', 'u', 'agent.created',"
         " 'agent') RETURNING id",
         (ws, agent),
     )

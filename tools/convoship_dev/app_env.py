@@ -13,6 +13,8 @@ def app_environment(
     metrics_namespace: str,
     database_url: str | None = None,
     purge_database_url: str | None = None,
+    checkpoint_database_url: str | None = None,
+    audit_dev_signing_key: str | None = None,
     redis_url: str | None = None,
     llm: tuple[str, str] | None = None,
     log_level: str | None = None,
@@ -28,6 +30,8 @@ def app_environment(
     optional = {
         env.DATABASE_URL: database_url,
         env.PURGE_DATABASE_URL: purge_database_url,
+        env.CHECKPOINT_DATABASE_URL: checkpoint_database_url,
+        env.AUDIT_DEV_SIGNING_KEY: audit_dev_signing_key,
         env.REDIS_URL: redis_url,
         env.LOG_LEVEL: log_level,
     }

@@ -19,7 +19,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship.db.migrate import APP_ROLE, PURGE_ROLE, migrate
+from convoship.db.migrate import APP_ROLE, CHECKPOINT_ROLE, PURGE_ROLE, migrate
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = PROJECT_ROOT / ".local"
@@ -49,6 +49,10 @@ class Database:
     @property
     def purge_url(self) -> str:
         return self.url_for(PURGE_ROLE)
+
+    @property
+    def checkpoint_url(self) -> str:
+        return self.url_for(CHECKPOINT_ROLE)
 
     @property
     def owner_admin_url(self) -> str:
@@ -136,7 +140,12 @@ def provision_database(
     create_database(server_admin_url, dbname, exist_ok=not fresh)
     if fresh:
         db._stop.append(lambda: drop_database(server_admin_url, dbname))
-    migrate(db.owner_admin_url, app_password=app_password, purge_password=app_password)
+    migrate(
+        db.owner_admin_url,
+        app_password=app_password,
+        purge_password=app_password,
+        checkpoint_password=app_password,
+    )
     return db
 
 

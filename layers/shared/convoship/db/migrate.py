@@ -18,6 +18,9 @@ PURGE_ROLE = "convoship_purge"
 # Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
 # neither widen nor slow what studio requests (as convoship_app) see.
 EMBED_ROLE = "convoship_embed"
+# The daily audit checkpoint: reads chain heads (and audit_log's seq/hash columns) of every
+# workspace and inserts signed checkpoints; nothing else.
+CHECKPOINT_ROLE = "convoship_checkpoint"
 _LOCK_KEY = 7_412_118_301  # pg_advisory_lock key shared by every migrator
 
 _ROLES = f"""
@@ -31,6 +34,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{PURGE_ROLE}') THEN
         CREATE ROLE {PURGE_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{CHECKPOINT_ROLE}') THEN
+        CREATE ROLE {CHECKPOINT_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EMBED_ROLE}') THEN
         CREATE ROLE {EMBED_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
@@ -54,6 +60,7 @@ def migrate(
     *,
     app_password: str | None = None,
     purge_password: str | None = None,
+    checkpoint_password: str | None = None,
 ) -> list[str]:
     """Bring the database at `admin_url` up to date; returns the versions applied now."""
     applied_now: list[str] = []
@@ -61,7 +68,11 @@ def migrate(
         conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_KEY,))
         try:
             conn.execute(_ROLES)
-            for role, password in ((APP_ROLE, app_password), (PURGE_ROLE, purge_password)):
+            for role, password in (
+                (APP_ROLE, app_password),
+                (PURGE_ROLE, purge_password),
+                (CHECKPOINT_ROLE, checkpoint_password),
+            ):
                 if password:
                     conn.execute(
                         sql.SQL("ALTER ROLE {} PASSWORD {}").format(
@@ -74,8 +85,11 @@ def migrate(
                 conn.execute(sql.SQL("GRANT {} TO current_user").format(sql.Identifier(OWNER_ROLE)))
             dbname = conn.info.dbname
             conn.execute(
-                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}, {}").format(
-                    sql.Identifier(dbname), sql.Identifier(APP_ROLE), sql.Identifier(PURGE_ROLE)
+                sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                    sql.Identifier(dbname),
+                    sql.SQL(", ").join(
+                        sql.Identifier(r) for r in (APP_ROLE, PURGE_ROLE, CHECKPOINT_ROLE)
+                    ),
                 )
             )
             conn.execute(
