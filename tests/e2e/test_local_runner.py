@@ -131,6 +131,8 @@ def test_invoke_works_with_every_event_file(cli_env: dict[str, str], event_file:
         assert output["isAuthorized"] is (event_file.stem == "request")
     elif function == "purge_drafts":
         assert isinstance(output["purged"], int)
+    elif function == "audit_checkpoint":
+        assert isinstance(output["signed"], int) and isinstance(output["broken"], int)
     else:
         assert output["statusCode"] < 500, output
         assert output["headers"]["x-request-id"]
