@@ -68,8 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 print("Model: the offline echo model (set CONVOSHIP_LLM_* for a real one)")
             if token:
                 print(f"\nexport T={token}")
+                print(f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops')
                 print(
-                    f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops\n',
+                    f"Studio audit page of the demo agent (sign in with $T):"
+                    f" {url}/app/agents/support-bot/audit\n",
                     flush=True,
                 )
 
