@@ -31,7 +31,11 @@ ALTER TABLE audit_log
     ADD COLUMN IF NOT EXISTS hash       text;
 
 -- Rows written before this migration: an agent action's two rows were inserted by the same
--- transaction (same xmin) with the same action and resource.
+-- transaction (same xmin) with the same action and resource. The owner, which runs this,
+-- is subject to row-level security (FORCE) without a policy of its own: lifted for the
+-- backfills of this transaction only, forced again below.
+ALTER TABLE audit_log NO FORCE ROW LEVEL SECURITY;
+ALTER TABLE ai_agent_audit_events NO FORCE ROW LEVEL SECURITY;
 UPDATE audit_log l SET agent_id = e.agent_id, agent_slug = e.agent_slug
   FROM ai_agent_audit_events e
  WHERE l.agent_id IS NULL AND l.seq IS NULL
@@ -122,6 +126,9 @@ BEGIN
         UPDATE audit_log SET seq = r.seq, prev_hash = r.prev_hash, hash = r.hash WHERE id = r.id;
     END LOOP;
 END $$;
+
+ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
+ALTER TABLE ai_agent_audit_events FORCE ROW LEVEL SECURITY;
 
 ALTER TABLE audit_log
     ALTER COLUMN seq SET NOT NULL,
