@@ -13,6 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from convoship.audit import signing
 from convoship.audit.record import Actor, record
 from convoship.audit.signing import KMS_ALGORITHM
 from convoship.audit.verify import verify_workspace_chain
@@ -39,7 +40,9 @@ def signing_key(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         monkeypatch.setenv(env.AUDIT_SIGNING_KEY_ID, key)
         monkeypatch.delenv(env.AUDIT_DEV_SIGNING_KEY)
         reset_settings()
+        signing._default_kms_client.cache_clear()  # a client made inside mock_aws
         yield key
+        signing._default_kms_client.cache_clear()
 
 
 def test_scheduled_checkpoint_signs_with_kms_and_verification_checks_it(

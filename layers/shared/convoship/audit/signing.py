@@ -14,6 +14,7 @@ import hashlib
 import hmac
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from typing import Any, Protocol
 
 from convoship.core import constants as env
@@ -71,11 +72,7 @@ class KmsSigner:
     algorithm: str = KMS_ALGORITHM
 
     def _kms(self) -> Any:
-        if self.client is not None:
-            return self.client
-        import boto3  # lazy: only the checkpoint and verification paths need it
-
-        return boto3.client("kms")
+        return self.client if self.client is not None else _default_kms_client()
 
     def sign(self, message: bytes) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -108,6 +105,14 @@ class KmsSigner:
         except (BotoCoreError, ClientError) as exc:
             raise ServiceUnavailable("KMS could not verify the audit checkpoint") from exc
         return bool(answer.get("SignatureValid"))
+
+
+@cache
+def _default_kms_client() -> Any:
+    """One KMS client per container (making one costs tens of milliseconds)."""
+    import boto3  # lazy: only the checkpoint and verification paths need it
+
+    return boto3.client("kms")
 
 
 def configured_signer(settings: Settings) -> Signer | None:
