@@ -242,3 +242,17 @@ def test_the_checkpoint_role_reads_only_what_it_signs(
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(statement.encode())
             conn.rollback()
+
+
+def test_a_chain_longer_than_one_chunk_is_walked_whole(
+    owner_sql: Conn, workspace: uuid.UUID, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convoship.audit import verify
+
+    monkeypatch.setattr(verify, "CHUNK", 4)  # 10 rows: chunks of 4, 4 and 2
+    write(workspace, 10)
+    result = verify_workspace_chain(workspace)
+    assert (result["ok"], result["rows"], result["head"]["seq"]) == (True, 10, 10)
+    tamper(owner_sql, "DELETE FROM audit_log WHERE workspace_id = %s AND seq = 5", workspace)
+    result = verify_workspace_chain(workspace)
+    assert (result["ok"], result["rows"], result["first_bad_seq"]) == (False, 9, 5)

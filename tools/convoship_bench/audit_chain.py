@@ -24,10 +24,10 @@ TARGET = Target("value_max", 2.0)
 _FILL = """
 INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, resource_type, resource_id,
                        agent_id, agent_slug, request_id, before_state, after_state)
-SELECT %(ws)s, 'user', 'user-' || (n % 7), 'tool.updated', 'tool', gen_random_uuid()::text,
+SELECT %(ws)s, 'user', 'user-' || (n %% 7), 'tool.updated', 'tool', gen_random_uuid()::text,
        %(agent)s, 'support-bot', 'req-' || n,
        jsonb_build_object('config', jsonb_build_object('timeout_s', 10, 'method', 'GET')),
-       jsonb_build_object('config', jsonb_build_object('timeout_s', n % 30, 'method', 'GET'))
+       jsonb_build_object('config', jsonb_build_object('timeout_s', n %% 30, 'method', 'GET'))
   FROM generate_series(1, %(rows)s) AS n
 """
 

@@ -1,7 +1,9 @@
 """Walk a workspace's audit chain and say whether it is intact, and where it first breaks.
 
-One read-only snapshot reads the rows in seq order (streamed, a few thousand at a time), the
-chain head and the latest checkpoint. A row is bad when its seq is not the next one (a row
+The rows are read in seq order, 10,000 at a time, each chunk in one round trip (a read
+transaction); the first also reads the chain head and the latest checkpoint, so a chain of
+up to 10,000 rows costs one round trip. Rows are append-only, so chunks read one after the
+other see a consistent prefix of the chain. A row is bad when its seq is not the next one (a row
 is missing or out of place), when its prev_hash is not the hash of the row before, or when
 its hash is not the hash of its canonical encoding (it was edited). The chain must still
 reach the head the writers left and the latest signed checkpoint, whose signature is
@@ -21,9 +23,13 @@ from uuid import UUID
 from convoship.audit.chain import CHAIN_COLUMNS, GENESIS, row_hash
 from convoship.audit.signing import Signer, checkpoint_message, configured_signer
 from convoship.core.settings import get_settings
-from convoship.db.transactions import snapshot_transaction
+from convoship.db.read_batch import read_transaction
 
-_ROWS = f"SELECT {CHAIN_COLUMNS} FROM audit_log WHERE workspace_id = %s ORDER BY seq"
+CHUNK = 10_000
+_ROWS = (
+    f"SELECT {CHAIN_COLUMNS} FROM audit_log WHERE workspace_id = %s AND seq > %s"
+    " ORDER BY seq LIMIT %s"
+)
 _HEAD = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = %s"
 _CHECKPOINT = (
     "SELECT seq, hash, signed_at, algorithm, key_id, signature FROM audit_checkpoints"
@@ -93,17 +99,20 @@ def verify_workspace_chain(
     """{"ok", "rows", "head": {"seq", "hash"}, "first_bad_seq", "checkpoint", "detail"}."""
     if signer is None:
         signer = configured_signer(get_settings())
-    with snapshot_transaction(workspace_id=workspace_id) as conn:
-        head = conn.execute(_HEAD, (workspace_id,)).fetchone()
-        checkpoint = conn.execute(_CHECKPOINT, (workspace_id,)).fetchone()
-        walk = ChainWalk()
-        for anchor in (head, checkpoint):
-            if anchor is not None:
-                walk.hashes_at[int(anchor["seq"])] = ""
-        with conn.cursor(name="audit_chain_walk") as rows:
-            rows.itersize = 5000
-            rows.execute(_ROWS, (workspace_id,))
-            walk.walk(rows)
+    with read_transaction(workspace_id=workspace_id) as conn:
+        head_query = conn.execute(_HEAD, (workspace_id,))
+        checkpoint_query = conn.execute(_CHECKPOINT, (workspace_id,))
+        rows = conn.execute(_ROWS, (workspace_id, 0, CHUNK)).fetchall()
+        head, checkpoint = head_query.fetchone(), checkpoint_query.fetchone()
+    walk = ChainWalk()
+    for anchor in (head, checkpoint):
+        if anchor is not None:
+            walk.hashes_at[int(anchor["seq"])] = ""
+    walk.walk(rows)
+    while len(rows) == CHUNK:
+        with read_transaction(workspace_id=workspace_id) as conn:
+            rows = conn.execute(_ROWS, (workspace_id, rows[-1]["seq"], CHUNK)).fetchall()
+        walk.walk(rows)
     if head is not None and head["seq"] > 0:
         walk.must_reach(int(head["seq"]), head["hash"], "the chain head")
     checkpoint_out = None

@@ -78,21 +78,3 @@ def unscoped_transaction() -> Iterator[Connection]:
         raise ServiceUnavailable("the database is unavailable") from exc
     finally:
         release(conn)
-
-
-@contextmanager
-def snapshot_transaction(*, workspace_id: UUID | str) -> Iterator[Connection]:
-    """A read-only REPEATABLE READ transaction in one workspace's scope, outside pipeline
-    mode: every query sees one snapshot, and a named (server-side) cursor may stream a long
-    result in chunks (audit chain verification)."""
-    scope = scope_of(workspace_id, None)
-    conn = acquire()
-    try:
-        with conn.transaction():
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            conn.execute(*scope_sql(scope, str(get_settings().db_statement_timeout_ms)))
-            yield conn
-    except psycopg.OperationalError as exc:
-        raise unavailable(conn) from exc
-    finally:
-        release(conn)
