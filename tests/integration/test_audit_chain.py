@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from convoship.audit.chain import CHAIN_COLUMNS, GENESIS, row_hash
+from convoship.audit.chain import CANONICAL_SQL, CHAIN_COLUMNS, GENESIS, canonical, row_hash
 from convoship.audit.checkpoint import checkpoint_chain_heads
 from convoship.audit.record import Actor, AgentRef, record
 from convoship.audit.signing import DevHmacSigner, configured_signer
@@ -60,6 +60,13 @@ def test_python_and_the_database_encode_rows_alike(owner_sql: Conn, workspace: u
     assert rows[0]["prev_hash"] == GENESIS
     assert all(rows[i]["prev_hash"] == rows[i - 1]["hash"] for i in range(1, len(rows)))
     assert [row_hash(r) for r in rows] == [r["hash"] for r in rows]
+    in_sql = owner_sql.execute(
+        f"SELECT {CANONICAL_SQL} AS ours, audit_canonical(l) AS stored FROM audit_log l"
+        " WHERE workspace_id = %s ORDER BY seq".encode(),
+        (workspace,),
+    ).fetchall()
+    assert [r["ours"] for r in in_sql] == [r["stored"] for r in in_sql]
+    assert [r["ours"] for r in in_sql] == [canonical(r) for r in rows]
     result = verify_workspace_chain(workspace)
     assert result == {
         "ok": True,

@@ -1,8 +1,10 @@
 """The audit_log hash chain: its canonical encoding and row hash, written here in Python.
 
-The database computes the same encoding when a row is inserted (`audit_canonical` in
-migration 0007, called by the `audit_log_chain` trigger); verification recomputes it here,
-from the stored fields, so it does not trust a function that lives in the database it checks.
+The database computes the encoding when a row is inserted (`audit_canonical` in migration
+0007, called by the `audit_log_chain` trigger). Verification does not call that function (the
+owner of the database it checks could replace it): it sends CANONICAL_SQL, the same encoding
+written with built-in functions only, recomputes each hash from that text and checks every
+link. `canonical` writes it once more in Python; tests hold all three equal on hostile data.
 
 Canonical encoding, version 1: a JSON array with no whitespace between its elements,
 
@@ -33,6 +35,37 @@ CHAIN_COLUMNS = (
     "seq, workspace_id::text AS workspace_id, occurred_at, actor_type, actor_id, action,"
     " resource_type, resource_id, agent_id::text AS agent_id, agent_slug, request_id,"
     " before_state::text AS before_state, after_state::text AS after_state, prev_hash, hash"
+)
+
+
+def _json_text(column: str) -> str:
+    return f"COALESCE(to_json({column})::text, 'null')"
+
+
+# The canonical encoding of an audit_log row, built-in functions only (verification's copy).
+CANONICAL_SQL = (
+    " || ',' || ".join(
+        (
+            "'[\"convoship-audit-v1\"'",
+            _json_text("workspace_id::text"),
+            "seq::text",
+            _json_text(
+                "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            ),
+            _json_text("actor_type"),
+            _json_text("actor_id"),
+            _json_text("action"),
+            _json_text("resource_type"),
+            _json_text("resource_id"),
+            _json_text("agent_id::text"),
+            _json_text("agent_slug"),
+            _json_text("request_id"),
+            "COALESCE(before_state::text, 'null')",
+            "COALESCE(after_state::text, 'null')",
+            _json_text("prev_hash"),
+        )
+    )
+    + " || ']'"
 )
 
 

@@ -15,20 +15,21 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from convoship.audit.chain import CHAIN_COLUMNS, GENESIS, row_hash
+from convoship.audit.chain import CANONICAL_SQL, GENESIS
 from convoship.audit.signing import Signer, checkpoint_message, configured_signer
 from convoship.core.settings import get_settings
 from convoship.db.read_batch import read_transaction
 
 CHUNK = 10_000
 _ROWS = (
-    f"SELECT {CHAIN_COLUMNS} FROM audit_log WHERE workspace_id = %s AND seq > %s"
-    " ORDER BY seq LIMIT %s"
+    f"SELECT seq, prev_hash, hash, {CANONICAL_SQL} AS canonical FROM audit_log"
+    " WHERE workspace_id = %s AND seq > %s ORDER BY seq LIMIT %s"
 )
 _HEAD = "SELECT seq, hash FROM audit_chain_heads WHERE workspace_id = %s"
 _CHECKPOINT = (
@@ -62,7 +63,7 @@ class ChainWalk:
                     self.bad(expected, f"row {expected} is missing")
                 elif row["prev_hash"] != self.head_hash:
                     self.bad(seq, f"row {seq} does not link to row {seq - 1}")
-                elif row_hash(row) != row["hash"]:
+                elif hashlib.sha256(row["canonical"].encode()).hexdigest() != row["hash"]:
                     self.bad(seq, f"row {seq} was changed after it was written")
             if seq in self.hashes_at:
                 self.hashes_at[seq] = row["hash"]

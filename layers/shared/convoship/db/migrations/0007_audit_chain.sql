@@ -53,6 +53,7 @@ CREATE TABLE IF NOT EXISTS audit_chain_heads (
     workspace_id    uuid PRIMARY KEY REFERENCES workspaces(id) ON DELETE CASCADE,
     seq             bigint NOT NULL DEFAULT 0 CHECK (seq >= 0),
     hash            text NOT NULL,
+    prev_hash       text,  -- the hash before the last move (what the newest row links to)
     updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
@@ -84,28 +85,36 @@ CREATE OR REPLACE FUNCTION audit_canonical(r audit_log) RETURNS text
         || COALESCE(r.after_state::text, 'null') || ','
         || COALESCE(to_json(r.prev_hash)::text, 'null') || ']';
 
--- Link r after its workspace's head: seq, prev_hash, hash set, the head moved (and locked
--- until the transaction ends). Runs as the owner: callers need no grant on the heads.
+-- The hash of r as it would be linked at seq after prev_hash.
+CREATE OR REPLACE FUNCTION audit_link_hash(r audit_log, at_seq bigint, after_hash text)
+    RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, public AS $$
+BEGIN
+    r.seq := at_seq;
+    r.prev_hash := after_hash;
+    RETURN encode(sha256(convert_to(audit_canonical(r), 'UTF8')), 'hex');
+END $$;
+
+-- Link r after its workspace's head: seq, prev_hash, hash set and the head moved by one
+-- UPDATE (its SET reads the head as it was), which locks the head until the transaction
+-- ends. Runs as the owner: callers need no grant on the heads.
 CREATE OR REPLACE FUNCTION audit_chain_append(r audit_log) RETURNS audit_log
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, public AS $$
-DECLARE
-    next_seq bigint;
-    previous text;
 BEGIN
-    UPDATE audit_chain_heads SET seq = seq + 1, updated_at = now()
-     WHERE workspace_id = r.workspace_id RETURNING seq, hash INTO next_seq, previous;
-    IF NOT FOUND THEN
+    FOR attempt IN 1..2 LOOP
+        UPDATE audit_chain_heads h
+           SET seq = h.seq + 1, prev_hash = h.hash,
+               hash = audit_link_hash(r, h.seq + 1, h.hash), updated_at = now()
+         WHERE h.workspace_id = r.workspace_id
+        RETURNING h.seq, h.prev_hash, h.hash INTO r.seq, r.prev_hash, r.hash;
+        IF FOUND THEN
+            RETURN r;
+        END IF;
         INSERT INTO audit_chain_heads (workspace_id, seq, hash)
         VALUES (r.workspace_id, 0, repeat('0', 64)) ON CONFLICT (workspace_id) DO NOTHING;
-        UPDATE audit_chain_heads SET seq = seq + 1, updated_at = now()
-         WHERE workspace_id = r.workspace_id RETURNING seq, hash INTO next_seq, previous;
-    END IF;
-    r.seq := next_seq;
-    r.prev_hash := previous;
-    r.hash := encode(sha256(convert_to(audit_canonical(r), 'UTF8')), 'hex');
-    UPDATE audit_chain_heads SET hash = r.hash WHERE workspace_id = r.workspace_id;
-    RETURN r;
+    END LOOP;
+    RAISE EXCEPTION 'audit chain head of workspace % could not be moved', r.workspace_id;
 END $$;
 REVOKE ALL ON FUNCTION audit_chain_append(audit_log) FROM PUBLIC;
 
@@ -117,14 +126,41 @@ BEGIN
     RETURN NEW;
 END $$;
 
--- Rows written before this migration join the chain in their order of occurrence.
+-- Rows written before this migration join the chain in their order of occurrence (the
+-- links kept in variables, each head written once: moving a head row once per row inside
+-- one transaction would cost quadratic time on a long log).
 DO $$
-DECLARE r audit_log;
+DECLARE
+    r audit_log;
+    ws uuid;
+    n bigint;
+    prev text;
+    before text;
 BEGIN
     FOR r IN SELECT * FROM audit_log WHERE seq IS NULL ORDER BY workspace_id, occurred_at, id LOOP
-        r := audit_chain_append(r);
-        UPDATE audit_log SET seq = r.seq, prev_hash = r.prev_hash, hash = r.hash WHERE id = r.id;
+        IF ws IS DISTINCT FROM r.workspace_id THEN
+            IF ws IS NOT NULL THEN
+                INSERT INTO audit_chain_heads (workspace_id, seq, hash, prev_hash)
+                VALUES (ws, n, prev, before) ON CONFLICT (workspace_id) DO UPDATE
+                    SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, prev_hash = EXCLUDED.prev_hash;
+            END IF;
+            ws := r.workspace_id;
+            SELECT h.seq, h.hash INTO n, prev FROM audit_chain_heads h WHERE h.workspace_id = ws;
+            IF NOT FOUND THEN
+                n := 0;
+                prev := repeat('0', 64);
+            END IF;
+        END IF;
+        n := n + 1;
+        before := prev;
+        prev := audit_link_hash(r, n, before);
+        UPDATE audit_log SET seq = n, prev_hash = before, hash = prev WHERE id = r.id;
     END LOOP;
+    IF ws IS NOT NULL THEN
+        INSERT INTO audit_chain_heads (workspace_id, seq, hash, prev_hash)
+        VALUES (ws, n, prev, before) ON CONFLICT (workspace_id) DO UPDATE
+            SET seq = EXCLUDED.seq, hash = EXCLUDED.hash, prev_hash = EXCLUDED.prev_hash;
+    END IF;
 END $$;
 
 ALTER TABLE audit_log FORCE ROW LEVEL SECURITY;
