@@ -25,7 +25,7 @@ from convoship.db.connection import close_all
 from convoship.security import crypto
 from convoship_dev import services
 from convoship_dev.app_env import app_environment
-from tests.support.tokens import JWT_SECRET, SECRETS_KEY, make_token
+from tests.support.tokens import AUDIT_DEV_SIGNING_KEY, JWT_SECRET, SECRETS_KEY, make_token
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -68,6 +68,8 @@ def base_env(database: services.Database, redis_url: str) -> dict[str, str]:
         database_url=database.app_url,
         purge_database_url=database.purge_url,
         keys_database_url=database.keys_url,
+        checkpoint_database_url=database.checkpoint_url,
+        audit_dev_signing_key=AUDIT_DEV_SIGNING_KEY,
         redis_url=redis_url,
         log_level="WARNING",
     )
@@ -102,6 +104,9 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         env.REDIS_URL,
         env.PURGE_DATABASE_URL,
         env.KEYS_DATABASE_URL,
+        env.CHECKPOINT_DATABASE_URL,
+        env.AUDIT_SIGNING_KEY_ID,
+        env.AUDIT_DEV_SIGNING_KEY,
         env.LLM_PROVIDER,
         env.LLM_MODEL,
         env.LLM_BASE_URL,

@@ -136,6 +136,8 @@ def test_invoke_works_with_every_event_file(cli_env: dict[str, str], event_file:
     elif function == "migrate":  # CloudFormation's side: the answer PUT to a loopback URL
         assert output["Status"] == "SUCCESS", output
         assert output["LogicalResourceId"] == "DatabaseSchema"
+    elif function == "audit_checkpoint":
+        assert isinstance(output["signed"], int) and isinstance(output["broken"], int)
     else:
         assert output["statusCode"] < 500, output
         assert output["headers"]["x-request-id"]
@@ -213,3 +215,30 @@ def test_chat_and_publish_flow_over_http(served: str, cli_env: dict[str, str]) -
     status, _, conversation = http("GET", f"{base}/conversations/{reply['conversation_id']}", token)
     assert status == 200 and conversation["channel"] == "embed"
     assert conversation["messages"][0]["content"] == "my email is [EMAIL]"
+
+
+def test_audit_verify_command_walks_every_chain(
+    cli_env: dict[str, str], owner_sql: Any, make_workspace: Any
+) -> None:
+    intact, broken = make_workspace("Intact"), make_workspace("Broken")
+    for workspace in (intact, broken):
+        for n in range(3):
+            owner_sql.execute(
+                "INSERT INTO audit_log (workspace_id, actor_type, actor_id, action,"
+                " resource_type) VALUES (%s, 'user', 'u', %s, 'x')",
+                (workspace, f"a.{n}"),
+            )
+    result = run_cli(cli_env, "audit", "verify", "--workspace", str(intact))
+    assert result.returncode == 0, result.stderr
+    line = json.loads(result.stdout)
+    assert line["ok"] and line["rows"] == 3 and line["workspace_id"] == str(intact)
+    owner_sql.execute(
+        "UPDATE audit_log SET action = 'rewritten' WHERE workspace_id = %s AND seq = 2",
+        (broken,),
+    )
+    everything = run_cli(cli_env, "audit", "verify")
+    assert everything.returncode == 1
+    by_workspace = {r["workspace_id"]: r for r in map(json.loads, everything.stdout.splitlines())}
+    assert by_workspace[str(intact)]["ok"] is True
+    assert by_workspace[str(broken)]["first_bad_seq"] == 2
+    assert run_cli(cli_env, "audit", "verify", "--workspace", "nope").returncode != 0

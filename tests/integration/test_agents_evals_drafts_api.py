@@ -49,7 +49,7 @@ def test_eval_crud_with_audit(
     assert [e["id"] for e in api.get(EVALS, token=editor).json()["items"]] == [first["id"]]
     events = owner_sql.execute(
         "SELECT action, before_state, after_state FROM ai_agent_audit_events"
-        " WHERE workspace_id = %s AND target_type = 'eval' ORDER BY occurred_at",
+        " WHERE workspace_id = %s AND resource_type = 'eval' ORDER BY occurred_at",
         (workspace,),
     ).fetchall()
     assert [e["action"] for e in events] == [

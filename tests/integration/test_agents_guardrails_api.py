@@ -69,11 +69,11 @@ def test_patch_merges_config_toggles_enabled_and_audits(
     assert disabled.json()["enabled"] is False
     assert disabled.json()["config"]["max_input_chars"] == 1000
     events = owner_sql.execute(
-        "SELECT actor_id, target_id, before_state, after_state FROM ai_agent_audit_events"
+        "SELECT actor_id, resource_id, before_state, after_state FROM ai_agent_audit_events"
         " WHERE workspace_id = %s AND action = 'guardrail.updated' ORDER BY occurred_at",
         (workspace,),
     ).fetchall()
-    assert [e["target_id"] for e in events] == [limit_id, limit_id]
+    assert [e["resource_id"] for e in events] == [limit_id, limit_id]
     assert events[0]["actor_id"] == "ed-9"
     assert events[0]["before_state"]["config"]["max_input_chars"] == 4000
     assert events[0]["after_state"]["config"]["max_input_chars"] == 1000
@@ -108,7 +108,7 @@ def test_one_guardrail_per_kind(
         r["action"]
         for r in owner_sql.execute(
             "SELECT action FROM ai_agent_audit_events WHERE workspace_id = %s"
-            " AND target_type = 'guardrail' ORDER BY occurred_at",
+            " AND resource_type = 'guardrail' ORDER BY occurred_at",
             (workspace,),
         )
     ]

@@ -54,14 +54,14 @@ def test_audit_events_are_newest_first_and_limited(
         "actor_type",
         "actor_id",
         "action",
-        "target_type",
-        "target_id",
+        "resource_type",
+        "resource_id",
         "before_state",
         "after_state",
         "request_id",
         "occurred_at",
     }
-    assert first["actor_type"] == "user" and first["target_type"] == "agent"
+    assert first["actor_type"] == "user" and first["resource_type"] == "agent"
     # limit bounds are inclusive, and pages follow each other without gaps
     assert len(api.get(f"{BASE}/audit-events?limit=1", token=viewer).json()["items"]) == 1
     assert len(api.get(f"{BASE}/audit-events?limit=100", token=viewer).json()["items"]) == 7

@@ -129,5 +129,5 @@ def test_another_workspace_with_the_same_slug_cannot_reach_our_sub_resources(
     assert api.get(f"{B}/versions", token=intruder).json() == {"items": []}
     assert api.get(f"{B}/conversations", token=intruder).json()["items"] == []
     events = api.get(f"{B}/audit-events", token=intruder).json()["items"]
-    assert [e["target_id"] for e in events] == [theirs["id"]]
+    assert [e["resource_id"] for e in events] == [theirs["id"]]
     assert snapshot(owner_sql, workspace) == before

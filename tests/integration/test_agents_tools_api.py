@@ -89,8 +89,8 @@ def test_tool_update_audits_handler_kind_and_config_before_and_after(
     assert updated["updated_at"] > tool["updated_at"]
     events = api.get(f"/v1/ai-agents/{SLUG}/audit-events", token=editor).json()["items"]
     event = events[0]
-    assert event["action"] == "tool.updated" and event["target_type"] == "tool"
-    assert event["target_id"] == tool["id"] and event["actor_id"] == "ed-7"
+    assert event["action"] == "tool.updated" and event["resource_type"] == "tool"
+    assert event["resource_id"] == tool["id"] and event["actor_id"] == "ed-7"
     assert event["request_id"]
     assert event["before_state"]["handler_kind"] == "http"
     assert event["after_state"]["handler_kind"] == "http"

@@ -48,7 +48,7 @@ def test_agent_action_writes_both_rows(owner_sql: Conn, workspace: uuid.UUID) ->
         "SELECT * FROM audit_log WHERE workspace_id = %s", (workspace,)
     ).fetchone()
     assert event is not None and log is not None
-    assert (event["agent_slug"], event["target_id"], event["request_id"]) == (
+    assert (event["agent_slug"], event["resource_id"], event["request_id"]) == (
         "support-bot",
         "t-1",
         "req-1",

@@ -24,6 +24,8 @@ WORKSPACE_TABLES = (
     "ai_agent_usage_daily",
     "ai_agent_drafts",
     "ai_agent_audit_events",
+    "audit_chain_heads",  # made by the audit_log trigger below
+    "audit_checkpoints",
 )
 
 
@@ -108,13 +110,19 @@ def seed_graph(
     )
     one(
         "INSERT INTO ai_agent_audit_events (workspace_id, agent_id, agent_slug, actor_type,"
-        " actor_id, action, target_type) VALUES (%s, %s, 'bot', 'user', 'u', 'agent.created',"
+        " actor_id, action, resource_type) VALUES (%s, %s, 'bot', 'user', 'u', 'agent.created',"
         " 'agent') RETURNING id",
         (ws, agent),
     )
     one(
         "INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, resource_type)"
         " VALUES (%s, 'user', 'u', 'agent.created', 'agent') RETURNING id",
+        (ws,),
+    )
+    one(
+        "INSERT INTO audit_checkpoints (workspace_id, seq, hash, signed_at, algorithm, key_id,"
+        " signature) SELECT workspace_id, seq, hash, now(), 'HMAC_SHA_256_DEV', 'k', 's'"
+        " FROM audit_chain_heads WHERE workspace_id = %s RETURNING id",
         (ws,),
     )
     return ids

@@ -8,6 +8,7 @@ from cryptography.fernet import Fernet
 
 JWT_SECRET = "test-" + secrets.token_urlsafe(40)
 SECRETS_KEY = Fernet.generate_key().decode()
+AUDIT_DEV_SIGNING_KEY = "test-" + secrets.token_urlsafe(32)
 
 
 def make_token(

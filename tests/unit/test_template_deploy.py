@@ -24,15 +24,19 @@ LAYER_FUNCTIONS = sorted(
     for name, res in FUNCTIONS.items()
     if {"Ref": "SharedLayer"} in res["Properties"].get("Layers", [])
 )
+# The API's functions that do the work (with the layer). The Studio pages function serves
+# static files with the standard library only: no database, no SnapStart, no reservation.
 API_FUNCTIONS = sorted(
     name
     for name, res in FUNCTIONS.items()
     if any(e["Type"] == "HttpApi" for e in res["Properties"].get("Events", {}).values())
+    and name in LAYER_FUNCTIONS
 )
 DB_SECRET_VARS = (
     "CONVOSHIP_DATABASE_SECRET_ARN",
     "CONVOSHIP_PURGE_DATABASE_SECRET_ARN",
     "CONVOSHIP_KEYS_DATABASE_SECRET_ARN",
+    "CONVOSHIP_CHECKPOINT_DATABASE_SECRET_ARN",
 )
 CREATED = "CreateDatabaseTier"
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from convoship_bench import (
     agent_runs,
+    audit_chain,
     coldstart,
     console,
     crypto,
@@ -28,7 +29,17 @@ from convoship_bench import (
 from convoship_bench.stack import bench_stack
 from convoship_dev.services import PROJECT_ROOT
 
-SECTIONS = ("cold", "warm", "roundtrips", "ratelimit", "agents", "crypto", "imports", "pii")
+SECTIONS = (
+    "cold",
+    "warm",
+    "roundtrips",
+    "ratelimit",
+    "agents",
+    "crypto",
+    "audit",
+    "imports",
+    "pii",
+)
 
 
 @dataclass(frozen=True)
@@ -44,10 +55,12 @@ class Sizes:
     import_runs: int
     agent_rounds: int
     chat_iterations: int
+    audit_rows: int
+    audit_rounds: int
 
 
-FULL = Sizes(7, 1, 5, 100, 10, 5, 5, 2000, 5, 5, 50)
-QUICK = Sizes(1, 0, 2, 5, 1, 2, 2, 100, 1, 1, 3)
+FULL = Sizes(7, 1, 5, 100, 10, 5, 5, 2000, 5, 5, 50, 100_000, 5)
+QUICK = Sizes(1, 0, 2, 5, 1, 2, 2, 100, 1, 1, 3, 2_000, 1)
 
 
 def _git_commit() -> str | None:
@@ -158,6 +171,10 @@ def run(args: argparse.Namespace) -> int:
             progress("encryption at rest: one secret warm and cold, rotation throughput")
             rows += crypto.measure(stack, quick=args.quick)
             lap("crypto")
+        if "audit" in only:
+            progress(f"audit chain: verifying {sizes.audit_rows:,} rows")
+            rows += audit_chain.measure(stack, rows=sizes.audit_rows, rounds=sizes.audit_rounds)
+            lap("audit")
         if "imports" in only:
             progress("import time: python -X importtime")
             imports = importtime.measure(functions, stack, runs=sizes.import_runs)

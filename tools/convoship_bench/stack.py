@@ -57,6 +57,7 @@ class BenchStack:
             database_url=database_url or self.database.app_url,
             purge_database_url=self.database.purge_url,
             keys_database_url=self.database.keys_url,
+            checkpoint_database_url=self.database.checkpoint_url,
             redis_url=self.redis_url,
             llm=(self.llm_base_url, "bench-model"),
             log_level="WARNING",

@@ -14,6 +14,8 @@ def app_environment(
     database_url: str | None = None,
     purge_database_url: str | None = None,
     keys_database_url: str | None = None,
+    checkpoint_database_url: str | None = None,
+    audit_dev_signing_key: str | None = None,
     redis_url: str | None = None,
     llm: tuple[str, str] | None = None,
     log_level: str | None = None,
@@ -30,6 +32,8 @@ def app_environment(
         env.DATABASE_URL: database_url,
         env.PURGE_DATABASE_URL: purge_database_url,
         env.KEYS_DATABASE_URL: keys_database_url,
+        env.CHECKPOINT_DATABASE_URL: checkpoint_database_url,
+        env.AUDIT_DEV_SIGNING_KEY: audit_dev_signing_key,
         env.REDIS_URL: redis_url,
         env.LOG_LEVEL: log_level,
     }

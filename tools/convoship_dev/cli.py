@@ -68,8 +68,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
                 print("Model: the offline echo model (set CONVOSHIP_LLM_* for a real one)")
             if token:
                 print(f"\nexport T={token}")
+                print(f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops')
                 print(
-                    f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops\n',
+                    f"Studio audit page of the demo agent (sign in with $T):"
+                    f" {url}/app/agents/support-bot/audit\n",
                     flush=True,
                 )
 
@@ -222,6 +224,37 @@ def cmd_token(args: argparse.Namespace) -> None:
     print(make_token(workspace_id, args.role, args.sub, ttl_s=args.ttl))
 
 
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    """Walk the audit chain of one workspace (or all): one JSON line each; exit 1 if broken."""
+    import uuid
+
+    import psycopg
+
+    from convoship.audit.verify import verify_workspace_chain
+    from convoship.db.connection import close_all
+
+    stack = _stack(with_redis=False)
+    try:
+        if args.workspace:
+            try:
+                workspaces = [str(uuid.UUID(args.workspace))]
+            except ValueError:
+                sys.exit(f"--workspace must be a UUID, got {args.workspace!r}")
+        else:
+            with psycopg.connect(_require_admin(stack)) as admin:
+                workspaces = [str(r[0]) for r in admin.execute("SELECT id FROM workspaces")]
+        broken = 0
+        for workspace_id in sorted(workspaces):
+            result = verify_workspace_chain(workspace_id)
+            broken += not result["ok"]
+            print(json.dumps({"workspace_id": workspace_id, **result}, default=str), flush=True)
+    finally:
+        close_all()
+        stack.stop()
+    if broken:
+        sys.exit(1)
+
+
 def cmd_openapi(_: argparse.Namespace) -> None:
     from convoship_dev.openapi import combined_openapi
 
@@ -289,6 +322,14 @@ def parser() -> argparse.ArgumentParser:
     token.add_argument("--sub", default="local-user")
     token.add_argument("--ttl", type=int, default=12 * 3600)
     token.set_defaults(run=cmd_token)
+
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
+    verify = audit_sub.add_parser(
+        "verify", help="walk the audit hash chains (and their latest signed checkpoints)"
+    )
+    verify.add_argument("--workspace", help="one workspace id (default: every workspace)")
+    verify.set_defaults(run=cmd_audit_verify)
 
     sub.add_parser("openapi", help="print the OpenAPI document of every function").set_defaults(
         run=cmd_openapi

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,10 +42,13 @@ class LocalStack:
 
 def _dev_secrets() -> dict[str, str]:
     path = services.LOCAL_DIR / "dev-secrets.json"
-    if path.exists():
-        return dict(json.loads(path.read_text()))
+    values: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    if env.SECRETS_KEY in values and env.AUDIT_DEV_SIGNING_KEY in values:
+        return values
     path.parent.mkdir(parents=True, exist_ok=True)
-    values = {env.SECRETS_KEY: Fernet.generate_key().decode()}
+    values.setdefault(env.SECRETS_KEY, Fernet.generate_key().decode())
+    # Signs audit checkpoints where there is no KMS (development only; see audit/signing.py).
+    values.setdefault(env.AUDIT_DEV_SIGNING_KEY, secrets.token_urlsafe(32))
     path.write_text(json.dumps(values, indent=2))
     path.chmod(0o600)
     return values
@@ -56,6 +60,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     database_url = os.environ.get(env.DATABASE_URL)
     purge_url = os.environ.get(env.PURGE_DATABASE_URL)
     keys_url = os.environ.get(env.KEYS_DATABASE_URL)
+    checkpoint_url = os.environ.get(env.CHECKPOINT_DATABASE_URL)
     if database_url:
         if stack.admin_url:
             from convoship.db.migrate import migrate
@@ -72,6 +77,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         stack.admin_url = database.owner_admin_url
         database_url, purge_url = database.app_url, database.purge_url
         keys_url = database.keys_url
+        checkpoint_url = database.checkpoint_url
     redis_url = os.environ.get(env.REDIS_URL)
     if not redis_url and with_redis:
         redis = services.start_redis(services.LOCAL_DIR / "redis")
@@ -94,6 +100,9 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
         database_url=database_url,
         purge_database_url=purge_url,
         keys_database_url=keys_url,
+        checkpoint_database_url=checkpoint_url,
+        audit_dev_signing_key=os.environ.get(env.AUDIT_DEV_SIGNING_KEY)
+        or _dev_secrets()[env.AUDIT_DEV_SIGNING_KEY],
         redis_url=redis_url,
         llm=llm,
     )

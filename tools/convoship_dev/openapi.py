@@ -20,7 +20,9 @@ def combined_openapi() -> dict[str, Any]:
         if not function.routes:
             continue
         load_handler(function)  # imports the handler module, its CodeUri first on sys.path
-        app = sys.modules[function.handler.rsplit(".", 1)[0]].app
+        app = getattr(sys.modules[function.handler.rsplit(".", 1)[0]], "app", None)
+        if app is None:
+            continue  # not a JSON API function (the studio pages: static HTML)
         document = app.openapi()
         for path, operations in document.get("paths", {}).items():
             paths.setdefault(path, {}).update(operations)

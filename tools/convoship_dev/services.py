@@ -19,7 +19,14 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from convoship.db.migrate import APP_ROLE, KEYS_ROLE, LOGIN_ROLES, PURGE_ROLE, migrate
+from convoship.db.migrate import (
+    APP_ROLE,
+    CHECKPOINT_ROLE,
+    KEYS_ROLE,
+    LOGIN_ROLES,
+    PURGE_ROLE,
+    migrate,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LOCAL_DIR = PROJECT_ROOT / ".local"
@@ -53,6 +60,10 @@ class Database:
     @property
     def keys_url(self) -> str:
         return self.url_for(KEYS_ROLE)
+
+    @property
+    def checkpoint_url(self) -> str:
+        return self.url_for(CHECKPOINT_ROLE)
 
     @property
     def owner_admin_url(self) -> str:

@@ -52,8 +52,10 @@ class AuditEventOut(BaseModel):
     actor_type: str
     actor_id: str
     action: str
-    target_type: str
-    target_id: str | None
+    resource_type: str
+    resource_id: str | None
+    agent_id: UUID
+    agent_slug: str
     request_id: str | None
     before_state: Any
     after_state: Any

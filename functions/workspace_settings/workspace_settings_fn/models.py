@@ -106,11 +106,35 @@ class AuditEntry(BaseModel):
     action: str
     resource_type: str
     resource_id: str | None
+    agent_id: UUID | None
+    agent_slug: str | None
     request_id: str | None
     before_state: Any
     after_state: Any
+    seq: int
+    prev_hash: str
+    hash: str
 
 
 class AuditPage(BaseModel):
     items: list[AuditEntry]
     next_cursor: str | None
+
+
+class ChainHead(BaseModel):
+    seq: int
+    hash: str
+
+
+class CheckpointOut(BaseModel):
+    seq: int
+    signed_at: datetime
+
+
+class AuditVerification(BaseModel):
+    ok: bool
+    rows: int
+    head: ChainHead
+    first_bad_seq: int | None
+    checkpoint: CheckpointOut | None
+    detail: str | None

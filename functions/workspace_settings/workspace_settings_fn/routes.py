@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from uuid import UUID
 
 from fastapi import APIRouter, Query, Response
 
 from convoship.audit import search as audit_search
+from convoship.audit.verify import verify_workspace_chain
 from convoship.core.settings import get_settings
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.secrets import store as secrets_store
@@ -20,6 +22,7 @@ from .models import (
     AgentOpsOut,
     AgentOpsPatch,
     AuditPage,
+    AuditVerification,
     SecretHostsPatch,
     SecretIn,
     SecretList,
@@ -124,6 +127,8 @@ async def search_audit_log(
     actor_id: Annotated[str | None, Query(max_length=256)] = None,
     resource_type: Annotated[str | None, Query(max_length=200)] = None,
     resource_id: Annotated[str | None, Query(max_length=256)] = None,
+    agent_id: UUID | None = None,
+    agent_slug: Annotated[str | None, Query(max_length=63)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -131,9 +136,16 @@ async def search_audit_log(
 ) -> AuditPage:
     """Search the workspace audit log, newest first; follow next_cursor for older entries."""
     filters = audit_search.AuditFilter(
-        action, actor_id, resource_type, resource_id, _utc(since), _utc(until)
+        action, actor_id, resource_type, resource_id, agent_id, agent_slug, _utc(since), _utc(until)
     )
     items, next_cursor = audit_search.search_audit_log(
         tx, ctx.workspace_id, filters, limit=limit, cursor=cursor
     )
     return AuditPage.model_validate({"items": items, "next_cursor": next_cursor})
+
+
+@router.get("/audit-log/verify", response_model=AuditVerification)
+async def verify_audit_log(ctx: Admin) -> AuditVerification:
+    """Walk the workspace's audit hash chain and check it against the latest signed checkpoint:
+    ok, rows, head, and the first seq that is missing or wrong."""
+    return AuditVerification.model_validate(verify_workspace_chain(ctx.workspace_id))

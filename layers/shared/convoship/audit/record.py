@@ -1,9 +1,11 @@
 """Audit trail: every admin write records who did what, before and after.
 
 `record` writes inside the caller's transaction, so the change and its audit rows commit
-together or not at all. Agent actions go to `ai_agent_audit_events` and `audit_log`;
-workspace actions (settings, BYOK, secrets, purge) to `audit_log` only. States must never
-hold secret values: callers pass names, flags and hints.
+together or not at all. Agent actions go to `ai_agent_audit_events` and `audit_log` (both
+with the agent's id and its slug at the time); workspace actions (settings, BYOK, secrets,
+purge) to `audit_log` only. A trigger links each audit_log row into the workspace's hash
+chain as it is inserted (see audit/chain.py), so chaining costs no round trip. States must
+never hold secret values: callers pass names, flags and hints.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def record(
 ) -> None:
     """Queue the audit row(s) in the current transaction (they travel with the COMMIT)."""
     resource = None if resource_id is None else str(resource_id)
-    common = {
+    params = {
         "workspace_id": actor.workspace_id,
         "actor_type": actor.actor_type,
         "actor_id": actor.actor_id,
@@ -58,26 +60,21 @@ def record(
         "request_id": actor.request_id,
         "before_state": _json(before),
         "after_state": _json(after),
+        "agent_id": None if agent is None else agent.id,
+        "agent_slug": None if agent is None else agent.slug,
     }
     if agent is not None:
-        conn.execute(
-            """
-            INSERT INTO ai_agent_audit_events
-                (workspace_id, agent_id, agent_slug, actor_type, actor_id, action,
-                 target_type, target_id, request_id, before_state, after_state)
-            VALUES (%(workspace_id)s, %(agent_id)s, %(agent_slug)s, %(actor_type)s,
-                    %(actor_id)s, %(action)s, %(resource_type)s, %(resource_id)s,
-                    %(request_id)s, %(before_state)s, %(after_state)s)
-            """,
-            {**common, "agent_id": agent.id, "agent_slug": agent.slug},
-        )
-    conn.execute(
-        """
-        INSERT INTO audit_log
-            (workspace_id, actor_type, actor_id, action, resource_type, resource_id,
-             request_id, before_state, after_state)
-        VALUES (%(workspace_id)s, %(actor_type)s, %(actor_id)s, %(action)s, %(resource_type)s,
-                %(resource_id)s, %(request_id)s, %(before_state)s, %(after_state)s)
-        """,
-        common,
-    )
+        conn.execute(_INSERT_AGENT_EVENT, params)
+    conn.execute(_INSERT_LOG_ROW, params)
+
+
+_COLUMNS = (
+    "workspace_id, agent_id, agent_slug, actor_type, actor_id, action, resource_type,"
+    " resource_id, request_id, before_state, after_state"
+)
+_VALUES = (
+    "%(workspace_id)s, %(agent_id)s, %(agent_slug)s, %(actor_type)s, %(actor_id)s, %(action)s,"
+    " %(resource_type)s, %(resource_id)s, %(request_id)s, %(before_state)s, %(after_state)s"
+)
+_INSERT_AGENT_EVENT = f"INSERT INTO ai_agent_audit_events ({_COLUMNS}) VALUES ({_VALUES})"
+_INSERT_LOG_ROW = f"INSERT INTO audit_log ({_COLUMNS}) VALUES ({_VALUES})"

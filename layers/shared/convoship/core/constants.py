@@ -21,6 +21,13 @@ DATABASE_ADMIN_SECRET_ARN = "CONVOSHIP_DATABASE_ADMIN_SECRET_ARN"
 # The layer version the migrate function runs; a deploy's custom resource names the one it
 # expects, so a rollback's request (naming the previous one) is told apart.
 RELEASE = "CONVOSHIP_RELEASE"
+# The daily audit checkpoint connects as convoship_checkpoint and signs chain heads with KMS.
+CHECKPOINT_DATABASE_URL = "CONVOSHIP_CHECKPOINT_DATABASE_URL"
+CHECKPOINT_DATABASE_SECRET_ARN = "CONVOSHIP_CHECKPOINT_DATABASE_SECRET_ARN"
+AUDIT_SIGNING_KEY_ID = "CONVOSHIP_AUDIT_SIGNING_KEY_ID"  # asymmetric KMS key (ECC_NIST_P256)
+# Development and tests only (refused in production): an HMAC key that signs checkpoints
+# where there is no KMS. Checkpoints it signs say so (algorithm HMAC_SHA_256_DEV).
+AUDIT_DEV_SIGNING_KEY = "CONVOSHIP_AUDIT_DEV_SIGNING_KEY"
 APP_SECRET_ARN = "CONVOSHIP_APP_SECRET_ARN"  # JSON secret holding the values below by name
 SECRETS_KEY = "CONVOSHIP_SECRETS_KEY"  # comma-separated Fernet keys; the first encrypts
 KMS_KEY_ID = "CONVOSHIP_KMS_KEY_ID"

@@ -42,6 +42,9 @@ class Settings:
     llm_default: PlatformLlm | None = None
     purge_database_url: str | None = field(default=None, repr=False)
     keys_database_url: str | None = field(default=None, repr=False)
+    checkpoint_database_url: str | None = field(default=None, repr=False)
+    audit_signing_key_id: str | None = None
+    audit_dev_signing_key: str | None = field(default=None, repr=False)
     llm_timeout_s: int = 25
     eval_concurrency: int = 20
 
@@ -145,6 +148,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         (env.DATABASE_URL, env.DATABASE_SECRET_ARN),
         (env.PURGE_DATABASE_URL, env.PURGE_DATABASE_SECRET_ARN),
         (env.KEYS_DATABASE_URL, env.KEYS_DATABASE_SECRET_ARN),
+        (env.CHECKPOINT_DATABASE_URL, env.CHECKPOINT_DATABASE_SECRET_ARN),
     ):
         if not values.get(url_name) and values.get(arn_name):
             values[url_name] = database_url_from_secret(
@@ -163,6 +167,12 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             "are only ever stored encrypted"
         )
     allow_private = _flag(values.get(env.ALLOW_PRIVATE_NETWORK))
+    dev_signing_key = values.get(env.AUDIT_DEV_SIGNING_KEY) or None
+    if dev_signing_key and stage == "production":
+        raise ConfigurationError(
+            f"{env.AUDIT_DEV_SIGNING_KEY} is for development only: in production audit "
+            f"checkpoints are signed with KMS ({env.AUDIT_SIGNING_KEY_ID})"
+        )
     return Settings(
         stage=stage,
         database_url=values.get(env.DATABASE_URL) or None,
@@ -177,6 +187,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         llm_default=_platform_llm(values),
         purge_database_url=values.get(env.PURGE_DATABASE_URL) or None,
         keys_database_url=values.get(env.KEYS_DATABASE_URL) or None,
+        checkpoint_database_url=values.get(env.CHECKPOINT_DATABASE_URL) or None,
+        audit_signing_key_id=values.get(env.AUDIT_SIGNING_KEY_ID) or None,
+        audit_dev_signing_key=dev_signing_key,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
         eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 20, 1, 64),
     )

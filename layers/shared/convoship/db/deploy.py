@@ -3,7 +3,7 @@
 The migrate function connects as the administrative (owner) role: on Lambda from its
 Secrets Manager secret (the cluster's master secret, whose host comes from
 CONVOSHIP_DATABASE_HOST), locally from DATABASE_ADMIN_URL. It then gives each login role
-(convoship_app, convoship_purge, convoship_keys) the password of its own secret (the one the
+(app, purge, keys, checkpoint) the password of its own secret (the one the
 functions and RDS Proxy log in with), so a deploy needs no role or password made by hand.
 Everything it does is idempotent: running it twice changes nothing the second time.
 """
@@ -19,13 +19,21 @@ from psycopg.conninfo import make_conninfo
 from convoship.core import constants as env
 from convoship.core.errors import ConfigurationError
 from convoship.core.settings import database_url_from_secret, secret_json
-from convoship.db.migrate import APP_ROLE, KEYS_ROLE, PURGE_ROLE, migrate, migration_files
+from convoship.db.migrate import (
+    APP_ROLE,
+    CHECKPOINT_ROLE,
+    KEYS_ROLE,
+    PURGE_ROLE,
+    migrate,
+    migration_files,
+)
 
 # Each login role's secret (its password is set on every deploy), by env variable name.
 ROLE_SECRETS = {
     APP_ROLE: env.DATABASE_SECRET_ARN,
     PURGE_ROLE: env.PURGE_DATABASE_SECRET_ARN,
     KEYS_ROLE: env.KEYS_DATABASE_SECRET_ARN,
+    CHECKPOINT_ROLE: env.CHECKPOINT_DATABASE_SECRET_ARN,
 }
 # Left to answer CloudFormation before Lambda's own deadline, whatever a statement does.
 _MARGIN_S = 20.0

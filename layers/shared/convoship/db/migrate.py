@@ -22,8 +22,11 @@ KEYS_ROLE = "convoship_keys"
 # Public (embed) transactions SET LOCAL ROLE to it: the embed policies are its alone, so they
 # neither widen nor slow what studio requests (as convoship_app) see.
 EMBED_ROLE = "convoship_embed"
+# The daily audit checkpoint: reads chain heads (and audit_log's seq/hash columns) of every
+# workspace and inserts signed checkpoints; nothing else.
+CHECKPOINT_ROLE = "convoship_checkpoint"
 # The roles that log in, each with its own secret when deployed.
-LOGIN_ROLES = (APP_ROLE, PURGE_ROLE, KEYS_ROLE)
+LOGIN_ROLES = (APP_ROLE, PURGE_ROLE, KEYS_ROLE, CHECKPOINT_ROLE)
 _LOCK_KEY = 7_412_118_301  # pg_advisory_lock key shared by every migrator
 
 _ROLES = f"""
@@ -40,6 +43,9 @@ BEGIN
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{KEYS_ROLE}') THEN
         CREATE ROLE {KEYS_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{CHECKPOINT_ROLE}') THEN
+        CREATE ROLE {CHECKPOINT_ROLE} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{EMBED_ROLE}') THEN
         CREATE ROLE {EMBED_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;

@@ -79,6 +79,25 @@ def _run_gate(context: RunContext, evals: list[dict[str, Any]]) -> tuple[list[An
     return gate.results, gate.pass_rate
 
 
+def _audit_blocked(actor: Actor, context: RunContext, blocked: EvalGateFailed) -> None:
+    """Leave a trace of a publish the gate refused, in its own short transaction."""
+    results = blocked.extra.get("eval_results") or []
+    with rls_transaction(workspace_id=actor.workspace_id) as conn:
+        record(
+            conn,
+            actor,
+            action="agent.publish_blocked",
+            resource_type="agent",
+            resource_id=context.agent_id,
+            agent=AgentRef(context.agent_id, context.slug),
+            after={
+                "pass_rate": blocked.extra.get("pass_rate"),
+                "threshold": blocked.extra.get("threshold"),
+                "failed_eval_ids": [str(r["eval_id"]) for r in results if not r["passed"]],
+            },
+        )
+
+
 def publish(actor: Actor, slug: str, note: str | None) -> dict[str, Any]:
     """Run the gate (when the workspace's threshold is above 0) and create the version."""
     with read_transaction(workspace_id=actor.workspace_id) as conn:
@@ -87,7 +106,11 @@ def publish(actor: Actor, slug: str, note: str | None) -> dict[str, Any]:
     results: list[Any] = []
     rate: float | None = None
     if threshold > 0:
-        results, rate = _run_gate(context, evals)
+        try:
+            results, rate = _run_gate(context, evals)
+        except EvalGateFailed as blocked:
+            _audit_blocked(actor, context, blocked)
+            raise
     with rls_transaction(workspace_id=actor.workspace_id) as conn:
         conn.execute(
             "SELECT 1 FROM ai_agents WHERE id = %s FOR UPDATE", (context.agent_id,)

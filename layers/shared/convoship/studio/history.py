@@ -17,8 +17,8 @@ VERSION_COLUMNS = (
 CONVERSATION_COLUMNS = "id, channel, status, version, usage, turns, created_at, updated_at"
 MESSAGE_COLUMNS = "seq, role, content, tool_name, tool_args, created_at"
 AUDIT_EVENT_COLUMNS = (
-    "id, occurred_at, actor_type, actor_id, action, target_type, target_id, request_id,"
-    " before_state, after_state"
+    "id, occurred_at, actor_type, actor_id, action, resource_type, resource_id, agent_id,"
+    " agent_slug, request_id, before_state, after_state"
 )
 
 

@@ -1,0 +1,1 @@
+"""The daily audit checkpoint (EventBridge Scheduler target)."""
