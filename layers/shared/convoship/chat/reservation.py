@@ -42,7 +42,6 @@ TOKENS_PER_MESSAGE = 4  # role and framing
 @dataclass(frozen=True)
 class Reservation:
     id: UUID
-    tokens: int
 
 
 def estimate_input_tokens(snapshot: AgentSnapshot, history: list[dict[str, Any]], text: str) -> int:
@@ -79,7 +78,7 @@ def reserve_turn(
     budget = context.snapshot.guardrails.get("BUDGET")
     if limit is None and budget is None:
         return None
-    reservation = Reservation(uuid4(), tokens)
+    reservation = Reservation(uuid4())
     params = {
         "id": reservation.id,
         "ws": context.workspace_id,
@@ -105,13 +104,15 @@ def reserve_turn(
     verdict = row["verdict"] if row else None
     if verdict == "reserved":
         return reservation
+    if verdict == "not-found":  # gone, or another visitor's: as if it never existed
+        raise checks.conversation_not_found(conversation_id)
     if verdict == "turns" and limit is not None:
         raise checks.turn_limit_reached(limit)
     if verdict == "conversation-tokens" and budget is not None:
         raise checks.conversation_budget_spent(budget)
     if verdict == "day-tokens" and budget is not None:
         raise checks.daily_budget_spent(budget)
-    raise checks.conversation_not_found(conversation_id)
+    raise RuntimeError(f"reserve_chat_turn answered {verdict!r}")
 
 
 def release_turn(scope: ChannelScope, reservation: Reservation) -> None:
