@@ -141,13 +141,14 @@ def test_a_dead_containers_reservation_lapses(
     monkeypatch.undo()
     assert reservations(owner_sql, workspace) == 1
     problem_of(chat(api, editor, "held", conv), 422, "validation")  # the last turn is held
-    owner_sql.execute(  # time passes: the reservation expires
-        "UPDATE ai_agent_turn_reservations SET expires_at = now() - interval '1 second'"
+    owner_sql.execute(  # time passes: the reservation expired a while ago
+        "UPDATE ai_agent_turn_reservations SET expires_at = now() - interval '2 minutes'"
         " WHERE workspace_id = %s",
         (workspace,),
     )
     assert chat(api, editor, "free again", conv).status == 200
     assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 2
+    assert reservations(owner_sql, workspace) == 0  # and the next reservation swept it
 
 
 def test_a_turn_that_outlives_its_reservation_writes_nothing(
