@@ -122,6 +122,38 @@ def test_failed_turns_release_what_they_reserved(
     problem_of(chat(api, editor, "a third", conv), 422, "validation")
 
 
+def test_a_database_failure_or_an_exception_releases_too(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import turn as chat_turn
+
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    real_persist = chat_turn.persist_turn
+
+    def persist_then_lose_the_connection(conn: Any, *args: Any) -> None:
+        real_persist(conn, *args)
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(chat_turn, "persist_turn", persist_then_lose_the_connection)
+    problem_of(chat(api, editor, "the database goes away", conv), 503, "service-unavailable")
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug in the turn")
+
+    monkeypatch.setattr(chat_turn, "persist_turn", real_persist)
+    monkeypatch.setattr(chat_turn, "_model_reply", broken)
+    problem_of(chat(api, editor, "a bug", conv), 500, "internal")
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 2
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1
+
+
 def test_a_dead_containers_reservation_lapses(
     api: ApiClient,
     editor: str,
