@@ -97,7 +97,10 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
     redis_trips = rows["embed chat turn: Redis round trips"]
     assert redis_trips["Median [min .. max]"].startswith("1 "), redis_trips
     assert redis_trips["Verdict"] == "ok", redis_trips
-    assert rows["embed chat turn: DB round trips"]["Verdict"] == "info"
+    db_trips = rows["embed chat turn: DB round trips"]
+    assert db_trips["Target"] == "<=3 (max)" and db_trips["Verdict"] == "ok", db_trips
+    fallback = rows["check_agent_rpm, production fallback (PostgreSQL): checks/s"]
+    assert FIGURE.match(fallback["Median [min .. max]"]) and fallback["Verdict"] == "info"
 
     for master in ("Fernet master", "KMS master, moto"):
         for state in ("warm", "cold"):

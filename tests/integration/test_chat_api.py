@@ -160,10 +160,18 @@ def test_limit_budget_and_their_order(
 def test_conversation_budget(
     api: ApiClient, editor: str, agent: dict[str, Any], fake_llm: Any
 ) -> None:
-    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=5)
-    first = chat(api, editor, "a long enough message to use more than five tokens").json()
-    problem_of(chat(api, editor, "again", first["conversation_id"]), 429, "budget-exceeded")
+    # A turn needs room for its estimate: input (about a third of its bytes) plus the
+    # config's max_output_tokens.
+    api.patch(BASE, token=editor, json={"config": {"max_output_tokens": 8}})
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=60)
+    first = chat(api, editor, "a long enough message to use a good part of the budget")
+    assert first.status == 200, first.text
+    calls = len(fake_llm.requests)
+    problem_of(chat(api, editor, "again", first.json()["conversation_id"]), 429, "budget-exceeded")
+    assert len(fake_llm.requests) == calls  # refused before the model
     assert chat(api, editor, "a new conversation is fine").status == 200
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=10)
+    problem_of(chat(api, editor, "hi"), 429, "budget-exceeded")  # one turn may spend more
 
 
 def test_escalation_skips_the_model_and_sticks(

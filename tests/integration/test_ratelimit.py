@@ -1,14 +1,23 @@
-"""check_agent_rpm on a real Redis, shared across callers, degrading when Redis is down."""
+"""check_agent_rpm on a real Redis, shared across callers, degrading when Redis is down:
+to PostgreSQL in production (shared by every container), in-process in development."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from convoship.core import constants as env
+from convoship.core.errors import ServiceUnavailable
 from convoship.core.settings import reset_settings
+from convoship.db.connection import close_all
 from convoship.runtime import ratelimit
+from convoship.runtime.ratelimit_postgres import CounterScope
+from tests.support.agents import Conn
+from tests.support.seed import seed_graph
 
 
 @pytest.fixture(autouse=True)
@@ -57,3 +66,79 @@ def test_redis_down_degrades_to_in_process_counting_without_stalling(
     decisions = [ratelimit.check_agent_rpm(agent, "embed", 2) for _ in range(3)]
     assert [d.allowed for d in decisions if d] == [True, True, False]
     assert len(attempts) == 1  # backed off: later requests did not try Redis again
+
+
+def test_a_key_never_lives_without_a_ttl_and_survives_an_empty_restart(redis_url: str) -> None:
+    import redis
+
+    agent = uuid.uuid4()
+    server = redis.Redis.from_url(redis_url)
+    for _ in range(3):
+        ratelimit.check_agent_rpm(agent, "embed", 5)
+    (key,) = server.keys(f"rpm:{agent}:embed:*")
+    assert 0 < server.ttl(key) <= 2 * ratelimit.WINDOW_S  # set in the INCR's own step
+    server.delete(key)  # Redis restarted empty mid-minute
+    decision = ratelimit.check_agent_rpm(agent, "embed", 5)
+    assert decision is not None and decision.remaining == 1  # the 4th request, not the 1st
+    assert 0 < server.ttl(key) <= 2 * ratelimit.WINDOW_S
+    server.close()
+
+
+@pytest.fixture
+def production_without_redis(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> list[str]:
+    """Production, Redis unreachable; returns the RateLimiterDegraded metrics emitted."""
+    monkeypatch.setenv(env.STAGE, "production")
+    monkeypatch.delenv(env.AUDIT_DEV_SIGNING_KEY, raising=False)  # refused in production
+    monkeypatch.setenv(env.REDIS_URL, f"unix://{tmp_path}/nothing-here.sock")
+    reset_settings()
+    emitted: list[str] = []
+    monkeypatch.setattr(
+        ratelimit.metrics, "add_metric", lambda name, **kwargs: emitted.append(name)
+    )
+    return emitted
+
+
+def test_production_counts_in_postgres_shared_by_every_container(
+    production_without_redis: list[str],
+    owner_sql: Conn,
+    workspace: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ids = seed_graph(owner_sql, workspace)
+    embed = CounterScope(workspace, {"public_token": ids["public_token"]})
+    playground = CounterScope(workspace, {"workspace_id": workspace})
+    allowed = []
+    with caplog.at_level("WARNING"):
+        for container in range(3):  # three containers, one request each...
+            if container:
+                ratelimit.reset()  # a new container: no client, no back-off, no counts
+            allowed.append(ratelimit.check_agent_rpm(ids["agent"], "embed", 4, scope=embed))
+        for _ in range(2):  # ...then the last one serves two more
+            allowed.append(ratelimit.check_agent_rpm(ids["agent"], "embed", 4, scope=embed))
+        other = ratelimit.check_agent_rpm(ids["agent"], "playground", 4, scope=playground)
+    assert [d.allowed for d in allowed if d] == [True, True, True, True, False]
+    assert other is not None and other.allowed and other.remaining == 3  # its own channel
+    warnings = [r for r in caplog.records if r.getMessage().startswith("rate limiter degraded")]
+    # One warning and one metric per back-off: one per container here.
+    assert len(warnings) == 3 == production_without_redis.count("RateLimiterDegraded")
+    row = owner_sql.execute(
+        "SELECT counted, redis_seen FROM ai_agent_rate_counters WHERE agent_id = %s"
+        " AND channel = 'embed'",
+        (ids["agent"],),
+    ).fetchone()
+    assert row == {"counted": 5, "redis_seen": 0}
+
+
+def test_production_fails_closed_when_nothing_can_count(
+    production_without_redis: list[str], owner_sql: Conn, workspace: Any, monkeypatch: Any
+) -> None:
+    agent = uuid.uuid4()
+    with pytest.raises(ServiceUnavailable):  # no shared counter to fall back on
+        ratelimit.check_agent_rpm(agent, "embed", 4)
+    monkeypatch.setenv(env.DATABASE_URL, "postgresql:///nothing?host=/nonexistent")
+    reset_settings()
+    close_all()
+    with pytest.raises(ServiceUnavailable):  # PostgreSQL down too
+        ratelimit.check_agent_rpm(
+            agent, "embed", 4, scope=CounterScope(workspace, {"workspace_id": workspace})
+        )

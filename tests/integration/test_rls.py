@@ -10,7 +10,7 @@ import pytest
 from convoship.db.connection import app_role_problems
 from convoship.db.scope import EMBED_ROLE_SQL
 from convoship.db.transactions import rls_transaction, unscoped_transaction
-from tests.support.seed import WORKSPACE_TABLES, seed_graph
+from tests.support.seed import WORKSPACE_TABLES, act_as_embed, seed_graph
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -180,13 +180,9 @@ EMBED_VISIBLE = {
     "ai_agent_conversations": 1,
     "ai_agent_messages": 1,
     "ai_agent_usage_daily": 1,
+    "ai_agent_turn_reservations": 1,
+    "ai_agent_rate_counters": 1,
 }
-
-
-def act_as_embed(conn: Conn, public_token: str) -> None:
-    """What rls_transaction(public_token=...) does at the start of its transaction."""
-    conn.execute("SELECT set_config('app.ai_agent_public_token', %s, true)", (public_token,))
-    conn.execute(EMBED_ROLE_SQL)
 
 
 def _count(conn: Conn, table: str) -> int:

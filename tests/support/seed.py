@@ -7,6 +7,8 @@ from typing import Any
 
 import psycopg
 
+from convoship.db.scope import EMBED_ROLE_SQL
+
 WORKSPACE_TABLES = (
     "workspaces",
     "workspace_agent_ops",
@@ -22,6 +24,8 @@ WORKSPACE_TABLES = (
     "ai_agent_conversations",
     "ai_agent_messages",
     "ai_agent_usage_daily",
+    "ai_agent_turn_reservations",
+    "ai_agent_rate_counters",
     "ai_agent_drafts",
     "ai_agent_audit_events",
     "audit_chain_heads",  # made by the audit_log trigger below
@@ -102,6 +106,17 @@ def seed_graph(
         " VALUES (%s, %s, current_date, 10)",
         (ws, agent),
     )
+    conn.execute(
+        "INSERT INTO ai_agent_turn_reservations (id, workspace_id, agent_id, conversation_id,"
+        " channel, day, tokens, expires_at) VALUES (gen_random_uuid(), %s, %s, %s, 'embed',"
+        " current_date, 100, now() + interval '1 hour')",
+        (ws, agent, conv),
+    )
+    conn.execute(
+        "INSERT INTO ai_agent_rate_counters (workspace_id, agent_id, channel, window_start,"
+        " counted) VALUES (%s, %s, 'embed', 1, 1)",
+        (ws, agent),
+    )
     age = "now() - interval '90 days'" if stale_draft else "now()"
     ids["draft"] = one(
         f"INSERT INTO ai_agent_drafts (workspace_id, data, updated_at) VALUES (%s, '{{}}', {age})"
@@ -126,3 +141,9 @@ def seed_graph(
         (ws,),
     )
     return ids
+
+
+def act_as_embed(conn: psycopg.Connection[dict[str, Any]], public_token: str) -> None:
+    """What rls_transaction(public_token=...) does at the start of its transaction."""
+    conn.execute("SELECT set_config('app.ai_agent_public_token', %s, true)", (public_token,))
+    conn.execute(EMBED_ROLE_SQL)

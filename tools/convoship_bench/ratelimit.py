@@ -1,30 +1,47 @@
 """Rate limiting on the bench's Redis: check_agent_rpm against a raw pipelined loop.
 
 The floor is a raw loop of pipelined INCR + EXPIRE (transaction=False: one round trip per
-check) with redis-py on the same unix socket. Throughput is checks per second over a round
-of `checks` calls; raw and check_agent_rpm rounds alternate, so both see the same load, and
-the table shows the median round with min and max. Redis round trips per check are counted
-on the wire by wire.CountingProxy. The server's INCR/INCRBY counter proves which path each
-phase took (a silent fallback to in-process counting would otherwise look very fast).
+check) with redis-py on the same unix socket: the cheapest one-trip count, though not an
+atomic one. check_agent_rpm runs a script (INCR and EXPIRE in one atomic step, EVALSHA), so
+a raw EVALSHA loop of the same script is shown beside it too, for what the script itself
+costs. Throughput is checks per second over a round of `checks` calls; the loops' rounds
+alternate, so all see the same load, and the table shows the median round with min and
+max. Redis round trips per check are counted on the wire by wire.CountingProxy. The server's
+INCR/INCRBY counter proves which path each phase took (a silent fallback to in-process
+counting would otherwise look very fast).
 
 check_agent_rpm (DESIGN.md: `check_agent_rpm(agent_id, channel, cap)`) is imported from
 convoship.runtime.ratelimit when it exists; until then its rows say "not built yet". It reads
 REDIS_URL through convoship.settings; between phases the bench calls reset_settings() and
 the module's `reset`/`reset_client`/`clear_caches` when present, so a cached client follows
-the new URL. Fallback mode is REDIS_URL unset.
+the new URL. Fallback mode is REDIS_URL unset: in-process counters in development (the
+bench's stage), a shared PostgreSQL counter in production (one row per agent and channel;
+its row is measured too, on an agent seeded for it).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
-import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import psycopg
 import redis
 
+from convoship.core import constants as env
+from convoship_bench.ratelimit_loops import (
+    IncrWitness,
+    find_check_agent_rpm,
+    incr_calls,
+    interleaved_throughput,
+    limiter_script,
+    point_redis_at,
+    raw_check,
+    raw_script_check,
+    round_trips,
+    rpm_check,
+)
 from convoship_bench.report import ERROR, NOT_BUILT, Row, Target
 from convoship_bench.stack import BenchStack
 from convoship_bench.stats import Summary
@@ -34,105 +51,11 @@ from convoship_bench.wire import CountingProxy
 SECTION = "rate limiting (Redis)"
 THROUGHPUT_TARGET = Target("ratio_min", 0.8)
 ROUND_TRIP_TARGET = Target("value_max", 1, stat="max")
-_RESET_HOOKS = ("reset", "reset_client", "clear_caches")
 RAW = "raw pipelined INCR+EXPIRE loop"
+RAW_SCRIPT = "raw EVALSHA loop (the limiter's script)"
 RPM = "check_agent_rpm"
 FALLBACK = "check_agent_rpm, fallback (REDIS_URL unset)"
-
-Check = Callable[[], Any]
-
-
-class WrongPath(RuntimeError):
-    pass
-
-
-def find_check_agent_rpm() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("convoship.runtime.ratelimit")
-    except ImportError:
-        return None
-    fn = getattr(module, "check_agent_rpm", None)
-    return fn if callable(fn) else None
-
-
-def raw_check(client: redis.Redis, key: str) -> Check:
-    def check() -> Any:
-        pipe = client.pipeline(transaction=False)
-        pipe.incr(key)
-        pipe.expire(key, 120)
-        return pipe.execute()
-
-    return check
-
-
-def rpm_check(fn: Callable[..., Any]) -> Check:
-    agent_id = str(uuid.uuid4())
-    return lambda: fn(agent_id, "public", 1_000_000_000)
-
-
-def interleaved_throughput(
-    checks: dict[str, Check], *, rounds: int, per_round: int, deadline_s: float
-) -> dict[str, Summary]:
-    """Checks per second of each callable, their rounds alternating."""
-    rates: dict[str, list[float]] = {name: [] for name in checks}
-    stop_at = time.monotonic() + deadline_s
-    for _ in range(rounds):
-        for name, check in checks.items():
-            started = time.perf_counter()
-            for _ in range(per_round):
-                check()
-            rates[name].append(per_round / (time.perf_counter() - started))
-        if time.monotonic() > stop_at:
-            break
-    return {name: Summary.of(values) for name, values in rates.items()}
-
-
-def round_trips(proxy: CountingProxy, check: Check, repeats: int) -> Summary:
-    check()  # connect first: the handshake is not the check's cost
-    counts = []
-    for _ in range(repeats):
-        proxy.reset()
-        check()
-        counts.append(proxy.snapshot().round_trips)
-    return Summary.of(counts)
-
-
-def incr_calls(client: redis.Redis) -> int:
-    """INCR/INCRBY commands the server has run (redis-py sends incr() as INCRBY)."""
-    stats: dict[str, Any] = client.info("commandstats")
-    return sum(int((stats.get(f"cmdstat_{c}") or {}).get("calls", 0)) for c in ("incr", "incrby"))
-
-
-class IncrWitness:
-    """Checks that a phase ran exactly the INCRs it should have on the server."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
-        self.before = incr_calls(client)
-
-    def expect(self, count: int, what: str) -> None:
-        ran = incr_calls(self.client) - self.before
-        if ran != count:
-            raise WrongPath(f"{what}: Redis ran {ran} INCR for {count} expected")
-        self.before = incr_calls(self.client)
-
-
-def _point_redis_at(url: str | None) -> None:
-    from convoship.core.settings import reset_settings
-
-    if url is None:
-        os.environ.pop("REDIS_URL", None)
-    else:
-        os.environ["REDIS_URL"] = url
-    reset_settings()
-    try:
-        module = importlib.import_module("convoship.runtime.ratelimit")
-    except ImportError:
-        return
-    for name in _RESET_HOOKS:
-        hook = getattr(module, name, None)
-        if callable(hook):
-            hook()
+PG_FALLBACK = "check_agent_rpm, production fallback (PostgreSQL)"
 
 
 def measure(
@@ -152,8 +75,11 @@ def measure(
     try:
         witness = IncrWitness(client)
         contenders = {RAW: raw_check(client, f"bench:rpm:{uuid.uuid4()}")}
+        script = limiter_script()
+        if script is not None:
+            contenders[RAW_SCRIPT] = raw_script_check(client, f"bench:rpm:{uuid.uuid4()}", script)
         if fn is not None:
-            _point_redis_at(stack.redis_url)
+            point_redis_at(stack.redis_url)
             contenders[RPM] = rpm_check(fn)
         try:
             rates = interleaved_throughput(
@@ -175,11 +101,27 @@ def measure(
             raw_rate,
             note="the floor for check_agent_rpm; no target of its own",
         )
+        if RAW_SCRIPT in rates:
+            name = f"{RAW_SCRIPT}: checks/s"
+            rows[name] = Row(
+                SECTION,
+                name,
+                "per_s",
+                rates[RAW_SCRIPT],
+                "raw loop",
+                raw_rate,
+                note="INCR and EXPIRE atomic, one trip: what check_agent_rpm sends",
+            )
         if RPM in rates:
             name = f"{RPM}: checks/s"
             rows[name] = Row(
                 SECTION, name, "per_s", rates[RPM], "raw loop", raw_rate, THROUGHPUT_TARGET
             )
+            if RAW_SCRIPT in rates:
+                name = f"{RPM}: checks/s against the raw EVALSHA loop"
+                rows[name] = Row(
+                    SECTION, name, "per_s", rates[RPM], "raw EVALSHA loop", rates[RAW_SCRIPT]
+                )
         with CountingProxy(stack.redis_socket, proxy_path) as proxy:
             proxied = redis.Redis(unix_socket_path=str(proxy_path), socket_timeout=2)
             trips = round_trips(proxy, raw_check(proxied, f"bench:rpm:{uuid.uuid4()}"), rounds)
@@ -190,7 +132,7 @@ def measure(
             if fn is not None:
                 rows.update(_rpm_rows(fn, stack, proxy, witness, raw_rate, rounds, checks))
     finally:
-        _point_redis_at(stack.redis_url)
+        point_redis_at(stack.redis_url)
         client.close()
     if fn is None:
         for name, target in (
@@ -205,9 +147,12 @@ def measure(
     order = [
         f"{RAW}: checks/s",
         f"{RAW}: Redis round trips/check",
+        f"{RAW_SCRIPT}: checks/s",
         f"{RPM}: checks/s",
+        f"{RPM}: checks/s against the raw EVALSHA loop",
         f"{RPM}: Redis round trips/check",
         f"{FALLBACK}: checks/s",
+        f"{PG_FALLBACK}: checks/s",
     ]
     return [rows[name] for name in order if name in rows]
 
@@ -228,7 +173,7 @@ def _rpm_rows(
     rows: dict[str, Row] = {}
     name = f"{RPM}: Redis round trips/check"
     try:
-        _point_redis_at(f"unix://{proxy.listen}")
+        point_redis_at(f"unix://{proxy.listen}")
         trips = round_trips(proxy, rpm_check(fn), rounds)
         witness.expect(trips.n + 1, "check_agent_rpm through the proxy")
         rows[name] = Row(SECTION, name, "count", trips, target=ROUND_TRIP_TARGET)
@@ -236,7 +181,7 @@ def _rpm_rows(
         rows[name] = _error(name, exc)
     name = f"{FALLBACK}: checks/s"
     try:
-        _point_redis_at(None)
+        point_redis_at(None)
         fallback = interleaved_throughput(
             {FALLBACK: rpm_check(fn)}, rounds=rounds, per_round=checks, deadline_s=30
         )[FALLBACK]
@@ -253,5 +198,61 @@ def _rpm_rows(
     except Exception as exc:  # report it, do not crash the run
         rows[name] = _error(name, exc)
     finally:
-        _point_redis_at(stack.redis_url)
+        point_redis_at(stack.redis_url)
+    rows.update(_postgres_fallback_rows(fn, stack, witness, raw_rate, rounds, checks))
     return rows
+
+
+def _postgres_fallback_rows(
+    fn: Callable[..., Any],
+    stack: BenchStack,
+    witness: IncrWitness,
+    raw_rate: Summary,
+    rounds: int,
+    checks: int,
+) -> dict[str, Row]:
+    """Production with REDIS_URL unset: every check is one statement on PostgreSQL."""
+    name = f"{PG_FALLBACK}: checks/s"
+    try:
+        from convoship.runtime.ratelimit_postgres import CounterScope
+    except ImportError:
+        return {}
+    workspace = uuid.uuid4()
+    with psycopg.connect(stack.database.owner_admin_url, autocommit=True) as admin:
+        admin.execute("INSERT INTO workspaces (id, name) VALUES (%s, 'bench rpm')", (workspace,))
+        row = admin.execute(
+            "INSERT INTO ai_agents (workspace_id, slug, name, public_token)"
+            " VALUES (%s, 'rpm', 'rpm', %s) RETURNING id",
+            (workspace, f"bench-rpm-{uuid.uuid4().hex}"),
+        ).fetchone()
+    assert row is not None
+    scope = CounterScope(workspace, {"workspace_id": workspace})
+    os.environ[env.STAGE] = "production"
+    dev_signing_key = os.environ.pop(env.AUDIT_DEV_SIGNING_KEY, None)  # refused in production
+    try:
+        point_redis_at(None)
+        fallback = interleaved_throughput(
+            {PG_FALLBACK: lambda: fn(row[0], "playground", 1_000_000_000, scope=scope)},
+            rounds=rounds,
+            per_round=max(1, checks // 10),
+            deadline_s=30,
+        )[PG_FALLBACK]
+        witness.expect(0, "check_agent_rpm in production with REDIS_URL unset")
+        return {
+            name: Row(
+                SECTION,
+                name,
+                "per_s",
+                fallback,
+                "raw loop",
+                raw_rate,
+                note="one PostgreSQL round trip per check, shared by every container",
+            )
+        }
+    except Exception as exc:  # report it, do not crash the run
+        return {name: _error(name, exc)}
+    finally:
+        os.environ[env.STAGE] = "test"
+        if dev_signing_key is not None:
+            os.environ[env.AUDIT_DEV_SIGNING_KEY] = dev_signing_key
+        point_redis_at(stack.redis_url)

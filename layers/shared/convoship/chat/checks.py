@@ -1,5 +1,7 @@
 """The guardrail checks of a chat turn, each raising the contract's problem when it fails:
-RPM, AUTH (embed), LIMIT, BUDGET; and ESCALATE, which answers instead of the model."""
+RPM, AUTH (embed) and the visitor's conversation, LIMIT, BUDGET; and ESCALATE, which
+answers instead of the model. LIMIT and BUDGET judge what the turn's read saw, a cheap
+first refusal; the turn's reservation (chat/reservation.py) then holds them exactly."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from convoship.chat.conversation import Conversation
+from convoship.chat.scope import ChannelScope
 from convoship.core.errors import (
     BudgetExceeded,
+    NotFound,
     OriginNotAllowed,
     PayloadTooLarge,
     RateLimited,
@@ -18,22 +22,31 @@ from convoship.core.errors import (
 )
 from convoship.core.observability import logger, metrics
 from convoship.runtime.ratelimit import check_agent_rpm
+from convoship.runtime.ratelimit_postgres import CounterScope
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.refs import reference_name
 from convoship.secrets.vault import SecretVault
 from convoship.studio.guardrail_configs import normalize_origin
 from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
 
+MAX_VISITOR_CHARS = 256  # a visitor token's `sub`
+
 
 def _guardrail(context: RunContext, kind: str) -> dict[str, Any] | None:
     return context.snapshot.guardrails.get(kind)
 
 
-def check_rpm(context: RunContext, channel: str) -> dict[str, str]:
+def check_rpm(context: RunContext, scope: ChannelScope) -> dict[str, str]:
     """Count the request against the channel's cap; the X-RateLimit-* headers to send with
     whatever the turn answers (none when the channel is unlimited)."""
+    channel = scope.channel
     cap_of = public_rpm_cap if channel == "embed" else playground_rpm_cap
-    decision = check_agent_rpm(context.agent_id, channel, cap_of(context.ops.rpm_cap_per_agent))
+    decision = check_agent_rpm(
+        context.agent_id,
+        channel,
+        cap_of(context.ops.rpm_cap_per_agent),
+        scope=CounterScope(context.workspace_id, scope.transaction),
+    )
     if decision is None:
         return {}
     headers = {
@@ -53,11 +66,12 @@ def check_rpm(context: RunContext, channel: str) -> dict[str, str]:
 
 def check_auth(
     context: RunContext, origin: str | None, visitor_token: str | None, vault: SecretVault
-) -> None:
-    """Embed only: the page's Origin against allowed_origins, then the visitor token."""
+) -> str | None:
+    """Embed only: the page's Origin against allowed_origins, then the visitor token; the
+    visitor (the token's `sub`) when the agent verifies tokens, else None."""
     auth = _guardrail(context, "AUTH")
     if auth is None:
-        return
+        return None
     allowed = auth.get("allowed_origins") or []
     if "*" not in allowed:
         normalized = normalize_origin(origin) if origin else None
@@ -69,19 +83,34 @@ def check_auth(
             )
     secret_name = reference_name(auth.get("visitor_token_secret"))
     if secret_name is None:
-        return
+        return None
     if not visitor_token:
         raise Unauthorized("this agent needs a visitor token (X-Visitor-Token)")
     from convoship.secrets.vault import SecretMissing
     from convoship.security.visitor_tokens import InvalidVisitorToken, verify
 
     try:
-        verify(visitor_token, vault.get(secret_name))
+        claims = verify(visitor_token, vault.get(secret_name))
     except SecretMissing:  # the secret is gone: nobody can be verified
         logger.warning("visitor token secret missing", extra={"secret": secret_name})
         raise Unauthorized("visitor tokens cannot be verified for this agent") from None
     except InvalidVisitorToken as exc:
         raise Unauthorized(f"the visitor token is not valid: {exc}") from None
+    visitor = claims.get("sub")
+    if not isinstance(visitor, str) or not 1 <= len(visitor) <= MAX_VISITOR_CHARS:
+        raise Unauthorized("the visitor token needs a sub claim naming the visitor")
+    return visitor
+
+
+def check_visitor(conv: Conversation | None, visitor: str | None) -> None:
+    """A conversation started by a verified visitor is theirs alone; one started without a
+    token belongs to no visitor. Anyone else gets the same 404 as for no conversation."""
+    if conv is not None and conv.visitor_sub != visitor:
+        raise conversation_not_found(conv.id)
+
+
+def conversation_not_found(conversation_id: object) -> NotFound:
+    return NotFound(f"no conversation {conversation_id} on this agent")
 
 
 def check_limit(context: RunContext, message: str, conv: Conversation | None) -> None:
@@ -95,11 +124,15 @@ def check_limit(context: RunContext, message: str, conv: Conversation | None) ->
             max_input_chars=limit["max_input_chars"],
         )
     if conv is not None and conv.turns >= limit["max_turns_per_conversation"]:
-        raise ValidationFailed.at(
-            ("body", "conversation_id"),
-            f"this conversation reached its limit of {limit['max_turns_per_conversation']}"
-            " turns; start a new one",
-        )
+        raise turn_limit_reached(limit)
+
+
+def turn_limit_reached(limit: dict[str, Any]) -> ValidationFailed:
+    return ValidationFailed.at(
+        ("body", "conversation_id"),
+        f"this conversation reached its limit of {limit['max_turns_per_conversation']}"
+        " turns; start a new one",
+    )
 
 
 def _seconds_to_utc_midnight() -> int:
@@ -108,20 +141,32 @@ def _seconds_to_utc_midnight() -> int:
     return max(1, int((tomorrow - now).total_seconds()))
 
 
-def check_budget(context: RunContext, conv: Conversation | None, today: int) -> None:
+def check_budget(context: RunContext, conv: Conversation | None, today: int, tokens: int) -> None:
+    """The turn's `tokens` (its estimate; none for an escalation, which still needs one
+    token of room) must fit in what the conversation and the agent's day have left."""
     budget = _guardrail(context, "BUDGET")
     if budget is None:
         return
-    if conv is not None and conv.tokens >= budget["max_tokens_per_conversation"]:
-        raise BudgetExceeded(
-            f"this conversation used its {budget['max_tokens_per_conversation']} tokens;"
-            " start a new one"
-        )
-    if today >= budget["max_tokens_per_day"]:
-        raise BudgetExceeded(
-            f"this agent used its {budget['max_tokens_per_day']} tokens for today (UTC)",
-            retry_after=_seconds_to_utc_midnight(),
-        )
+    need = max(tokens, 1)
+    if (conv.tokens if conv else 0) + need > budget["max_tokens_per_conversation"]:
+        raise conversation_budget_spent(budget)
+    if today + need > budget["max_tokens_per_day"]:
+        raise daily_budget_spent(budget)
+
+
+def conversation_budget_spent(budget: dict[str, Any]) -> BudgetExceeded:
+    return BudgetExceeded(
+        f"this conversation has too little of its {budget['max_tokens_per_conversation']}"
+        " tokens left for another turn; start a new one"
+    )
+
+
+def daily_budget_spent(budget: dict[str, Any]) -> BudgetExceeded:
+    return BudgetExceeded(
+        f"this agent has too little of its {budget['max_tokens_per_day']} tokens for today"
+        " (UTC) left for another turn",
+        retry_after=_seconds_to_utc_midnight(),
+    )
 
 
 def escalation(context: RunContext, message: str, conv: Conversation | None) -> str | None:

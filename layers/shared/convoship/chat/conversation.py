@@ -22,6 +22,7 @@ class Conversation:
     turns: int
     tokens: int
     history: list[dict[str, Any]]
+    visitor_sub: str | None  # the visitor it belongs to (embed with visitor tokens)
 
 
 def queue_conversation(
@@ -35,7 +36,7 @@ def queue_conversation(
     messages = None
     if conversation_id is not None:
         conversation = conn.execute(
-            "SELECT id, status, turns, usage FROM ai_agent_conversations"
+            "SELECT id, status, turns, usage, visitor_sub FROM ai_agent_conversations"
             f" WHERE id = %(cid)s AND channel = %(channel)s AND agent_id = {agent}",
             params,
         )
@@ -62,7 +63,9 @@ def queue_conversation(
             tokens = int(row["usage"].get("input_tokens", 0)) + int(
                 row["usage"].get("output_tokens", 0)
             )
-            found = Conversation(row["id"], row["status"], row["turns"], tokens, history)
+            found = Conversation(
+                row["id"], row["status"], row["turns"], tokens, history, row["visitor_sub"]
+            )
         return found, int(today["tokens"]) if today else 0
 
     return read

@@ -1,5 +1,6 @@
 """What a chat turn writes: its messages after REDACT, the conversation's usage and turn
-count, and the agent's daily usage, in one transaction."""
+count, and the agent's daily usage, in one transaction that also settles the turn's
+reservation (chat/reservation.py)."""
 
 from __future__ import annotations
 
@@ -55,9 +56,14 @@ class TurnRecord:
     status: str
     usage: dict[str, int]
     messages: list[dict[str, Any]]  # already redacted
+    visitor_sub: str | None = None  # whom a new conversation belongs to
+    reservation_id: UUID | None = None  # what the turn holds, settled here
 
 
 def persist_turn(conn: Connection, context: RunContext, channel: str, turn: TurnRecord) -> None:
+    """Queue the turn's writes (one round trip with the COMMIT). The conversation row is
+    locked first, as reserve_chat_turn locks it, then the reservation is settled: the
+    real usage in, the reservation out, in one commit."""
     tokens = turn.usage["input_tokens"] + turn.usage["output_tokens"]
     params = {
         "id": turn.conversation_id,
@@ -70,13 +76,15 @@ def persist_turn(conn: Connection, context: RunContext, channel: str, turn: Turn
         "out": turn.usage["output_tokens"],
         "tokens": tokens,
         "messages": Jsonb(turn.messages),
+        "visitor": turn.visitor_sub,
+        "reservation": turn.reservation_id,
     }
     if turn.is_new:
         conn.execute(
             "INSERT INTO ai_agent_conversations (id, workspace_id, agent_id, channel, status,"
-            " version, usage, turns) VALUES (%(id)s, %(ws)s, %(agent)s, %(channel)s, %(status)s,"
-            " %(version)s, jsonb_build_object('input_tokens', %(in)s::bigint,"
-            " 'output_tokens', %(out)s::bigint), 1)",
+            " version, usage, turns, visitor_sub) VALUES (%(id)s, %(ws)s, %(agent)s, %(channel)s,"
+            " %(status)s, %(version)s, jsonb_build_object('input_tokens', %(in)s::bigint,"
+            " 'output_tokens', %(out)s::bigint), 1, %(visitor)s)",
             params,
         )
     else:  # takes the row lock: concurrent turns of one conversation queue here
@@ -88,6 +96,8 @@ def persist_turn(conn: Connection, context: RunContext, channel: str, turn: Turn
             " WHERE id = %(id)s",
             params,
         )
+    if turn.reservation_id is not None:  # raises (serialization failure) if it lapsed
+        conn.execute("SELECT settle_chat_turn(%(reservation)s)", params)
     conn.execute(
         "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content,"
         " tool_name, tool_args)"

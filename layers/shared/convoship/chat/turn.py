@@ -1,10 +1,13 @@
 """One chat turn, playground or embed, in the contract's order of checks:
-agent lookup, RPM, AUTH (embed), LIMIT, BUDGET, ESCALATE, then the model with tools.
+agent lookup, RPM, AUTH (embed) and the visitor's conversation, LIMIT, BUDGET, ESCALATE,
+then the model with tools.
 
-Two short transactions: the first reads everything (agent or version, settings, the
-conversation and today's usage) in one round trip, COMMIT included; the second writes the
-turn (messages after REDACT, usage, turn count) in one round trip plus its COMMIT. No
-transaction is open while the model thinks, and a turn that fails anywhere writes nothing.
+Three short transactions, one round trip each: the first reads everything (agent or
+version, settings, the conversation and today's usage); the second reserves the turn and
+its tokens (chat/reservation.py) once every check passed; the third writes the turn
+(messages after REDACT, usage, turn count) and settles the reservation. No transaction is
+open while the model thinks, and a turn that fails anywhere writes nothing and releases
+what it reserved.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from uuid import UUID, uuid4
 
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
+from convoship.chat.reservation import Reservation, release_turn, reserve_turn, turn_tokens
 from convoship.chat.scope import ChannelScope
 from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
 from convoship.core.errors import ConvoshipError, NotFound
@@ -45,7 +49,7 @@ def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
         read_conversation = queue_conversation(conn, scope, request.conversation_id)
         context = scope.read_context(conn)
         conv, today = read_conversation()
-    headers = checks.check_rpm(context, scope.channel)
+    headers = checks.check_rpm(context, scope)
     try:
         return _answer(scope, context, request, conv, today, headers)
     except ConvoshipError as exc:
@@ -90,13 +94,55 @@ def _answer(
     headers: dict[str, str],
 ) -> ChatResult:
     vault = SecretVault(context.workspace_id, context.secret_names, scope.transaction)
+    visitor = None
     if scope.is_embed:
-        checks.check_auth(context, request.origin, request.visitor_token, vault)
+        visitor = checks.check_auth(context, request.origin, request.visitor_token, vault)
+    checks.check_visitor(conv, visitor)
     checks.check_limit(context, request.message, conv)
-    checks.check_budget(context, conv, today)
+    escalation = checks.escalation(context, request.message, conv)
+    tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
+    checks.check_budget(context, conv, today, tokens)
+    conversation_id = conv.id if conv else uuid4()
+    reservation = reserve_turn(
+        scope, context, conversation_id, existing=conv is not None, visitor=visitor, tokens=tokens
+    )
+    try:
+        record, reply, redactions = _turn_record(
+            context, request, conv, vault, conversation_id, escalation, visitor, reservation
+        )
+        with rls_transaction(**scope.transaction) as conn:
+            persist_turn(conn, context, scope.channel, record)
+    except BaseException:
+        if reservation is not None:
+            release_turn(scope, reservation)
+        raise
+    if redactions:
+        metrics.add_metric(name="Redactions", unit="Count", value=redactions)
+    return ChatResult(
+        body={
+            "conversation_id": str(record.conversation_id),
+            "reply": reply,
+            "escalated": escalation is not None,
+            "usage": record.usage,
+        },
+        headers=headers,
+    )
+
+
+def _turn_record(
+    context: RunContext,
+    request: ChatRequest,
+    conv: Conversation | None,
+    vault: SecretVault,
+    conversation_id: UUID,
+    escalation: str | None,
+    visitor: str | None,
+    reservation: Reservation | None,
+) -> tuple[TurnRecord, str, int]:
+    """The turn as it is written, the live reply (the model's answer or the escalation
+    message, unredacted) and how many values REDACT replaced."""
     redact = Redactor(context)
     usage = {"input_tokens": 0, "output_tokens": 0}
-    escalation = checks.escalation(context, request.message, conv)
     tool_events: list[Any] = []
     if escalation is not None:
         reply = escalation
@@ -117,25 +163,15 @@ def _answer(
         )
     messages.append({"role": "assistant", "content": redact(reply)})
     record = TurnRecord(
-        conversation_id=conv.id if conv else uuid4(),
+        conversation_id=conversation_id,
         is_new=conv is None,
         status="escalated" if escalation is not None else (conv.status if conv else "active"),
         usage=usage,
         messages=messages,
+        visitor_sub=visitor,
+        reservation_id=reservation.id if reservation else None,
     )
-    with rls_transaction(**scope.transaction) as conn:
-        persist_turn(conn, context, scope.channel, record)
-    if redact.count:
-        metrics.add_metric(name="Redactions", unit="Count", value=redact.count)
-    return ChatResult(
-        body={
-            "conversation_id": str(record.conversation_id),
-            "reply": reply,
-            "escalated": escalation is not None,
-            "usage": usage,
-        },
-        headers=headers,
-    )
+    return record, reply, redact.count
 
 
 def playground_turn(workspace_id: UUID, slug: str, request: ChatRequest) -> ChatResult:

@@ -1,13 +1,15 @@
-"""Read-only transactions in one round trip.
+"""Transactions in one round trip.
 
 `read_transaction` holds the queries until the first fetch, then sends them with BEGIN, the
 scope and COMMIT as one simple-protocol message (values bound by psycopg's ClientCursor).
+`batch_transaction` does the same for a short write whose statements are all known before
+any result is read (a turn's reservation, a rate counter): one round trip, all or nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, cast
 from uuid import UUID
 
@@ -106,12 +108,21 @@ class _BatchCursor:
         return rows[self._position - 1]
 
 
-@contextmanager
 def read_transaction(
     *, workspace_id: UUID | str | None = None, public_token: str | None = None
-) -> Iterator[Connection]:
+) -> AbstractContextManager[Connection]:
     """Like rls_transaction, for work that only reads: one round trip (none if nothing is
     fetched). What it yields answers execute/fetchone/fetchall only."""
+    return batch_transaction(workspace_id=workspace_id, public_token=public_token)
+
+
+@contextmanager
+def batch_transaction(
+    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+) -> Iterator[Connection]:
+    """Like rls_transaction, in one round trip, sent at the first fetch: the statements may
+    write, but none may depend on another's result in Python. A failing statement rolls the
+    whole batch back (and costs a second trip, for the ROLLBACK)."""
     scope = scope_of(workspace_id, public_token)
     conn = acquire()
     batch = ReadBatch(conn, scope, str(get_settings().db_statement_timeout_ms))

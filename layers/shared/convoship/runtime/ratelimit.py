@@ -1,25 +1,48 @@
-"""Per-agent requests per minute, shared by every replica through Redis.
+"""Per-agent requests per minute, shared by every replica.
 
-`check_agent_rpm` costs one Redis round trip (INCR and EXPIRE pipelined) on a key per agent,
-channel and clock minute. When Redis is unset or unreachable it counts in-process with the
-same window and leaves Redis alone for a short back-off, so an outage does not add a
-connect timeout to every request.
+`check_agent_rpm` costs one Redis round trip: a script INCRs the key of the agent, channel
+and clock minute and gives a new key its expiry in the same atomic step (EVALSHA, or EVAL
+the first time a server lacks the script), so no key is ever left without a TTL.
+
+When Redis is unset or cannot be reached, Redis is left alone for a short back-off (no
+connect timeout on every request); each back-off emits one `RateLimiterDegraded` metric and
+one warning, and the checks meanwhile are counted elsewhere:
+- in production the count moves to PostgreSQL (ratelimit_postgres: one statement, the same
+  minute, shared by every container), carrying the highest count this container saw from
+  Redis in that minute;
+- in development and tests (a single node) it is counted in-process.
+Each container also remembers the highest count it saw per key this minute and passes it
+to the script as a floor, so a Redis that comes back empty mid-minute does not start over.
 """
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from convoship.core.observability import logger
+from convoship.core.errors import ServiceUnavailable
+from convoship.core.observability import logger, metrics
 from convoship.core.settings import get_settings
 from convoship.core.snapstart import after_restore
+from convoship.runtime.ratelimit_postgres import CounterScope, count_in_postgres
 
 WINDOW_S = 60
 REDIS_TIMEOUT_S = 0.25
 BACKOFF_S = 5.0
+
+# KEYS[1]: the minute's key; ARGV[1]: its TTL; ARGV[2]: the floor (a count already known).
+COUNT_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local floor = tonumber(ARGV[2])
+if count <= floor then count = redis.call('INCRBY', KEYS[1], floor + 1 - count) end
+return count
+"""
+# Redis names scripts by SHA-1 (EVALSHA): an identifier, not a security measure.
+COUNT_SCRIPT_SHA = hashlib.sha1(COUNT_SCRIPT.encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -30,8 +53,42 @@ class RpmDecision:
     retry_after_s: int  # seconds until the window resets (meaningful when not allowed)
 
 
-class _Fallback:
-    """In-process counters for when Redis cannot be reached (per container, not shared)."""
+class _Known:
+    """What this container saw of each key's count in the current minute: from Redis (the
+    seed of a degraded count) and from anywhere (the floor of the next Redis count)."""
+
+    def __init__(self) -> None:
+        self._window = -1
+        self._redis: dict[str, int] = {}
+        self._any: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def _roll(self, window: int) -> None:
+        if window != self._window:
+            self._redis.clear()
+            self._any.clear()
+            self._window = window
+
+    def floor(self, key: str, window: int) -> int:
+        with self._lock:
+            self._roll(window)
+            return self._any.get(key, 0)
+
+    def from_redis(self, key: str, window: int) -> int:
+        with self._lock:
+            self._roll(window)
+            return self._redis.get(key, 0)
+
+    def saw(self, key: str, window: int, count: int, *, in_redis: bool) -> None:
+        with self._lock:
+            self._roll(window)
+            self._any[key] = max(self._any.get(key, 0), count)
+            if in_redis:
+                self._redis[key] = max(self._redis.get(key, 0), count)
+
+
+class _InProcess:
+    """Development only: counters of this process (a single node has no other)."""
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
@@ -47,7 +104,8 @@ class _Fallback:
             return self._counts[key]
 
 
-_fallback = _Fallback()
+_known = _Known()
+_in_process = _InProcess()
 _client: Any = None
 _client_url: str | None = None
 _redis_down_until = 0.0
@@ -74,29 +132,61 @@ def _redis() -> Any:
     return _client
 
 
-def _count(key: str, window: int) -> int:
+def _incr_in_redis(client: Any, key: str, floor: int) -> int:
+    from redis.exceptions import NoScriptError
+
+    try:
+        return int(client.evalsha(COUNT_SCRIPT_SHA, 1, key, WINDOW_S * 2, floor))
+    except NoScriptError:  # a new or restarted server: EVAL runs and caches it
+        return int(client.eval(COUNT_SCRIPT, 1, key, WINDOW_S * 2, floor))
+
+
+def _back_off(reason: str) -> None:
     global _redis_down_until
-    client = _redis() if time.monotonic() >= _redis_down_until else None
-    if client is not None:
-        try:
-            pipe = client.pipeline(transaction=False)
-            pipe.incr(key)
-            pipe.expire(key, WINDOW_S * 2)
-            count, _ = pipe.execute()
-            return int(count)
-        except Exception as exc:  # any Redis failure: degrade, never fail the request
-            _redis_down_until = time.monotonic() + BACKOFF_S
-            logger.warning("redis unavailable; counting in-process", extra={"error": str(exc)})
-    return _fallback.incr(key, window)
+    _redis_down_until = time.monotonic() + BACKOFF_S
+    metrics.add_metric(name="RateLimiterDegraded", unit="Count", value=1)
+    elsewhere = "in-process" if get_settings().is_development else "in PostgreSQL"
+    logger.warning(
+        f"rate limiter degraded: counting {elsewhere} for {BACKOFF_S:g} s",
+        extra={"reason": reason},
+    )
 
 
-def check_agent_rpm(agent_id: object, channel: str, cap: int | None) -> RpmDecision | None:
-    """Count one request of agent on channel; None when the channel is unlimited."""
+def _count(
+    key: str, window: int, agent_id: object, channel: str, scope: CounterScope | None
+) -> int:
+    if time.monotonic() >= _redis_down_until:
+        client = _redis()
+        if client is None:
+            _back_off("REDIS_URL is not set")
+        else:
+            try:
+                count = _incr_in_redis(client, key, _known.floor(key, window))
+            except Exception as exc:  # any Redis failure: count elsewhere, never fail open
+                _back_off(f"{type(exc).__name__}: {exc}")
+            else:
+                _known.saw(key, window, count, in_redis=True)
+                return count
+    if get_settings().is_development:
+        return _in_process.incr(key, window)
+    if scope is None:
+        raise ServiceUnavailable("requests cannot be counted right now; retry shortly")
+    count = count_in_postgres(scope, agent_id, channel, window, _known.from_redis(key, window))
+    _known.saw(key, window, count, in_redis=False)
+    return count
+
+
+def check_agent_rpm(
+    agent_id: object, channel: str, cap: int | None, *, scope: CounterScope | None = None
+) -> RpmDecision | None:
+    """Count one request of agent on channel; None when the channel is unlimited. `scope`
+    says where to count it in PostgreSQL when Redis cannot (production); without one, a
+    production limiter that cannot reach Redis refuses with ServiceUnavailable."""
     if cap is None or cap <= 0:
         return None
     now = time.time()
     window = int(now // WINDOW_S)
-    count = _count(f"rpm:{agent_id}:{channel}:{window}", window)
+    count = _count(f"rpm:{agent_id}:{channel}:{window}", window, agent_id, channel, scope)
     retry_after = max(1, int(WINDOW_S - (now % WINDOW_S)) + 1)
     return RpmDecision(
         allowed=count <= cap, limit=cap, remaining=max(0, cap - count), retry_after_s=retry_after
@@ -104,10 +194,11 @@ def check_agent_rpm(agent_id: object, channel: str, cap: int | None) -> RpmDecis
 
 
 def reset() -> None:
-    """Forget the client, the back-off and the fallback counters (tests)."""
-    global _client, _client_url, _redis_down_until, _fallback
+    """Forget the client, the back-off and every count this process holds (tests)."""
+    global _client, _client_url, _redis_down_until, _known, _in_process
     _client, _client_url, _redis_down_until = None, None, 0.0
-    _fallback = _Fallback()
+    _known = _Known()
+    _in_process = _InProcess()
 
 
 after_restore(reset)  # a restored container's Redis socket and back-off clock are stale

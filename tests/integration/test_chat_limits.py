@@ -1,0 +1,226 @@
+"""LIMIT and BUDGET hold under concurrency: turns and tokens are reserved before the model
+call, settled with the real usage, released on every failure, and a reservation whose turn
+died with its container lapses by itself."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from convoship.chat.reservation import estimate_input_tokens
+from convoship.runtime.snapshot import AgentSnapshot
+from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.api_client import ApiClient, ApiResponse
+from tests.support.chat import chat, transcript
+from tests.support.publishing import set_guardrail
+
+SYSTEM_PROMPT = "You help."
+MAX_OUTPUT = 8
+
+
+@pytest.fixture
+def editor(token: Token, workspace: Any) -> str:
+    return str(token(workspace, "editor"))
+
+
+@pytest.fixture
+def agent(api: ApiClient, editor: str) -> dict[str, Any]:
+    config = {"system_prompt": SYSTEM_PROMPT, "max_output_tokens": MAX_OUTPUT}
+    return create_agent(api, editor, slug=SLUG, config=config)
+
+
+def in_parallel(calls: list[Any], workers: int = 12) -> list[ApiResponse]:
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(lambda call: call(), calls))
+
+
+def reservations(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT count(*) FROM ai_agent_turn_reservations WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+def estimation_error(message: str, response: ApiResponse) -> int:
+    """How far the turn's real usage went past what it reserved (0 when within)."""
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    usage = response.json()["usage"]
+    over_input = usage["input_tokens"] - estimate_input_tokens(snapshot, [], message)
+    return max(0, over_input) + max(0, usage["output_tokens"] - MAX_OUTPUT)
+
+
+def test_parallel_turns_of_one_conversation_never_pass_the_turn_cap(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=2)
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    fake_llm.delay_s = 0.05  # the model thinks while the others arrive
+    responses = in_parallel([lambda i=i: chat(api, editor, f"m{i}", conv) for i in range(12)])
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] + [422] * 11, statuses
+    for refused in (r for r in responses if r.status == 422):
+        problem = problem_of(refused, 422, "validation")
+        assert problem["errors"][0]["loc"] == ["body", "conversation_id"]
+    assert len(transcript(owner_sql, conv)) == 4
+    turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
+    assert turns == 2
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_parallel_turns_never_push_the_daily_total_past_the_budget(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    budget = 200
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_day=budget)
+    fake_llm.delay_s = 0.05
+    messages = [f"parallel turn number {i:02d} asks its question" for i in range(16)]
+    responses = in_parallel([lambda m=m: chat(api, editor, m) for m in messages], workers=16)
+    admitted = [(m, r) for m, r in zip(messages, responses, strict=True) if r.status == 200]
+    refused = [r for r in responses if r.status != 200]
+    assert admitted and refused, [r.status for r in responses]
+    for response in refused:
+        problem_of(response, 429, "budget-exceeded")
+        assert int(response.headers["retry-after"]) >= 1
+    spent = count(
+        owner_sql, "SELECT tokens FROM ai_agent_usage_daily WHERE workspace_id = %s", workspace
+    )
+    assert spent == sum(sum(r.json()["usage"].values()) for _, r in admitted)
+    error = sum(estimation_error(m, r) for m, r in admitted)
+    assert error < budget // 4  # the estimate is close: the bound below means something
+    assert spent <= budget + error, (spent, error)
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_parallel_turns_of_one_conversation_keep_its_token_budget(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn
+) -> None:
+    first = chat(api, editor, "start").json()
+    conv, used = first["conversation_id"], sum(first["usage"].values())
+    history = [{"content": "start"}, {"content": "echo: start"}]
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    one_turn = estimate_input_tokens(snapshot, history, "m0") + MAX_OUTPUT
+    # Room for one more turn as estimated, never for two.
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=used + one_turn + 10)
+    fake_llm.delay_s = 0.05
+    responses = in_parallel([lambda i=i: chat(api, editor, f"m{i}", conv) for i in range(10)])
+    assert sorted(r.status for r in responses) == [200] + [429] * 9
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 2
+
+
+def test_failed_turns_release_what_they_reserved(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=2)
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    for _ in range(3):  # each would hold the last turn if it were not released
+        problem_of(chat(api, editor, "fail:500", conv), 502, "upstream-unavailable")
+    assert reservations(owner_sql, workspace) == 0
+    assert chat(api, editor, "the second turn", conv).status == 200
+    problem_of(chat(api, editor, "a third", conv), 422, "validation")
+
+
+def test_a_database_failure_or_an_exception_releases_too(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import turn as chat_turn
+
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    real_persist = chat_turn.persist_turn
+
+    def persist_then_lose_the_connection(conn: Any, *args: Any) -> None:
+        real_persist(conn, *args)
+        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+
+    monkeypatch.setattr(chat_turn, "persist_turn", persist_then_lose_the_connection)
+    problem_of(chat(api, editor, "the database goes away", conv), 503, "service-unavailable")
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("a bug in the turn")
+
+    monkeypatch.setattr(chat_turn, "persist_turn", real_persist)
+    monkeypatch.setattr(chat_turn, "_model_reply", broken)
+    problem_of(chat(api, editor, "a bug", conv), 500, "internal")
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 2
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1
+
+
+def test_a_dead_containers_reservation_lapses(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import turn as chat_turn
+
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=2)
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    # A container that dies mid-turn never releases: the model fails, the release is lost.
+    monkeypatch.setattr(chat_turn, "release_turn", lambda *args: None)
+    problem_of(chat(api, editor, "fail:500", conv), 502, "upstream-unavailable")
+    monkeypatch.undo()
+    assert reservations(owner_sql, workspace) == 1
+    problem_of(chat(api, editor, "held", conv), 422, "validation")  # the last turn is held
+    owner_sql.execute(  # time passes: the reservation expired a while ago
+        "UPDATE ai_agent_turn_reservations SET expires_at = now() - interval '2 minutes'"
+        " WHERE workspace_id = %s",
+        (workspace,),
+    )
+    assert chat(api, editor, "free again", conv).status == 200
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 2
+    assert reservations(owner_sql, workspace) == 0  # and the next reservation swept it
+
+
+def test_a_turn_that_outlives_its_reservation_writes_nothing(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import turn as chat_turn
+
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    spent_query = "SELECT tokens FROM ai_agent_usage_daily WHERE workspace_id = %s"
+    spent = count(owner_sql, spent_query, workspace)
+    real_reply = chat_turn._model_reply
+
+    def slow_reply(*args: Any) -> Any:  # the reservation expires while the model thinks
+        owner_sql.execute(
+            "UPDATE ai_agent_turn_reservations SET expires_at = now() - interval '1 second'"
+            " WHERE workspace_id = %s",
+            (workspace,),
+        )
+        return real_reply(*args)
+
+    monkeypatch.setattr(chat_turn, "_model_reply", slow_reply)
+    problem_of(chat(api, editor, "too slow", conv), 503, "service-unavailable")
+    assert len(transcript(owner_sql, conv)) == 2
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1
+    assert count(owner_sql, spent_query, workspace) == spent
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_refusals_reserve_nothing(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_day=10)
+    problem_of(chat(api, editor, "hello"), 429, "budget-exceeded")
+    set_guardrail(api, editor, "LIMIT", max_input_chars=3)
+    problem_of(chat(api, editor, "hello"), 413, "payload-too-large")
+    assert reservations(owner_sql, workspace) == 0
+    assert fake_llm.requests == []
