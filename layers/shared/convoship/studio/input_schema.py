@@ -122,6 +122,22 @@ def _widest_fan_out(graph: dict[int, list[Edge]]) -> int:
     return max(count.values(), default=1)
 
 
+def dialect_inside(schema: dict[str, Any]) -> bool:
+    """Whether an object below the top of the schema declares `$schema`: validating would hand
+    that part to another draft's validator, which the call-time work budget does not see
+    (runtime/tool_args.py). Checked everywhere in the document, as a `$ref` may point anywhere."""
+    todo: list[Any] = list(schema.values())
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("$schema"), str):
+                return True
+            todo += value.values()
+        elif isinstance(value, list):
+            todo += value
+    return False
+
+
 def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """schema when arguments can safely be validated against it; ValueError (a message for
     the caller) otherwise."""
@@ -135,6 +151,8 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
     if schema.get("type") != "object":
         raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
+    if dialect_inside(schema):
+        raise ValueError("$schema may only stand at the top level: the schema is Draft 2020-12")
     graph = _in_place_graph(schema)
     ref = _cycle(graph)
     if ref is not None:
