@@ -156,13 +156,19 @@ def test_a_cyclic_schema_already_stored_is_a_tool_error_in_every_channel(
     assert "could not be checked against the input schema" in embed.json()["reply"]
 
 
-def test_arguments_that_multiply_the_work_are_a_tool_error_on_the_public_embed(
-    api: ApiClient, token: Token, workspace: Any, editor: str, fake_llm: Any
+def test_arguments_that_multiply_the_work_are_refused_at_save_and_bounded_at_call(
+    api: ApiClient, token: Token, workspace: Any, editor: str, owner_sql: Conn, fake_llm: Any
 ) -> None:
-    # Given a schema the save checks let through: two patterns both match "a", so each level
-    # of the arguments doubles the work of checking them (2**30 checks at 30 levels)
+    # Given a schema where two patterns both match "a": each level of the arguments doubles
+    # the work of checking them (2**30 checks at 30 levels)
     doubling = {"type": "object", "patternProperties": {"a": {"$ref": "#"}, "^a": {"$ref": "#"}}}
-    created(api.post(f"{BASE}/tools", token=editor, json=tool(doubling)))
+    refused = refusal(api.post(f"{BASE}/tools", token=editor, json=tool(doubling)))
+    assert "level after level" in refused
+    # ... stored before that check existed, and published
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    owner_sql.execute(
+        "UPDATE ai_agent_tools SET input_schema = %s WHERE id = %s", (Jsonb(doubling), saved["id"])
+    )
     set_threshold(api, token(workspace, "admin"), 0)
     assert publish(api, editor).status == 201
     args: dict[str, Any] = {}
