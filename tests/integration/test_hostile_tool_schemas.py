@@ -1,9 +1,10 @@
 """Tool input schemas that would make validation recurse forever or too deep are refused at
 save; one that got stored anyway is a tool error the model reads, never a 500 (issue 11,
-#3 #4)."""
+#3 #4); arguments a schema makes costly to check stop at a work budget."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -153,3 +154,30 @@ def test_a_cyclic_schema_already_stored_is_a_tool_error_in_every_channel(
     # Then every one answers, the tool call ending as an error the model read
     assert embed.status == 200, embed.text
     assert "could not be checked against the input schema" in embed.json()["reply"]
+
+
+def test_arguments_that_multiply_the_work_are_refused_at_save_and_bounded_at_call(
+    api: ApiClient, token: Token, workspace: Any, editor: str, owner_sql: Conn, fake_llm: Any
+) -> None:
+    # Given a schema where two patterns both match "a": each level of the arguments doubles
+    # the work of checking them (2**30 checks at 30 levels)
+    doubling = {"type": "object", "patternProperties": {"a": {"$ref": "#"}, "^a": {"$ref": "#"}}}
+    refused = refusal(api.post(f"{BASE}/tools", token=editor, json=tool(doubling)))
+    assert "level after level" in refused
+    # ... stored before that check existed, and published
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    owner_sql.execute(
+        "UPDATE ai_agent_tools SET input_schema = %s WHERE id = %s", (Jsonb(doubling), saved["id"])
+    )
+    set_threshold(api, token(workspace, "admin"), 0)
+    assert publish(api, editor).status == 201
+    args: dict[str, Any] = {}
+    for _ in range(30):
+        args = {"a": args}
+    # When a visitor makes the model call it with 30 levels of "a"
+    public_token = api.get(BASE, token=editor).json()["public_token"]
+    message = f"call:lookup {json.dumps(args)}"
+    embed = api.post(f"/v1/embed/{public_token}/chat", json={"message": message})
+    # Then the check stops at its budget: a tool error the model read, and the turn answers
+    assert embed.status == 200, embed.text
+    assert "would take too much work" in embed.json()["reply"]

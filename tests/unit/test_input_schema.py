@@ -101,3 +101,65 @@ def test_a_fan_out_that_would_take_too_long_is_refused() -> None:
     check_input_schema(doubling(7))  # 510 applications: fine
     with pytest.raises(ValueError, match="more than 1000 subschemas"):
         check_input_schema(doubling(16))  # 262142: seconds per tool call
+
+
+def levels_of(kinds: int, levels: int) -> dict[str, Any]:
+    """A chain of $defs where each level applies the next one `kinds` times to one child."""
+    defs: dict[str, Any] = {
+        f"l{i}": {
+            "properties": {"a": {"$ref": f"#/$defs/l{i + 1}"}},
+            "patternProperties": {
+                f"^a{'?' * k}$": {"$ref": f"#/$defs/l{i + 1}"} for k in range(kinds - 1)
+            },
+        }
+        for i in range(levels)
+    }
+    defs[f"l{levels}"] = {"type": "string"}
+    return obj(**{"$ref": "#/$defs/l0", "$defs": defs})
+
+
+MULTIPLYING = {
+    "two patterns, recursive": obj(patternProperties={"a": {"$ref": "#"}, "^a": {"$ref": "#"}}),
+    "properties and a pattern, recursive": obj(
+        properties={"a": {"$ref": "#"}}, patternProperties={"^a$": {"$ref": "#"}}
+    ),
+    "items and contains, recursive": obj(
+        properties={"l": {"$ref": "#/$defs/l"}},
+        **{"$defs": {"l": {"items": {"$ref": "#/$defs/l"}, "contains": {"$ref": "#/$defs/l"}}}},
+    ),
+    "a chain of 12 levels applied twice": levels_of(2, 12),
+    "a chain of 7 levels applied three times": levels_of(3, 7),
+}
+
+
+@pytest.mark.parametrize("schema", MULTIPLYING.values(), ids=MULTIPLYING.keys())
+def test_a_schema_that_multiplies_the_checks_level_after_level_is_refused(
+    schema: dict[str, Any],
+) -> None:
+    with pytest.raises(ValueError, match="more than 1000 subschemas to one value of the argu"):
+        check_input_schema(schema)
+
+
+GROWING_SLOWLY = {
+    "a chain of 8 levels applied twice": levels_of(2, 8),  # 767 checks, each $ref one
+    "a tree with a name pattern": obj(
+        properties={"kids": {"type": "array", "items": {"$ref": "#"}}},
+        patternProperties={"^x-": {"type": "string"}},
+    ),
+    "a recursive list with contains of a leaf": obj(
+        properties={"l": {"$ref": "#/$defs/l"}},
+        **{"$defs": {"l": {"items": {"$ref": "#/$defs/l"}, "contains": {"type": "integer"}}}},
+    ),
+    "allOf of two object schemas, nested": obj(
+        allOf=[
+            {"properties": {"a": {"$ref": "#/$defs/inner"}}},
+            {"properties": {"a": {"type": "object"}}},
+        ],
+        **{"$defs": {"inner": {"properties": {"b": {"type": "string"}}}}},
+    ),
+}
+
+
+@pytest.mark.parametrize("schema", GROWING_SLOWLY.values(), ids=GROWING_SLOWLY.keys())
+def test_a_schema_whose_checks_grow_slowly_is_kept(schema: dict[str, Any]) -> None:
+    assert check_input_schema(schema) is schema

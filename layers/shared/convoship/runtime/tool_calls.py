@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from convoship.core.errors import DecryptionFailed
+from convoship.runtime.tool_args import args_problem
 from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.secrets.refs import SECRET_REF, referenced_secrets, strings_in
 from convoship.secrets.vault import HostRefused, SecretMissing, SecretVault
@@ -72,23 +73,6 @@ def _fill_body(value: Any, args: dict[str, Any], vault: SecretVault) -> Any:
     return value
 
 
-def _check_args(schema: dict[str, Any], args: dict[str, Any]) -> None:
-    import jsonschema  # lazy: only tool calls need it
-    from referencing import Registry
-
-    try:
-        # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
-        validator = jsonschema.Draft202012Validator(schema, registry=Registry())
-        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
-    except Exception as exc:  # a schema saved before today's checks, or arguments it chokes on
-        raise ToolError(
-            f"the arguments could not be checked against the input schema ({type(exc).__name__})"
-        ) from None
-    if error is not None:
-        where = "/".join(str(p) for p in error.absolute_path) or "arguments"
-        raise ToolError(f"invalid arguments ({where}): {error.message}")
-
-
 def _request_parts(
     config: HttpToolConfig, args: dict[str, Any], vault: SecretVault
 ) -> tuple[str, dict[str, str], bytes | None]:
@@ -127,7 +111,9 @@ def call_http_tool(
     try:
         if args is None:
             raise ToolError("the arguments must be a JSON object")
-        _check_args(tool.get("input_schema") or {"type": "object"}, args)
+        problem = args_problem(tool.get("input_schema") or {"type": "object"}, args)
+        if problem is not None:
+            raise ToolError(problem)
         config = _saved_config(tool["config"])
         url, headers, body = _request_parts(config, args, vault)
         response = outbound.request(

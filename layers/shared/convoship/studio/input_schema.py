@@ -4,10 +4,13 @@ Refused: nesting deeper than MAX_JSON_DEPTH (validators recurse per level), refe
 that leave the document (validating would fetch them), references that resolve to nothing
 or to something that is not a schema, reference cycles that never reach into the arguments
 (`{"$ref": "#"}`, `a -> b -> a`, `allOf: [{"$ref": "#"}]`: validating those recurses forever
-on any input), and fan-outs applying more than MAX_FAN_OUT subschemas to one value (`allOf`
-of two refs to the next of twenty `$defs`: a million checks). A recursive schema that
-descends into the arguments on the way round (a tree of `children`) stays allowed:
-validating it ends with the arguments.
+on any input), fan-outs applying more than MAX_FAN_OUT subschemas to one value (`allOf`
+of two refs to the next of twenty `$defs`: a million checks), in place or level after level
+of the arguments (two `patternProperties` matching one name under a `$ref` back to the root:
+2**32 checks of a 32-deep argument; schema_levels.py), and `$schema` below the top (another
+draft's validator, outside the call-time work budget of runtime/tool_args.py). A recursive
+schema that descends into the arguments on the way round (a tree of `children`) stays
+allowed: validating it ends with the arguments.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from convoship.core.validation import MAX_JSON_DEPTH, json_depth_exceeds
+from convoship.studio.schema_levels import descending_groups, most_checks_of_one_value
 
 MAX_FAN_OUT = 1000  # two refs to the next of 20 $defs would mean a million checks
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
@@ -57,9 +61,12 @@ def _resolve(schema: dict[str, Any], resolver: Any) -> Iterator[tuple[Any, Any, 
         yield resolved.contents, resolved.resolver, ref
 
 
-def _in_place_graph(root: dict[str, Any]) -> dict[int, list[Edge]]:
+def _in_place_graph(
+    root: dict[str, Any], groups: dict[int, list[list[Any]]] | None = None
+) -> dict[int, list[Edge]]:
     """Every schema reachable from root (nested, or by reference), each with the schemas it
-    applies to the same instance."""
+    applies to the same instance (and into groups, if given, those it applies to each kind of
+    child value: schema_levels.descending_groups)."""
     from referencing import Registry
     from referencing.jsonschema import DRAFT202012
 
@@ -75,6 +82,8 @@ def _in_place_graph(root: dict[str, Any]) -> dict[int, list[Edge]]:
         graph[id(schema)] = [(id(target), ref) for target, _, ref in targets] + [
             (id(sub), None) for sub in _in_place_schemas(schema)
         ]
+        if groups is not None:
+            groups[id(schema)] = descending_groups(schema)
         todo += [(target, target_resolver) for target, target_resolver, _ in targets]
         todo += [
             (sub, resolver.in_subresource(DRAFT202012.create_resource(sub)))
@@ -122,6 +131,22 @@ def _widest_fan_out(graph: dict[int, list[Edge]]) -> int:
     return max(count.values(), default=1)
 
 
+def dialect_inside(schema: dict[str, Any]) -> bool:
+    """Whether an object below the top of the schema declares `$schema`: validating would hand
+    that part to another draft's validator, which the call-time work budget does not see
+    (runtime/tool_args.py). Checked everywhere in the document, as a `$ref` may point anywhere."""
+    todo: list[Any] = list(schema.values())
+    while todo:
+        value = todo.pop()
+        if isinstance(value, dict):
+            if isinstance(value.get("$schema"), str):
+                return True
+            todo += value.values()
+        elif isinstance(value, list):
+            todo += value
+    return False
+
+
 def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """schema when arguments can safely be validated against it; ValueError (a message for
     the caller) otherwise."""
@@ -135,7 +160,10 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
     if schema.get("type") != "object":
         raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
-    graph = _in_place_graph(schema)
+    if dialect_inside(schema):
+        raise ValueError("$schema may only stand at the top level: the schema is Draft 2020-12")
+    groups: dict[int, list[list[Any]]] = {}
+    graph = _in_place_graph(schema, groups)
     ref = _cycle(graph)
     if ref is not None:
         raise ValueError(
@@ -146,5 +174,13 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(
             f"the schema applies more than {MAX_FAN_OUT} subschemas to one value (through"
             " allOf/anyOf/oneOf/$ref): validating arguments would take too long"
+        )
+    in_place = {node: [child for child, _ in edges] for node, edges in graph.items()}
+    if most_checks_of_one_value(schema, in_place, groups, MAX_JSON_DEPTH) > MAX_FAN_OUT:
+        raise ValueError(
+            f"the schema can apply more than {MAX_FAN_OUT} subschemas to one value of the"
+            " arguments, level after level (patternProperties that may match the same name,"
+            " properties with patternProperties, items with contains): validating arguments"
+            " would take too long"
         )
     return schema

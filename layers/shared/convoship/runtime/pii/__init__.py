@@ -12,8 +12,10 @@ placeholder covers the whole original entity. Detectors run in the order CREDENT
 IBAN, CREDIT_CARD, US_SSN, IP_ADDRESS, PHONE; each sees the text with earlier findings masked,
 wanted or not, so secrets and checksummed entities win and a card is never taken for a phone.
 Each module states its entity's rules. Patterns are built from possessive quantifiers and
-bounded lookarounds, so hostile input costs linear time. `phonenumbers` and `stdnum` are
-imported only when a text holds a candidate for them.
+bounded lookarounds, so hostile input costs linear time. A pattern is matched only where it can
+start rather than at every position of the text (spans.py): number patterns where a run of
+digits starts, emails from each `@`, labelled credentials near their hint words. `phonenumbers`
+and `stdnum` are imported only when a text holds a candidate for them.
 """
 
 from __future__ import annotations

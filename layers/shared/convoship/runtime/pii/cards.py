@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, glued, has_digit
+from convoship.runtime.pii.spans import Span, Work, glued, run_matches
 
 _RUN_RE = re.compile(r"[0-9]++(?:[ ._/-]{1,3}+[0-9]++)*+", re.ASCII)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
@@ -20,11 +20,10 @@ _FIRST_DIGITS = frozenset("234569")
 _MAX_GROUPS = 5
 
 
-def find_cards(text: str) -> list[Span]:
+def find_cards(work: Work) -> list[Span]:
+    text = work.text
     spans: list[Span] = []
-    if not has_digit(text):
-        return spans
-    for run in _RUN_RE.finditer(text):
+    for run in run_matches(_RUN_RE, work):
         start, end = run.span()
         if end - start < 13 or glued(text, start, end):
             continue

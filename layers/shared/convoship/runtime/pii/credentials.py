@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 
 from convoship.runtime.pii.spans import Span, mask
 
@@ -55,8 +56,12 @@ _LABELS = (  # what a key naming a secret contains
     r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
 )
 _LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
-# Cheap substring checks before the labels' regex: each label holds one of these.
-_LABEL_HINTS = ("pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot de")
+# Each label holds one of these, at most _LABEL_REACH characters after its start (`refresh_token`).
+_LABEL_HINTS = (
+    "pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot", "wachtwoord",
+)  # fmt: skip
+_LABEL_REACH = 8
+_AUTH_SCHEMES = ("bearer", "basic", "token")
 _VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
     r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?"
     r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
@@ -75,21 +80,45 @@ def find_credentials(text: str) -> list[Span]:
         if key:
             spans.append(key.span())
     lowered = text.lower()
-    if "bearer" in lowered or "basic" in lowered or "token" in lowered:
-        for m in _AUTH_SCHEME_RE.finditer(text):
-            secret = m.group("secret")
-            if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
-                spans.append(m.span("secret"))
+    for m in found_near(_AUTH_SCHEME_RE, text, lowered, _AUTH_SCHEMES, 0):
+        secret = m.group("secret")
+        if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
+            spans.append(m.span("secret"))
     if "://" in text:
         spans.extend(m.span("secret") for m in _URL_PASSWORD_RE.finditer(text))
-    if any(word in lowered for word in _LABEL_HINTS):
-        spans.extend(_labelled_values(text))
+    spans.extend(_labelled_values(text, lowered))
     return _merged(spans)
 
 
-def _labelled_values(text: str) -> list[Span]:
+def found_near(
+    pattern: re.Pattern[str], text: str, lowered: str, hints: tuple[str, ...], reach: int
+) -> Iterator[re.Match[str]]:
+    """What `pattern.finditer(text)` finds, for a case-insensitive pattern whose every match
+    starts at most `reach` characters before one of `hints` (lowercase words): matched only
+    there, instead of at every position of the text, each position tried at most once."""
+    if len(lowered) != len(text):  # a character lowercased to two: the indexes differ
+        yield from pattern.finditer(text)
+        return
+    at: list[int] = []
+    for hint in hints:
+        index = lowered.find(hint)
+        while index >= 0:
+            at.append(index)
+            index = lowered.find(hint, index + 1)
+    end = tried = 0
+    for hint_at in sorted(at):
+        for start in range(max(end, tried, hint_at - reach), hint_at + 1):
+            tried = start + 1
+            m = pattern.match(text, start)
+            if m is not None:
+                yield m
+                end = m.end()
+                break
+
+
+def _labelled_values(text: str, lowered: str) -> list[Span]:
     spans: list[Span] = []
-    for label in _LABEL_RE.finditer(text):
+    for label in found_near(_LABEL_RE, text, lowered, _LABEL_HINTS, _LABEL_REACH):
         m = _VALUE_RE.match(text, label.end())
         if m is None:
             continue

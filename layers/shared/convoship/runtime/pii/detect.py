@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from convoship.runtime.pii.cards import find_cards
 from convoship.runtime.pii.credentials import find_credentials
@@ -13,23 +14,23 @@ from convoship.runtime.pii.ibans import find_broken_ibans, find_ibans
 from convoship.runtime.pii.network import find_ips
 from convoship.runtime.pii.normalize import normalize
 from convoship.runtime.pii.phones import find_phones
-from convoship.runtime.pii.spans import Span, mask
+from convoship.runtime.pii.spans import Span, Work
 from convoship.runtime.pii.ssns import find_ssns
 from convoship.studio.guardrail_configs import DEFAULT_PHONE_REGIONS, REDACT_ENTITIES
 
 ENTITIES = REDACT_ENTITIES
 _REGION_RE = re.compile(r"[A-Z]{2}")
 
-Finder = Callable[[str, tuple[str, ...]], list[Span]]
+Finder = Callable[[Work, tuple[str, ...]], list[Span]]
 # Earlier detectors win: secrets and checksummed entities before the looser phone numbers.
 _DETECTORS: tuple[tuple[str, Finder], ...] = (
-    ("CREDENTIAL", lambda text, _: find_credentials(text)),
-    ("EMAIL", lambda text, _: find_emails(text)),
-    ("IBAN", lambda text, _: find_ibans(text)),
-    ("", lambda text, _: find_broken_ibans(text)),  # masked, never reported
-    ("CREDIT_CARD", lambda text, _: find_cards(text)),
-    ("US_SSN", lambda text, _: find_ssns(text)),
-    ("IP_ADDRESS", lambda text, _: find_ips(text)),
+    ("CREDENTIAL", lambda work, _: find_credentials(work.text)),
+    ("EMAIL", lambda work, _: find_emails(work.text)),
+    ("IBAN", lambda work, _: find_ibans(work)),
+    ("", lambda work, _: find_broken_ibans(work)),  # masked, never reported
+    ("CREDIT_CARD", lambda work, _: find_cards(work)),
+    ("US_SSN", lambda work, _: find_ssns(work)),
+    ("IP_ADDRESS", lambda work, _: find_ips(work)),
     ("PHONE", find_phones),
 )
 
@@ -50,14 +51,21 @@ class Request:
 
     @classmethod
     def of(cls, entities: Iterable[str], phone_regions: Iterable[str] | None) -> Request:
-        wanted = frozenset(entities)
-        unknown = wanted.difference(ENTITIES)
-        if unknown:
-            raise ValueError(f"unknown PII entities: {sorted(unknown)}")
-        regions = DEFAULT_PHONE_REGIONS if phone_regions is None else tuple(phone_regions)
-        if isinstance(phone_regions, str) or not all(map(_REGION_RE.fullmatch, regions)):
-            raise ValueError(f"phone regions must be ISO 3166 codes such as 'US': {regions!r}")
-        return cls(wanted, tuple(dict.fromkeys(regions)))
+        if phone_regions is not None and not isinstance(phone_regions, str):
+            phone_regions = tuple(phone_regions)
+        return _request(tuple(entities), phone_regions)
+
+
+@lru_cache(maxsize=64)  # each guardrail asks for the same entities and regions every time
+def _request(entities: tuple[str, ...], phone_regions: tuple[str, ...] | str | None) -> Request:
+    wanted = frozenset(entities)
+    unknown = wanted.difference(ENTITIES)
+    if unknown:
+        raise ValueError(f"unknown PII entities: {sorted(unknown)}")
+    regions = DEFAULT_PHONE_REGIONS if phone_regions is None else tuple(phone_regions)
+    if isinstance(phone_regions, str) or not all(map(_REGION_RE.fullmatch, regions)):
+        raise ValueError(f"phone regions must be ISO 3166 codes such as 'US': {regions!r}")
+    return Request(wanted, tuple(dict.fromkeys(regions)))
 
 
 def find(text: str, request: Request, context: str = "") -> list[Finding]:
@@ -67,14 +75,14 @@ def find(text: str, request: Request, context: str = "") -> list[Finding]:
         return []
     shift = len(context)
     normalized = normalize(context + text)
-    work = normalized.text
+    work = Work(normalized.text)
     last = max(i for i, (name, _) in enumerate(_DETECTORS) if name in request.wanted)
     found: list[Finding] = []
     for name, finder in _DETECTORS[: last + 1]:
         spans = finder(work, request.regions)
         if not spans:
             continue
-        work = mask(work, spans)  # unwanted entities still hide their digits from later ones
+        work = work.masked(spans)  # unwanted entities still hide their digits from later ones
         if name not in request.wanted:
             continue
         for start, end in spans:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit, mask
+from convoship.runtime.pii.spans import Span, Work, context_before, context_words, run_matches
 
 _A = re.ASCII
 _IPV4_RE = re.compile(
@@ -30,18 +30,17 @@ _VERSION_CONTEXT = context_words(
 )  # fmt: skip
 
 
-def find_ips(text: str) -> list[Span]:
+def find_ips(work: Work) -> list[Span]:
+    text = work.text
     spans = (
         [m.span() for m in _IPV6_RE.finditer(text) if _ipv6_ok(m.group())] if ":" in text else []
     )
-    if not has_digit(text):
-        return spans
-    text = mask(text, spans)
+    work = work.masked(spans)
     spans.extend(
         m.span()
-        for m in _IPV4_RE.finditer(text)
+        for m in run_matches(_IPV4_RE, work)  # no digit before the first octet: it starts a run
         if all(int(octet) <= 255 for octet in m.group().split("."))
-        and not context_before(text, m.start(), _VERSION_CONTEXT)
+        and not context_before(work.text, m.start(), _VERSION_CONTEXT)
     )
     return spans
 

@@ -21,16 +21,19 @@ dates, UUIDs and dashed order numbers are never cut into a phone number.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from itertools import accumulate
 from typing import Any
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit, is_word
+from convoship.runtime.pii.spans import Span, Work, context_before, context_words, is_word
 
+_DIGITS_ON = r"[0-9](?:[ ./()-]{0,3}+[0-9])*+"  # digits split by up to three separators
 _RUN_RE = re.compile(
     r"(?<![\w+@])(?<![0-9][ ./()-])(?<![0-9][ ./()-]{2})(?<![0-9][ ./()-]{3})"
-    r"(?:\(?\+|\()?[0-9](?:[ ./()-]{0,3}+[0-9])*+"
+    rf"(?:\(?\+|\()?{_DIGITS_ON}"
 )
+_DIGITS_ON_RE = re.compile(_DIGITS_ON)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
 _DATE_RE = re.compile(
     r"[0-9]{1,2}([./-])[0-9]{1,2}\1[0-9]{2,4}|[0-9]{4}([./-])[0-9]{1,2}\2[0-9]{1,2}", re.ASCII
@@ -54,11 +57,10 @@ _NATIONAL_DIGITS = (7, 13)
 _INTERNATIONAL_DIGITS = (7, 16)  # E.164's 15, and a written trunk `(0)`
 
 
-def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
+def find_phones(work: Work, regions: tuple[str, ...]) -> list[Span]:
+    text = work.text
     spans: list[Span] = []
-    if not has_digit(text):
-        return spans
-    for run in _RUN_RE.finditer(text):
+    for run in _runs(work):
         if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, run.start(), run.end())]
@@ -73,6 +75,27 @@ def find_phones(text: str, regions: tuple[str, ...]) -> list[Span]:
             while 0 < first < len(groups) and not _splits(text, groups, first - 1):
                 first += 1
     return spans
+
+
+def _runs(work: Work) -> Iterator[re.Match[str]]:
+    """What `_RUN_RE.finditer` finds, matched only where it can: at the first digit past the
+    last run, or at the `(`, `+` or `(+` just before it. Where none of these passes the
+    lookbehinds, no later start up to the end of those digits can either (each follows a digit
+    and at most three separators), so the search goes on past them."""
+    text = work.text
+    end = 0
+    for digit, _ in work.digits:
+        if digit < end:
+            continue
+        for start in range(max(end, digit - 2), digit + 1):
+            run = _RUN_RE.match(text, start)
+            if run is not None:
+                yield run
+                end = run.end()
+                break
+        else:
+            digits_on = _DIGITS_ON_RE.match(text, digit)
+            end = digits_on.end() if digits_on else digit + 1  # always a match: a digit
 
 
 def _splits(text: str, groups: list[tuple[int, int]], index: int) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, context_before, context_words, has_digit
+from convoship.runtime.pii.spans import Span, Work, context_before, context_words, run_matches
 
 _SSN_RE = re.compile(
     r"(?<![\w.+-])(?<![0-9][ .-])(?P<area>[0-9]{3})(?:(?P<sep>[ .-])(?P<group>[0-9]{2})(?P=sep)"
@@ -18,15 +18,13 @@ _SSN_RE = re.compile(
 _CONTEXT = context_words(r"ssns?", r"social\s+security", r"soc\.?\s*sec", r"ss\s*(?:no|nr|#)")
 
 
-def find_ssns(text: str) -> list[Span]:
+def find_ssns(work: Work) -> list[Span]:
     spans: list[Span] = []
-    if not has_digit(text):
-        return spans
-    for m in _SSN_RE.finditer(text):
+    for m in run_matches(_SSN_RE, work):  # no digit before the area: it starts a run
         area = m.group("area")
         if m.group("bare"):
             group, serial = m.group("bare")[:2], m.group("bare")[2:]
-            if not context_before(text, m.start(), _CONTEXT):
+            if not context_before(work.text, m.start(), _CONTEXT):
                 continue
         else:
             group, serial = m.group("group"), m.group("serial")

@@ -1,0 +1,126 @@
+"""A tool's arguments checked against its input schema (JSON Schema Draft 2020-12), within a
+bounded amount of work.
+
+The save checks (studio/input_schema.py) refuse cycles, deep nesting and wide fan-outs on one
+value, but a schema can still multiply the work level by level of the arguments: two
+`patternProperties` that match one name, `properties` and `patternProperties` both applying,
+`items` and `contains` on each array. Each level then doubles it, and on the public embed a
+visitor's message chooses the arguments. So each keyword the validator applies costs a step,
+or one per value it loops over (`patternProperties` one per pattern and property, `uniqueItems`
+one per pair it may compare), and past MAX_VALIDATION_STEPS the check stops: a tool error the
+model reads, like every other failure of a tool call.
+
+Only this module's validator counts steps. A `$schema` below the top would hand that part of
+the schema to another draft's validator, so it is refused (as at save); the top-level one is
+left out, so a `$ref` back to the root is counted too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextvars import ContextVar
+from functools import cache
+from typing import Any
+
+from convoship.studio.input_schema import dialect_inside
+
+# An ordinary call takes tens of steps; a step is a few microseconds of jsonschema.
+MAX_VALIDATION_STEPS = 20_000
+
+Keyword = Callable[[Any, Any, Any, Any], Any]  # (validator, keyword value, instance, schema)
+
+_steps_left: ContextVar[list[int] | None] = ContextVar("tool_arg_steps_left", default=None)
+
+
+class _TooMuchWork(Exception):
+    """The steps are spent (never a ValueError: format checks swallow those)."""
+
+
+def args_problem(schema: dict[str, Any], args: Any) -> str | None:
+    """Why the arguments are refused, as a message for the model; None when they are valid."""
+    import jsonschema  # lazy: only tool calls need it
+    from referencing import Registry
+
+    if dialect_inside(schema):
+        return "the input schema declares another $schema inside it: it cannot be checked"
+    left = _steps_left.set([MAX_VALIDATION_STEPS])
+    try:
+        # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
+        validator = _validator_class()(_without_dialect(schema), registry=Registry())
+        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+    except _TooMuchWork:
+        return (
+            "the arguments could not be checked against the input schema: checking them"
+            f" would take too much work (more than {MAX_VALIDATION_STEPS} steps)"
+        )
+    except Exception as exc:  # a schema saved before today's checks, or arguments it chokes on
+        return f"the arguments could not be checked against the input schema ({type(exc).__name__})"
+    finally:
+        _steps_left.reset(left)
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+    return f"invalid arguments ({where}): {error.message}"
+
+
+def _without_dialect(schema: dict[str, Any]) -> dict[str, Any]:
+    """The schema without its top-level `$schema`: validated as Draft 2020-12 whatever it says,
+    and never handed to the unmetered validator `$schema` names."""
+    if "$schema" not in schema:
+        return schema
+    return {key: value for key, value in schema.items() if key != "$schema"}
+
+
+def _size(instance: Any) -> int:
+    return len(instance) if isinstance(instance, dict | list) else 1
+
+
+def _unique_items_cost(value: Any, instance: Any) -> int:
+    """Strings alone or numbers alone are sorted; anything else is compared pair by pair."""
+    if value is not True or not isinstance(instance, list):
+        return 1
+    if all(isinstance(i, str) for i in instance) or all(
+        isinstance(i, int | float) and not isinstance(i, bool) for i in instance
+    ):
+        return len(instance) + 1
+    return len(instance) * (len(instance) - 1) // 2 + 1
+
+
+# What a keyword costs beyond one step: the values it loops over.
+_COSTS: dict[str, Callable[[Any, Any], int]] = {
+    "patternProperties": lambda value, instance: _size(value) * _size(instance),
+    "additionalProperties": lambda _, instance: _size(instance),
+    "unevaluatedProperties": lambda _, instance: _size(instance),
+    "propertyNames": lambda _, instance: _size(instance),
+    "items": lambda _, instance: _size(instance),
+    "prefixItems": lambda _, instance: _size(instance),
+    "contains": lambda _, instance: _size(instance),
+    "unevaluatedItems": lambda _, instance: _size(instance),
+    "uniqueItems": _unique_items_cost,
+    "enum": lambda value, _: _size(value),
+}
+
+
+def _metered(keyword: str, check: Keyword) -> Keyword:
+    cost = _COSTS.get(keyword)
+
+    def metered(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        left = _steps_left.get()
+        if left is not None:
+            left[0] -= 1 if cost is None else max(1, cost(value, instance))
+            if left[0] < 0:
+                raise _TooMuchWork
+        return check(validator, value, instance, schema)
+
+    return metered
+
+
+@cache
+def _validator_class() -> Any:
+    """Draft 2020-12 with every keyword metered (a validator applies subschemas through its
+    own class, so the whole schema is counted)."""
+    import jsonschema
+    from jsonschema.validators import extend
+
+    base = jsonschema.Draft202012Validator
+    return extend(base, {name: _metered(name, check) for name, check in base.VALIDATORS.items()})
