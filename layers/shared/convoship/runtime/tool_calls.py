@@ -8,7 +8,9 @@ and GET/DELETE send the arguments the url does not use as query parameters.
 A tool never raises into the conversation: every failure becomes a short error text the
 model reads. Secret values are decrypted only when a call needs them, and scrubbed from
 whatever comes back (raw, JSON-escaped and URL-encoded spellings), so a tool that echoes
-its credentials cannot leak them into the transcript or the reply.
+its credentials cannot leak them into the transcript or the reply. Calls share the
+container's keep-alive connections (security/outbound.py); a POST or PATCH that may have
+reached the tool is never sent a second time.
 """
 
 from __future__ import annotations
