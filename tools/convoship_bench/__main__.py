@@ -107,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         "Every figure: median [min .. max] over repeated runs, next to a baseline measured in\n"
         "the same run. Ratio: for runs paired with their baseline's (A B A B ...), the median\n"
         "of the pairs' ratios (their range). Judged on: the figure a verdict used; where one\n"
-        "measurement has several (wall, CPU, instructions), the steadiest: instructions when\n"
-        "counted, else whichever of CPU and wall has the smaller spread of paired ratios.\n"
+        "measurement has several, the steadiest: instructions when counted, else CPU time,\n"
+        "else wall time (the rows of the others have no verdict).\n"
     )
     print("\n".join(report.table_lines(rows)))
     if library_warnings.messages:

@@ -1,10 +1,15 @@
 """Which figure a verdict uses when one measurement has several (instructions, CPU, wall).
 
-The steadiest one. Instruction counts when they were measured: the same code runs the same
-instructions whatever else the machine does (they move by a fraction of a percent, from hash
-randomisation and address layout). Otherwise CPU time or wall time, whichever has the
-smaller spread of its paired ratios ((max - min) / median over at least two A-B pairs), CPU
-time on a tie or when neither was measured twice. The others stay in the table, unjudged.
+The steadiest by nature, in this order, the first one measured without error:
+- instructions (valgrind): the same code runs the same instructions whatever else the
+  machine does; they move by a fraction of a percent (hash randomisation, address layout);
+- CPU time: not inflated by waiting for a busy CPU, so its paired ratios spread a few
+  percent where wall time's spread tens of percent on a loaded machine;
+- wall time, which is what a user waits for, but moves with the machine's load.
+The order is fixed rather than picked per run from the spreads: on a quiet machine wall time
+can spread a hair less than CPU time, and a verdict whose figure changes with the load is
+what this is meant to stop. The other figures stay in the table, unjudged; the ratio column
+shows each one's spread.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from convoship_bench.report import Row, Target
 INSTRUCTIONS = "instructions"
 CPU = "CPU"
 WALL = "wall"
-_PREFERENCE = (INSTRUCTIONS, CPU, WALL)
+ORDER = (INSTRUCTIONS, CPU, WALL)
 
 
 def spread(row: Row) -> float | None:
@@ -27,24 +32,9 @@ def spread(row: Row) -> float | None:
     return (ratios.max - ratios.min) / ratios.median
 
 
-def _usable(row: Row) -> bool:
-    return row.status is None and row.value is not None and row.ratios is not None
-
-
 def steadiest(rows: Sequence[Row]) -> Row | None:
-    usable = [row for row in rows if _usable(row)]
-    counted = [row for row in usable if row.figure == INSTRUCTIONS]
-    if counted:
-        return counted[0]
-    if not usable:
-        return None
-
-    def rank(row: Row) -> tuple[float, int]:
-        measured = spread(row)
-        order = _PREFERENCE.index(row.figure) if row.figure in _PREFERENCE else len(_PREFERENCE)
-        return (measured if measured is not None else float("inf"), order)
-
-    return min(usable, key=rank)
+    usable = [r for r in rows if r.status is None and r.value is not None and r.figure in ORDER]
+    return min(usable, key=lambda r: ORDER.index(r.figure), default=None)
 
 
 def judge_on_steadiest(rows: Sequence[Row], target: Target | None) -> Row | None:
