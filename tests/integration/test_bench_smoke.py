@@ -73,20 +73,20 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
             ("workspace_settings", "import + first request", "<=1.15x"),
         ):
             figures = {
-                f: rows[f"cold start {name} ({mode}): {phase}, {f}"] for f in ("wall", "CPU")
+                f: rows[f"cold start {name} ({mode}): {phase}, {f}"]
+                for f in ("wall", "CPU", "instructions")
             }
-            if mode == "lambda":
-                figures["instructions"] = rows[f"cold start {name} ({mode}): {phase}, instructions"]
             judged = [row for row in figures.values() if row["Verdict"] in {"ok", "MISSED"}]
             assert len(judged) == 1, figures  # one verdict per measurement...
             assert judged[0]["Target"] == target
             assert judged[0]["Judged on"].split(",")[0] in figures  # ...saying on which figure
             for figure in ("wall", "CPU"):
                 _assert_compared(figures[figure])
-    counted = rows["cold start authorizer (lambda): import + first request, instructions"]
-    if counted["Verdict"] != "skipped":  # valgrind missing: skipped, with the reason
-        _assert_compared(counted)
-        assert counted["Judged on"] == "instructions, paired ratio"
+    for mode in ("source", "lambda"):
+        counted = rows[f"cold start authorizer ({mode}): import + first request, instructions"]
+        if counted["Verdict"] != "skipped":  # valgrind missing: skipped, with the reason
+            _assert_compared(counted)
+            assert counted["Judged on"] == "instructions, paired ratio"
     assert rows["cold start agents (lambda): import, instructions"]["Verdict"] == "skipped"
 
     _assert_compared(rows["warm p50 GET /v1/workspaces/agent-ops"])

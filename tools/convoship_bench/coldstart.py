@@ -307,9 +307,8 @@ def measure(
             if runs is not None and round_no >= warmup_rounds:
                 pair.case_runs.append(runs[0])
                 pair.baseline_runs.append(runs[1])
-    counted_mode = "lambda" if "lambda" in modes else modes[0]
     counts = instructions.measure(
-        [p for p in pairs if p.mode == counted_mode and p.error is None],
+        [p for p in pairs if p.error is None],
         stack.work_dir,
         rounds=instruction_rounds,
         quick=quick,
@@ -327,7 +326,7 @@ def measure(
         if fn.cold_event() is None
     ]
     for pair in pairs:
-        rows += pair_rows(pair, counts if pair.mode == counted_mode else None)
+        rows += pair_rows(pair, counts)
     meta: dict[str, Any] = {
         "modes": list(modes),
         "rounds": rounds,

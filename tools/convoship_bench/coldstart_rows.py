@@ -1,11 +1,10 @@
 """The cold-start rows: per function and layout, two phases, each in three figures.
 
 "import" is the handler module's import; "import + first request" the whole cold start up
-to the first response. Each phase has a wall-time, a CPU-time and (in one layout) an
-instruction-count row; the targets (issue 17: import <= 1.2x the floor, the whole <= 1.15x;
-the authorizer <= 3x a bare handler) judge the steadiest of the three (verdicts.py) and the
-table names it. Ratios are medians of the pairs' ratios (each run over its baseline's run).
-"""
+to the first response. Each phase has a wall-time, a CPU-time and an instruction-count row;
+the targets (issue 17: import <= 1.2x the floor, the whole <= 1.15x; the authorizer <= 3x a
+bare handler) judge the steadiest of the three (verdicts.py) and the table names it. Ratios
+are medians of the pairs' ratios (each run over its baseline's run)."""
 
 from __future__ import annotations
 
@@ -93,7 +92,7 @@ def _count_row(name: str, pair: Pair, counts: CountReport, take: Callable[[Count
 
 
 def pair_rows(pair: Pair, counts: CountReport | None) -> list[Row]:
-    """The rows of one function in one layout (counts: None when not counted there)."""
+    """The rows of one function in one layout (counts: None when nothing was counted)."""
     name = f"cold start {pair.fn.name} ({pair.mode})"
     if pair.error is not None or not pair.case_runs:
         return [Row(SECTION, name, "s", None, status=ERROR, note=pair.error or "no run")]
