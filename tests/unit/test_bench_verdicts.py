@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convoship_bench.coldstart_rows import paired
 from convoship_bench.instructions import parse_parts
 from convoship_bench.report import MISSED, OK, Row, Target, table_lines
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 from convoship_bench.verdicts import judge_on_steadiest, spread
 
 TARGET = Target("ratio_max", 1.2)

@@ -13,7 +13,7 @@ from statistics import median
 from typing import TYPE_CHECKING
 
 from convoship_bench.report import ERROR, SKIPPED, Row, Target, Unit
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 from convoship_bench.verdicts import CPU, INSTRUCTIONS, WALL, judge_on_steadiest
 
 if TYPE_CHECKING:
@@ -38,11 +38,6 @@ def targets(kind: str) -> dict[str, Target | None]:
     if kind == "authorizer":
         return {IMPORT: None, WHOLE: AUTHORIZER_TARGET}
     return {IMPORT: None, WHOLE: None}
-
-
-def paired(case: Sequence[float], baseline: Sequence[float]) -> Summary | None:
-    ratios = [c / b for c, b in zip(case, baseline, strict=False) if b > 0]
-    return Summary.of(ratios) if ratios else None
 
 
 def _row(

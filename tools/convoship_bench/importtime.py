@@ -19,11 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from convoship_bench.coldstart import BARE_MODULE, FLOOR_MODULE
-from convoship_bench.coldstart_rows import paired
 from convoship_bench.discover import Function
 from convoship_bench.report import ERROR, Row
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 
 SECTION = "import time (python -X importtime, handler module)"
 MARK = "BENCH-IMPORT-START"

@@ -2,10 +2,12 @@
 
 The floor is a raw loop of pipelined INCR + EXPIRE (transaction=False: one round trip per
 check) with redis-py on the same unix socket. Throughput is checks per second over a round
-of `checks` calls; raw and check_agent_rpm rounds alternate, so both see the same load, and
-the table shows the median round with min and max. Redis round trips per check are counted
-on the wire by wire.CountingProxy. The server's INCR/INCRBY counter proves which path each
-phase took (a silent fallback to in-process counting would otherwise look very fast).
+of `checks` calls of each; within a round the two alternate check by check (A B A B ...,
+each call timed), so both see the same load however fast it changes, and the verdict is on
+the median of the rounds' paired ratios. The table shows the median round with min and max.
+Redis round trips per check are counted on the wire by wire.CountingProxy. The server's
+INCR/INCRBY counter proves which path each phase took (a silent fallback to in-process
+counting would otherwise look very fast).
 
 check_agent_rpm (DESIGN.md: `check_agent_rpm(agent_id, channel, cap)`) is imported from
 convoship.runtime.ratelimit when it exists; until then its rows say "not built yet". It reads
@@ -27,7 +29,7 @@ import redis
 
 from convoship_bench.report import ERROR, NOT_BUILT, Row, Target
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 from convoship_bench.warm import use_environment
 from convoship_bench.wire import CountingProxy
 
@@ -73,15 +75,20 @@ def rpm_check(fn: Callable[..., Any]) -> Check:
 def interleaved_throughput(
     checks: dict[str, Check], *, rounds: int, per_round: int, deadline_s: float
 ) -> dict[str, Summary]:
-    """Checks per second of each callable, their rounds alternating."""
+    """Checks per second of each callable over rounds of per_round calls each, the callables
+    taking turns call by call (the order flipped every call), each call timed."""
     rates: dict[str, list[float]] = {name: [] for name in checks}
+    contenders = list(checks.items())
     stop_at = time.monotonic() + deadline_s
     for _ in range(rounds):
-        for name, check in checks.items():
-            started = time.perf_counter()
-            for _ in range(per_round):
+        spent = dict.fromkeys(checks, 0.0)
+        for i in range(per_round):
+            for name, check in contenders if i % 2 == 0 else reversed(contenders):
+                started = time.perf_counter()
                 check()
-            rates[name].append(per_round / (time.perf_counter() - started))
+                spent[name] += time.perf_counter() - started
+        for name, seconds in spent.items():
+            rates[name].append(per_round / seconds)
         if time.monotonic() > stop_at:
             break
     return {name: Summary.of(values) for name, values in rates.items()}
@@ -180,6 +187,7 @@ def measure(
             rows[name] = Row(
                 SECTION, name, "per_s", rates[RPM], "raw loop", raw_rate, THROUGHPUT_TARGET
             )
+            rows[name].ratios = paired(list(rates[RPM].samples), list(raw_rate.samples))
         with CountingProxy(stack.redis_socket, proxy_path) as proxy:
             proxied = redis.Redis(unix_socket_path=str(proxy_path), socket_timeout=2)
             trips = round_trips(proxy, raw_check(proxied, f"bench:rpm:{uuid.uuid4()}"), rounds)
