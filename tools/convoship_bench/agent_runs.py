@@ -35,7 +35,7 @@ from convoship_bench.discover import Function
 from convoship_bench.report import ERROR, Row, Target
 from convoship_bench.roundtrips import proxied_url
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary, percentile
+from convoship_bench.stats import Summary, paired, percentile
 from convoship_bench.warm import Handler, load_handler, outcome, use_environment
 from convoship_bench.wire import CountingProxy
 from convoship_dev.fake_llm import FakeLlm
@@ -169,6 +169,7 @@ def _publish_rows(
             Summary.of(walls),
             baseline_name="publish with 1 eval (slowest single)",
             baseline=Summary.of(singles),
+            ratios=paired(walls, singles),
             target=PUBLISH_TARGET,
             note=f"{min(in_flight)}..{max(in_flight)} model calls in flight at once",
             details=details,
@@ -255,6 +256,7 @@ def _chat_rows(
             Summary.of(p50s),
             baseline_name=bare_name,
             baseline=Summary.of(base50),
+            ratios=paired(p50s, base50),
         ),
         Row(
             CHAT_SECTION,
@@ -263,6 +265,7 @@ def _chat_rows(
             Summary.of(p99s),
             baseline_name=bare_name,
             baseline=Summary.of(base99),
+            ratios=paired(p99s, base99),
         ),
         Row(
             CHAT_SECTION,
