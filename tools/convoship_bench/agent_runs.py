@@ -1,4 +1,4 @@
-"""The agent runtime under load: the publish gate with 20 evals, and one embed chat turn.
+"""The agent runtime under load: the publish gate with 20 evals, and embed chat turns.
 
 Publish: a workspace whose eval threshold is 0.5 holds two agents, one with 20 evals and one
 with a single eval; the model answers every call after a fixed delay. The publish handler
@@ -6,10 +6,7 @@ is called in this process for each agent in turn, each round. The 20-eval wall t
 judged against the single-eval publish (the slowest single eval, with the same overhead
 around it); the sequential sum (20 x that) is shown beside it.
 
-Chat: the embed chat handler on a published agent, the model answering at once. Its p50 and
-p99 are shown against one bare model call (the same HTTP exchange with no database, Redis,
-guardrails or transcript), so the ratio is the turn's own overhead. PostgreSQL and Redis are
-reached through counting proxies for the round trips and the bytes written per turn.
+Chat: chat_turns.py, on the third agent of the same workspace (published).
 """
 
 from __future__ import annotations
@@ -26,24 +23,20 @@ from psycopg.types.json import Jsonb
 
 from convoship.core import constants as env
 from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
+from convoship_bench import chat_turns
 from convoship_bench.discover import Function
 from convoship_bench.report import ERROR, Row, Target
-from convoship_bench.roundtrips import proxied_url
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary, percentile
+from convoship_bench.stats import Summary, paired
 from convoship_bench.warm import Handler, load_handler, outcome, use_environment
-from convoship_bench.wire import CountingProxy
 from convoship_dev.fake_llm import FakeLlm
 from convoship_dev.lambda_events import LambdaContext
 from convoship_dev.services import PROJECT_ROOT
 
 PUBLISH_SECTION = "publish gate (model answers after a fixed delay)"
-CHAT_SECTION = "embed chat turn (model answers at once)"
 EVAL_DELAY_S = 0.2
 EVALS = 20
 PUBLISH_TARGET = Target("ratio_max", 2.0)
-REDIS_TARGET = Target("value_max", 1, stat="max")
-DB_TARGET = Target("value_max", 3, stat="max")  # read, reserve, write (issue 10)
 EVENTS = PROJECT_ROOT / "events"
 
 
@@ -114,14 +107,6 @@ def _publish_event(workspace_id: str, slug: str) -> dict[str, Any]:
     return event
 
 
-def _embed_event(public_token: str) -> dict[str, Any]:
-    event = _event("chat/embed_chat.json")
-    event["pathParameters"] = {"public_token": public_token}
-    path = f"/v1/embed/{public_token}/chat"
-    event["rawPath"] = event["requestContext"]["http"]["path"] = path
-    return event
-
-
 def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
     started = time.perf_counter()
     result = call()
@@ -161,6 +146,7 @@ def _publish_rows(
             Summary.of(walls),
             baseline_name="publish with 1 eval (slowest single)",
             baseline=Summary.of(singles),
+            ratios=paired(walls, singles),
             target=PUBLISH_TARGET,
             note=f"{min(in_flight)}..{max(in_flight)} model calls in flight at once",
             details=details,
@@ -181,138 +167,6 @@ def _publish_rows(
     return rows
 
 
-def _chat_rows(
-    handler: Handler,
-    fn: Function,
-    stack: BenchStack,
-    seeded: dict[str, Any],
-    rounds: int,
-    iterations: int,
-) -> list[Row]:
-    from convoship.llm.openai import OpenAIChat
-    from convoship.llm.types import Message, Sampling
-
-    context = LambdaContext(fn.spec)
-    event = _embed_event(seeded["public_token"])
-    model = OpenAIChat(
-        model="bench-model",
-        base_url=stack.llm_base_url,
-        api_key=None,
-        timeout_s=10,
-        allow_private=True,
-    )
-    bare_messages = [Message("system", "Answer briefly."), Message("user", "Hi")]
-
-    def bare() -> Any:
-        return model.complete(bare_messages, tools=[], sampling=Sampling(0.7, 1024))
-
-    outcomes: set[str] = set()
-    p50s: list[float] = []
-    p99s: list[float] = []
-    base50: list[float] = []
-    base99: list[float] = []
-    for _ in range(2):  # warm both
-        handler(copy.deepcopy(event), context)
-        bare()
-    for _ in range(rounds):
-        mine: list[float] = []
-        theirs: list[float] = []
-        for _ in range(iterations):
-            payload = copy.deepcopy(event)
-            elapsed, result = _timed(lambda p=payload: handler(p, context))  # type: ignore[misc]
-            mine.append(elapsed)
-            outcomes.add(outcome(result))
-            theirs.append(_timed(bare)[0])
-        p50s.append(percentile(mine, 50))
-        p99s.append(percentile(mine, 99))
-        base50.append(percentile(theirs, 50))
-        base99.append(percentile(theirs, 99))
-    shown = "/".join(sorted(outcomes))
-    rows = [
-        Row(
-            CHAT_SECTION,
-            f"embed chat turn p50 -> {shown}",
-            "s",
-            Summary.of(p50s),
-            baseline_name="one bare model call",
-            baseline=Summary.of(base50),
-            note="overhead over one bare model call; no target of its own",
-        ),
-        Row(
-            CHAT_SECTION,
-            f"embed chat turn p99 -> {shown}",
-            "s",
-            Summary.of(p99s),
-            baseline_name="one bare model call",
-            baseline=Summary.of(base99),
-        ),
-    ]
-    rows += _chat_wire_rows(handler, context, event, stack, rounds)
-    if shown != "200":
-        for row in rows:
-            row.status, row.note = ERROR, f"the handler answered {shown}"
-    return rows
-
-
-def _chat_wire_rows(
-    handler: Handler, context: Any, event: dict[str, Any], stack: BenchStack, repeats: int
-) -> list[Row]:
-    db_socket = stack.work_dir / "chat-pg-proxy"
-    db_socket.mkdir(exist_ok=True)
-    port = int(stack.pg_socket.name.rsplit(".", 1)[-1])
-    pg_listen = db_socket / f".s.PGSQL.{port}"
-    redis_listen = stack.work_dir / "chat-redis-proxy.sock"
-    db_counts, redis_counts = [], []
-    with (
-        CountingProxy(stack.pg_socket, pg_listen) as pg,
-        CountingProxy(stack.redis_socket, redis_listen) as rd,
-    ):
-        use_environment(
-            {
-                **stack.app_env(proxied_url(stack.database.app_url, db_socket, port)),
-                env.REDIS_URL: f"unix://{redis_listen}",
-            }
-        )
-        from convoship.runtime import ratelimit
-
-        ratelimit.reset()
-        handler(copy.deepcopy(event), context)  # open the connections
-        for _ in range(max(3, repeats)):
-            payload = copy.deepcopy(event)
-            pg.reset()
-            rd.reset()
-            handler(payload, context)
-            db_counts.append(pg.snapshot())
-            redis_counts.append(rd.snapshot())
-    use_environment(stack.app_env())
-    return [
-        Row(
-            CHAT_SECTION,
-            "embed chat turn: DB round trips",
-            "count",
-            Summary.of([c.round_trips for c in db_counts]),
-            target=DB_TARGET,
-            note="read: 1; reserve the turn and its tokens: 1; write and settle: 1 (COMMITs"
-            " included)",
-            details={"bytes_to_server": [c.bytes_to_server for c in db_counts]},
-        ),
-        Row(
-            CHAT_SECTION,
-            "embed chat turn: bytes sent to PostgreSQL",
-            "count",
-            Summary.of([c.bytes_to_server for c in db_counts]),
-            note="queries and the rows written (messages, conversation, usage)",
-        ),
-        Row(
-            CHAT_SECTION,
-            "embed chat turn: Redis round trips",
-            "count",
-            Summary.of([c.round_trips for c in redis_counts]),
-            target=REDIS_TARGET,
-        ),
-    ]
-
-
 def measure(
     functions: list[Function], stack: BenchStack, *, rounds: int, iterations: int
 ) -> list[Row]:
@@ -324,8 +178,8 @@ def measure(
         ("publish", PUBLISH_SECTION, lambda h, f: _publish_rows(h, f, stack, seeded, rounds)),
         (
             "chat",
-            CHAT_SECTION,
-            lambda h, f: _chat_rows(h, f, stack, seeded, rounds, iterations),
+            chat_turns.SECTION,
+            lambda h, f: chat_turns.chat_rows(h, f, stack, seeded, rounds, iterations),
         ),
     ):
         fn = by_folder.get(folder)

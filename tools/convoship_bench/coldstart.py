@@ -1,11 +1,17 @@
 """Cold start: a fresh `python` process imports a handler and serves one events/ request.
 
-Timed in this process from just before Popen to the moment the child's result line is read
-(interpreter start, imports, DB connect, first request; not the child's exit). Each studio
-function is compared with the floor app (floor_app.py) serving the same event, and the
-authorizer with a bare handler module; all processes are run interleaved, round by round,
-so drift on a busy machine hits them alike. Two modes:
-
+Each function is paired with its baseline (the floor app, floor_app.py, serving the same
+event; the bare handler for the authorizer), and the two are started one right after the
+other, A B A B ... (B A on odd rounds, so neither always goes first), so the load of the
+moment hits both runs of a pair alike; the table's ratios are the medians of the pairs'.
+Every run gives three figures per phase, "import" (the handler module, from the child's own
+clock) and "import + first request" (everything up to the first response):
+- wall time: the child's clock for the import; for the whole, this process's clock from
+  just before Popen to the child's result line (interpreter start included, exit not);
+- CPU time of the child (user + sys: its CLOCK_PROCESS_CPUTIME_ID, what getrusage adds up),
+  which waiting for a busy CPU does not inflate;
+- instructions, counted under valgrind (instructions.py): the figure that repeats.
+Two layouts:
 - source: this venv's python, code as checked out (.pyc cached in __pycache__ as usual);
 - lambda: `python -I -S -B` on the read-only, byte-compiled layout built by lambda_site.py.
 """
@@ -24,33 +30,36 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convoship_bench import lambda_site
+from convoship_bench import instructions, lambda_site
+from convoship_bench.coldstart_rows import SECTION, pair_rows
 from convoship_bench.discover import EventFile, Function
-from convoship_bench.report import ERROR, NO_EVENTS, Row, Target
+from convoship_bench.report import NO_EVENTS, Row
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary
 
-SECTION = "cold start (process start -> first response)"
 BENCH_DIR = Path(__file__).resolve().parent
 FLOOR_MODULE = BENCH_DIR / "floor_app.py"
 BARE_MODULE = BENCH_DIR / "bare_handler.py"
-STUDIO_TARGET = Target("ratio_max", 1.25)
-AUTHORIZER_TARGET = Target("ratio_max", 3.0)
 RESULT_MARK = "BENCH-RESULT "
 _TIMEOUT_S = 60.0
 # Modules whose files must come from the lambda layout in lambda mode (isolation check).
 _CHECKED_MODULES = ("convoship", "fastapi", "starlette", "pydantic", "psycopg", "mangum")
 
 # Runs in the child. Lambda's runtime puts /var/task and the layer on sys.path the same way.
+# With "marks" on, os.getloadavg() (which nothing else calls) marks the phases for callgrind.
 DRIVER = r"""
-import json, sys, time
-t0 = time.perf_counter()
+import json, os, sys, time
+t0, c0 = time.perf_counter(), time.process_time()
 spec = json.loads(sys.argv[1])
 sys.path[0:0] = spec["paths"]
 import importlib
+marks = spec["marks"]
+if marks:
+    os.getloadavg()
 module_name, _, attr = spec["handler"].rpartition(".")
 handler = getattr(importlib.import_module(module_name), attr)
-t1 = time.perf_counter()
+t1, c1 = time.perf_counter(), time.process_time()
+if marks:
+    os.getloadavg()
 with open(spec["event"], encoding="utf-8") as f:
     event = json.load(f)
 class Context:
@@ -62,9 +71,12 @@ class Context:
     def get_remaining_time_in_millis(self):
         return 25000
 result = handler(event, Context())
-t2 = time.perf_counter()
+t2, c2 = time.perf_counter(), time.process_time()
+if marks:
+    os.getloadavg()
 origins = {m: getattr(sys.modules.get(m), "__file__", None) for m in spec["check_modules"]}
-out = {"import_s": t1 - t0, "first_request_s": t2 - t1, "status": result.get("statusCode"),
+out = {"import_s": t1 - t0, "import_cpu_s": c1 - c0, "first_request_s": t2 - t1,
+       "cpu_s": c2, "status": result.get("statusCode"),
        "authorized": result.get("isAuthorized"), "origins": origins,
        "site_imported": "site" in sys.modules}
 sys.stdout.write(spec["mark"] + json.dumps(out) + "\n")
@@ -86,12 +98,10 @@ class Config:
     event: Path
     argv: list[str]
     env: dict[str, str]
+    mode: str
     isolated_root: Path | None = None  # lambda mode: every checked module must live here
-    samples: list[float] = field(default_factory=list)
-    results: list[dict[str, Any]] = field(default_factory=list)
-    error: str | None = None
 
-    def spec(self) -> str:
+    def spec(self, *, marks: bool = False) -> str:
         return json.dumps(
             {
                 "paths": [str(p) for p in self.paths],
@@ -100,16 +110,33 @@ class Config:
                 "function_name": self.label,
                 "check_modules": list(_CHECKED_MODULES),
                 "mark": RESULT_MARK,
+                "marks": marks,
             }
         )
 
+    def command(self, *, marks: bool = False) -> list[str]:
+        return [*self.argv, "-c", DRIVER, self.spec(marks=marks)]
 
-def run_once(config: Config) -> tuple[float, dict[str, Any]]:
+
+@dataclass
+class Pair:
+    """A function's cold start and its baseline's, run side by side."""
+
+    fn: Function
+    mode: str
+    case: Config
+    baseline: Config
+    case_runs: list[dict[str, Any]] = field(default_factory=list)
+    baseline_runs: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+
+
+def run_once(config: Config) -> dict[str, Any]:
     """Start the process, time it to its result line, then let it exit (untimed)."""
     with tempfile.TemporaryFile() as stderr:
         started = time.perf_counter()
         proc = subprocess.Popen(
-            [*config.argv, "-c", DRIVER, config.spec()],
+            config.command(),
             stdout=subprocess.PIPE,
             stderr=stderr,
             env=config.env,
@@ -117,15 +144,14 @@ def run_once(config: Config) -> tuple[float, dict[str, Any]]:
         )
         watchdog = threading.Timer(_TIMEOUT_S, proc.kill)
         watchdog.start()
-        elapsed: float | None = None
-        result: dict[str, Any] = {}
+        result: dict[str, Any] | None = None
         try:
             assert proc.stdout is not None
             for raw in proc.stdout:
                 line = raw.decode("utf-8", "replace")
                 if line.startswith(RESULT_MARK):
                     elapsed = time.perf_counter() - started
-                    result = json.loads(line[len(RESULT_MARK) :])
+                    result = {"wall_s": elapsed, **json.loads(line[len(RESULT_MARK) :])}
                     break
             proc.stdout.close()
             proc.wait(_TIMEOUT_S)
@@ -134,14 +160,14 @@ def run_once(config: Config) -> tuple[float, dict[str, Any]]:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if elapsed is None:
+        if result is None:
             stderr.seek(0)
             tail = stderr.read().decode("utf-8", "replace").strip().splitlines()[-3:]
             raise ColdStartFailed(f"{config.label}: no result (exit {proc.returncode}): {tail}")
-    return elapsed, result
+    return result
 
 
-def _check(config: Config, result: dict[str, Any]) -> str | None:
+def check(config: Config, result: dict[str, Any]) -> str | None:
     """Why this run does not count (server error, isolation leak), or None."""
     status = result.get("status")
     if isinstance(status, int) and status >= 500:
@@ -175,18 +201,36 @@ def _argv(mode: str) -> list[str]:
     return [base, "-I", "-S", "-B"]
 
 
-@dataclass
-class _Plan:
-    configs: list[Config]
-    rows: list[tuple[Function, str, Config, Config]]  # function, mode, its config, baseline
+_LOOSE = {
+    "floor_app": ("floor app", "floor_app.handler"),
+    "bare_handler": ("bare handler", "bare_handler.handler"),
+}
+
+
+def _config(
+    mode: str,
+    layout: lambda_site.LambdaLayout | None,
+    task: str,
+    source_dir: Path,
+    event: Path,
+    app_env: dict[str, str],
+    fn: Function | None = None,
+) -> Config:
+    """The process for one task: a function (its CodeUri) or a loose bench module (floor,
+    bare handler); source_dir is where its code is in the source layout."""
+    label, handler = (fn.name, fn.handler) if fn is not None else _LOOSE[task]
+    env = _function_env(fn, app_env)
+    if mode == "source":
+        return Config(f"{label} ({mode})", handler, [source_dir], event, _argv(mode), env, mode)
+    assert layout is not None
+    paths = [layout.tasks[task], layout.site]
+    root = layout.site.parent.parent
+    return Config(f"{label} ({mode})", handler, paths, event, _argv(mode), env, mode, root)
 
 
 def _plan(
-    functions: Sequence[Function],
-    stack: BenchStack,
-    modes: Sequence[str],
-    floor_event: Path,
-) -> tuple[_Plan, lambda_site.LambdaLayout | None]:
+    functions: Sequence[Function], stack: BenchStack, modes: Sequence[str], floor_event: Path
+) -> tuple[list[Pair], lambda_site.LambdaLayout | None]:
     app_env = stack.app_env()
     layout = None
     if "lambda" in modes:
@@ -200,57 +244,20 @@ def _plan(
         (source_tasks / module.stem).mkdir(parents=True, exist_ok=True)
         (source_tasks / module.stem / module.name).write_bytes(module.read_bytes())
 
-    configs: list[Config] = []
-    plan = _Plan(configs, [])
+    pairs: list[Pair] = []
     for mode in modes:
-
-        def paths(task: str, code_dir: Path, mode: str = mode) -> list[Path]:
-            if mode == "source":
-                return [code_dir]
-            assert layout is not None
-            return [layout.tasks[task], layout.site]
-
-        root = layout.site.parent.parent if layout and mode == "lambda" else None
-        floor = Config(
-            f"floor app ({mode})",
-            "floor_app.handler",
-            paths("floor_app", source_tasks / "floor_app"),
-            floor_event,
-            _argv(mode),
-            _function_env(None, app_env),
-            root,
-        )
-        bare = Config(
-            f"bare handler ({mode})",
-            "bare_handler.handler",
-            paths("bare_handler", source_tasks / "bare_handler"),
-            floor_event,
-            _argv(mode),
-            _function_env(None, app_env),
-            root,
-        )
-        baselines_used = set()
+        floor = _config(mode, layout, "floor_app", source_tasks / "floor_app", floor_event, app_env)
         for fn in functions:
             event = fn.cold_event()
             if event is None:
                 continue
-            config = Config(
-                f"{fn.name} ({mode})",
-                fn.handler,
-                paths(fn.name, fn.code_uri),
-                event.path,
-                _argv(mode),
-                _function_env(fn, app_env),
-                root,
-            )
-            baseline = bare if fn.kind == "authorizer" else floor
+            case = _config(mode, layout, fn.name, fn.code_uri, event.path, app_env, fn)
+            baseline = floor
             if fn.kind == "authorizer":
-                bare.event = event.path
-            baselines_used.add(id(baseline))
-            configs.append(config)
-            plan.rows.append((fn, mode, config, baseline))
-        configs.extend(c for c in (floor, bare) if id(c) in baselines_used)
-    return plan, layout
+                bare = source_tasks / "bare_handler"
+                baseline = _config(mode, layout, "bare_handler", bare, event.path, app_env)
+            pairs.append(Pair(fn, mode, case, baseline))
+    return pairs, layout
 
 
 def floor_event_file(functions: Sequence[Function]) -> Path:
@@ -262,34 +269,50 @@ def floor_event_file(functions: Sequence[Function]) -> Path:
     raise RuntimeError("no HTTP API event in events/: nothing for the floor app to serve")
 
 
+def _run_pair(pair: Pair, baseline_first: bool) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    order = (pair.baseline, pair.case) if baseline_first else (pair.case, pair.baseline)
+    got: dict[int, dict[str, Any]] = {}
+    for config in order:
+        try:
+            result = run_once(config)
+        except ColdStartFailed as exc:
+            pair.error = str(exc)
+            return None
+        pair.error = check(config, result)
+        if pair.error is not None:
+            return None
+        got[id(config)] = result
+    return got[id(pair.case)], got[id(pair.baseline)]
+
+
 def measure(
     functions: Sequence[Function],
     stack: BenchStack,
     *,
     rounds: int,
     warmup_rounds: int,
+    instruction_rounds: int,
+    quick: bool,
     modes: Sequence[str] = ("source", "lambda"),
     deadline_s: float = 600.0,
 ) -> tuple[list[Row], dict[str, Any]]:
     floor_event = floor_event_file(functions)
-    plan, layout = _plan(functions, stack, modes, floor_event)
+    pairs, layout = _plan(functions, stack, modes, floor_event)
     stop_at = time.monotonic() + deadline_s
     for round_no in range(warmup_rounds + rounds):
-        if time.monotonic() > stop_at:
-            break
-        for config in plan.configs:
-            if config.error is not None:
+        for pair in pairs:
+            if pair.error is not None or time.monotonic() > stop_at:
                 continue
-            try:
-                elapsed, result = run_once(config)
-            except ColdStartFailed as exc:
-                config.error = str(exc)
-                continue
-            config.error = _check(config, result)
-            if round_no >= warmup_rounds and config.error is None:
-                config.samples.append(elapsed)
-                config.results.append(result)
-
+            runs = _run_pair(pair, baseline_first=round_no % 2 == 0)
+            if runs is not None and round_no >= warmup_rounds:
+                pair.case_runs.append(runs[0])
+                pair.baseline_runs.append(runs[1])
+    counts = instructions.measure(
+        [p for p in pairs if p.error is None],
+        stack.work_dir,
+        rounds=instruction_rounds,
+        quick=quick,
+    )
     rows = [
         Row(
             SECTION,
@@ -302,28 +325,14 @@ def measure(
         for fn in functions
         if fn.cold_event() is None
     ]
-    for fn, mode, config, baseline in plan.rows:
-        target = {"http": STUDIO_TARGET, "authorizer": AUTHORIZER_TARGET}.get(fn.kind)
-        error = config.error or baseline.error
-        row = Row(
-            section=SECTION,
-            name=f"cold start {fn.name} ({mode})",
-            unit="s",
-            value=Summary.of(config.samples) if config.samples else None,
-            baseline_name=baseline.label,
-            baseline=Summary.of(baseline.samples) if baseline.samples else None,
-            target=target,
-            details={
-                "event": str(config.event),
-                "function": _split(config.results),
-                "baseline": _split(baseline.results),
-            },
-        )
-        if error or row.value is None or row.baseline is None:
-            row.status = ERROR
-            row.note = error or "no successful run"
-        rows.append(row)
-    meta: dict[str, Any] = {"modes": list(modes), "rounds": rounds, "warmup_rounds": warmup_rounds}
+    for pair in pairs:
+        rows += pair_rows(pair, counts)
+    meta: dict[str, Any] = {
+        "modes": list(modes),
+        "rounds": rounds,
+        "warmup_rounds": warmup_rounds,
+        "instructions": counts.meta(),
+    }
     if layout is not None:
         meta["lambda_layout_build_s"] = layout.build_s
         written = sorted(
@@ -335,16 +344,3 @@ def measure(
             )
         meta["lambda_layout_problems"] = layout.problems
     return rows, meta
-
-
-def _split(results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Child-side split of the time: imports vs first request (medians)."""
-    if not results:
-        return {}
-    return {
-        "import_s": Summary.of([r["import_s"] for r in results]).median,
-        "first_request_s": Summary.of([r["first_request_s"] for r in results]).median,
-        "status": [
-            r.get("status") if r.get("status") is not None else r.get("authorized") for r in results
-        ][:3],
-    }

@@ -3,7 +3,8 @@
 A fresh venv python per run imports the handler module (its CodeUri first on sys.path, the
 app environment set); a marker line on stderr separates interpreter start-up from the
 import. The total is the sum of the cumulative times of the top-level entries after the
-marker; the baseline is the floor app's module (or the bare handler's, for the authorizer).
+marker; the baseline is the floor app's module (or the bare handler's, for the authorizer),
+imported right before or after each run (A B A B ...), the ratio the median of the pairs'.
 The top 10 cumulative entries of the median run are printed under the table.
 """
 
@@ -21,7 +22,7 @@ from convoship_bench.coldstart import BARE_MODULE, FLOOR_MODULE
 from convoship_bench.discover import Function
 from convoship_bench.report import ERROR, Row
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 
 SECTION = "import time (python -X importtime, handler module)"
 MARK = "BENCH-IMPORT-START"
@@ -110,21 +111,28 @@ def measure(functions: Sequence[Function], stack: BenchStack, *, runs: int) -> I
     for fn in functions:
         base_stem = (BARE_MODULE if fn.kind == "authorizer" else FLOOR_MODULE).stem
         row = Row(SECTION, f"import {fn.module}", "s", None, f"import {base_stem}")
+        mine: list[Profile] = []
+        theirs: list[Profile] = []
         try:
-            if base_stem not in baselines:
-                baselines[base_stem] = [
-                    profile(base_stem, loose / base_stem, env) for _ in range(runs)
-                ]
-                report.tops[base_stem] = _median_run(baselines[base_stem]).top()
-            mine = [profile(fn.module, fn.code_uri, env) for _ in range(runs)]
+            for run in range(runs):
+                baseline_first = run % 2 == 0
+                if baseline_first:
+                    theirs.append(profile(base_stem, loose / base_stem, env))
+                mine.append(profile(fn.module, fn.code_uri, env))
+                if not baseline_first:
+                    theirs.append(profile(base_stem, loose / base_stem, env))
         except (RuntimeError, ValueError, subprocess.TimeoutExpired) as exc:
             row.status, row.note = ERROR, str(exc)
             report.rows.append(row)
             continue
         row.value = Summary.of([p.total_s for p in mine])
-        row.baseline = Summary.of([p.total_s for p in baselines[base_stem]])
+        row.baseline = Summary.of([p.total_s for p in theirs])
+        row.ratios = paired([p.total_s for p in mine], [p.total_s for p in theirs])
+        baselines.setdefault(base_stem, []).extend(theirs)
         report.tops[fn.module] = _median_run(mine).top()
         report.rows.append(row)
+    for stem, profiles in baselines.items():
+        report.tops = {stem: _median_run(profiles).top(), **report.tops}
     return report
 
 

@@ -4,11 +4,12 @@ The floor is a raw loop of pipelined INCR + EXPIRE (transaction=False: one round
 check) with redis-py on the same unix socket: the cheapest one-trip count, though not an
 atomic one. check_agent_rpm runs a script (INCR and EXPIRE in one atomic step, EVALSHA), so
 a raw EVALSHA loop of the same script is shown beside it too, for what the script itself
-costs. Throughput is checks per second over a round of `checks` calls; the loops' rounds
-alternate, so all see the same load, and the table shows the median round with min and
-max. Redis round trips per check are counted on the wire by wire.CountingProxy. The server's
-INCR/INCRBY counter proves which path each phase took (a silent fallback to in-process
-counting would otherwise look very fast).
+costs. Throughput is checks per second over a round of `checks` calls of each; within a
+round the loops alternate check by check (A B A B ..., each call timed), so all see the same
+load however fast it changes, and verdicts are on the median of the rounds' paired ratios.
+The table shows the median round with min and max. Redis round trips per check are
+counted on the wire by wire.CountingProxy. The server's INCR/INCRBY counter proves which
+path each phase took (a silent fallback to in-process counting would otherwise look very fast).
 
 check_agent_rpm (DESIGN.md: `check_agent_rpm(agent_id, channel, cap)`) is imported from
 convoship.runtime.ratelimit when it exists; until then its rows say "not built yet". It reads
@@ -44,7 +45,7 @@ from convoship_bench.ratelimit_loops import (
 )
 from convoship_bench.report import ERROR, NOT_BUILT, Row, Target
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary
+from convoship_bench.stats import Summary, paired
 from convoship_bench.warm import use_environment
 from convoship_bench.wire import CountingProxy
 
@@ -117,6 +118,7 @@ def measure(
             rows[name] = Row(
                 SECTION, name, "per_s", rates[RPM], "raw loop", raw_rate, THROUGHPUT_TARGET
             )
+            rows[name].ratios = paired(list(rates[RPM].samples), list(raw_rate.samples))
             if RAW_SCRIPT in rates:
                 name = f"{RPM}: checks/s against the raw EVALSHA loop"
                 rows[name] = Row(

@@ -57,15 +57,21 @@ def rpm_check(fn: Callable[..., Any]) -> Check:
 def interleaved_throughput(
     checks: dict[str, Check], *, rounds: int, per_round: int, deadline_s: float
 ) -> dict[str, Summary]:
-    """Checks per second of each callable, their rounds alternating."""
+    """Checks per second of each callable over rounds of per_round calls each, the callables
+    taking turns call by call (the order flipped every call), each call timed: all see the
+    same load however fast it changes, and round i of one pairs with round i of another."""
     rates: dict[str, list[float]] = {name: [] for name in checks}
+    contenders = list(checks.items())
     stop_at = time.monotonic() + deadline_s
     for _ in range(rounds):
-        for name, check in checks.items():
-            started = time.perf_counter()
-            for _ in range(per_round):
+        spent = dict.fromkeys(checks, 0.0)
+        for i in range(per_round):
+            for name, check in contenders if i % 2 == 0 else reversed(contenders):
+                started = time.perf_counter()
                 check()
-            rates[name].append(per_round / (time.perf_counter() - started))
+                spent[name] += time.perf_counter() - started
+        for name, seconds in spent.items():
+            rates[name].append(per_round / seconds)
         if time.monotonic() > stop_at:
             break
     return {name: Summary.of(values) for name, values in rates.items()}

@@ -11,13 +11,14 @@ from typing import Any, Literal
 
 from convoship_bench.stats import Summary
 
-Unit = Literal["s", "count", "per_s"]
+Unit = Literal["s", "count", "per_s", "instructions"]
 
 OK = "ok"
 MISSED = "MISSED"
 INFO = "info"
 NOT_BUILT = "not built yet"
 NO_EVENTS = "no events yet"
+SKIPPED = "skipped"
 ERROR = "ERROR"
 
 
@@ -43,15 +44,28 @@ class Target:
             return f">={self.limit:g}"
         return f"<={self.limit:g}" + (" (max)" if self.stat == "max" else "")
 
-    def met(self, value: Summary, baseline: Summary | None) -> bool | None:
+    def label_for(self, unit: Unit) -> str:
+        """The label, with a limit in seconds written as a time."""
+        if self.kind != "value_max" or unit != "s":
+            return self.label
+        return f"<={format_figure(self.limit, unit)}" + (" (max)" if self.stat == "max" else "")
+
+    def met(
+        self, value: Summary, baseline: Summary | None, ratios: Summary | None = None
+    ) -> bool | None:
+        """Judged on the figure, or on its ratio: the median of the paired ratios when the
+        runs were paired with their baseline's (A B A B ...), else the ratio of medians."""
         figure = value.stat(self.stat)
         if self.kind == "value_max":
             return figure <= self.limit
         if self.kind == "value_min":
             return figure >= self.limit
-        if baseline is None or baseline.median == 0:
+        if ratios is not None:
+            ratio = ratios.stat(self.stat)
+        elif baseline is None or baseline.median == 0:
             return None
-        ratio = figure / baseline.median
+        else:
+            ratio = figure / baseline.median
         return ratio <= self.limit if self.kind == "ratio_max" else ratio >= self.limit
 
 
@@ -69,12 +83,28 @@ class Row:
     status: str | None = None  # overrides the computed verdict (ERROR, not built yet, ...)
     note: str = ""
     details: dict[str, Any] = field(default_factory=dict)
+    # each run's figure over its paired baseline run's, when they were run A B A B ...
+    ratios: Summary | None = None
+    # what the figure is (wall, CPU, instructions, ...): named in the table beside a verdict
+    figure: str = ""
 
     @property
     def ratio(self) -> float | None:
+        if self.ratios is not None:
+            return self.ratios.median
         if self.value is None or self.baseline is None or self.baseline.median == 0:
             return None
         return self.value.median / self.baseline.median
+
+    @property
+    def judged_on(self) -> str:
+        """The figure the verdict used, for the table ("-" when there is no verdict)."""
+        if self.target is None or self.verdict not in (OK, MISSED):
+            return "-"
+        what = self.figure or {"s": "wall", "per_s": "rate"}.get(self.unit, self.unit)
+        if self.target.kind != "value_max":
+            what += ", paired ratio" if self.ratios is not None else ", ratio"
+        return what + (" (max)" if self.target.stat == "max" else "")
 
     @property
     def verdict(self) -> str:
@@ -84,7 +114,7 @@ class Row:
             return ERROR
         if self.target is None:
             return INFO
-        met = self.target.met(self.value, self.baseline)
+        met = self.target.met(self.value, self.baseline, self.ratios)
         if met is None:
             return ERROR
         return OK if met else MISSED
@@ -103,7 +133,10 @@ class Row:
             "baseline_name": self.baseline_name or None,
             "baseline": summary(self.baseline),
             "ratio": self.ratio,
-            "target": self.target.label if self.target else None,
+            "ratios": summary(self.ratios),
+            "figure": self.figure or None,
+            "target": self.target.label_for(self.unit) if self.target else None,
+            "judged_on": self.judged_on,
             "verdict": self.verdict,
             "note": self.note or None,
             "details": self.details,
@@ -111,6 +144,8 @@ class Row:
 
 
 def format_figure(value: float, unit: Unit) -> str:
+    if unit == "instructions":
+        return f"{value / 1e6:.4g}M" if value < 0.9995e9 else f"{value / 1e9:.4g}G"
     if unit == "s":
         if value >= 0.9995:
             return f"{value:.2f} s"
@@ -141,7 +176,18 @@ HEADERS = (
     "Ratio",
     "Target",
     "Verdict",
+    "Judged on",
 )
+
+
+def format_ratio(row: Row) -> str:
+    """The ratio; for paired runs, the median of their ratios with its range."""
+    ratio = row.ratio
+    if ratio is None:
+        return "-"
+    if row.ratios is None or row.ratios.n < 2:
+        return f"{ratio:.2f}x"
+    return f"{ratio:.2f}x ({row.ratios.min:.2f}-{row.ratios.max:.2f})"
 
 
 def table_lines(rows: Sequence[Row]) -> list[str]:
@@ -158,16 +204,16 @@ def table_lines(rows: Sequence[Row]) -> list[str]:
             if row.note not in notes:
                 notes.append(row.note)
             verdict += f" [{notes.index(row.note) + 1}]"
-        ratio = row.ratio
         cells.append(
             (
                 row.name,
                 format_summary(row.value, row.unit),
                 row.baseline_name or "-",
                 format_summary(row.baseline, row.unit) if row.baseline_name else "-",
-                f"{ratio:.2f}x" if ratio is not None else "-",
-                row.target.label if row.target else "-",
+                format_ratio(row),
+                row.target.label_for(row.unit) if row.target else "-",
                 verdict,
+                row.judged_on,
             )
         )
     widths = [len(h) for h in HEADERS]

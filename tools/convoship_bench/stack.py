@@ -37,7 +37,11 @@ class BenchStack:
     pg_socket: Path  # the server's unix socket file, for the counting proxy
     redis_socket: Path
     work_dir: Path  # private scratch space (lambda site copies, proxy sockets)
-    llm_base_url: str  # the loopback test model, answering at once
+    llm: FakeLlm  # the loopback test model, answering at once (it counts its connections)
+
+    @property
+    def llm_base_url(self) -> str:
+        return self.llm.base_url
 
     def reset_demo(self) -> None:
         """The demo workspace as seeded: events of one function (a DELETE of the agent, a
@@ -139,7 +143,7 @@ def bench_stack() -> Iterator[BenchStack]:
             pg_socket=_pg_socket(database.admin_url),
             redis_socket=Path(redis.url.removeprefix("unix://")),
             work_dir=work_dir,
-            llm_base_url=llm.base_url,
+            llm=llm,
         )
     finally:
         try:

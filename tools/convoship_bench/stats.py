@@ -1,4 +1,5 @@
-"""Summaries of repeated measurements: median, min and max, and nearest-rank percentiles."""
+"""Summaries of repeated measurements: median, min and max, nearest-rank percentiles, and
+the ratios of runs paired with their baseline's."""
 
 from __future__ import annotations
 
@@ -43,3 +44,9 @@ class Summary:
 
     def stat(self, name: str) -> float:
         return {"median": self.median, "min": self.min, "max": self.max}[name]
+
+
+def paired(case: Sequence[float], baseline: Sequence[float]) -> Summary | None:
+    """Each run's figure over its paired baseline run's (run i with run i)."""
+    ratios = [c / b for c, b in zip(case, baseline, strict=False) if b > 0]
+    return Summary.of(ratios) if ratios else None

@@ -3,7 +3,8 @@
 After a warm-up, every round times `iterations` calls of the handler, each followed by one
 call of the baseline (the floor app for studio functions, the bare handler for the
 authorizer) on the same event, so both see the same machine load. A round gives a p50 and a
-p99; the table shows the median of the rounds with their min and max. A DELETE event gets
+p99; the table shows the median of the rounds with their min and max, and the ratio is the
+median of the rounds' ratios (each round's p50 over its baseline's). A DELETE event gets
 its resource back before every call (the POST/PUT event of the same path, untimed), so it
 measures a real deletion rather than a 404.
 """
@@ -21,7 +22,7 @@ from convoship_bench import bare_handler, floor_app
 from convoship_bench.discover import EventFile, Function
 from convoship_bench.report import ERROR, Row, Target
 from convoship_bench.stack import BenchStack
-from convoship_bench.stats import Summary, percentile
+from convoship_bench.stats import Summary, paired, percentile
 from convoship_dev import handlers
 from convoship_dev.lambda_events import LambdaContext
 
@@ -193,6 +194,7 @@ def _rows_for(
             baseline=Summary.of(theirs) if theirs else None,
             target=target if stat == "p50" else None,
             note=note if stat == "p50" else "",
+            ratios=paired(mine, theirs),
         )
         if failed:
             row.status, row.note = ERROR, f"the handler answered {shown}"

@@ -9,13 +9,17 @@ What it answers depends only on the request, so tests can script a conversation:
   says ALWAYS_FAIL (`FAIL ...`) or GIBBERISH (an answer without a verdict);
 - anything else: `echo: <last user message>`.
 Usage is counted as characters / 4. Every request is recorded (headers, body) and the
-highest number of requests in flight at once is kept, for concurrency assertions.
+highest number of requests in flight at once is kept, for concurrency assertions. Clients
+may keep connections alive (HTTP/1.1): `connections` counts the TCP connections accepted
+since the last reset, and stopping the server closes the ones still open.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,6 +34,31 @@ _SLEEP = re.compile(r"sleep:(\d+)")
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops concurrent connects (1 s SYN retries)
+
+    def __init__(self, address: tuple[str, int], handler: Any) -> None:
+        super().__init__(address, handler)
+        self.accepted = 0
+        self.open: set[socket.socket] = set()
+        self.lock = threading.Lock()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.lock:
+            self.accepted += 1
+            self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self.lock:
+            self.open.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """End every kept-alive connection: a stopped model must not answer on them."""
+        with self.lock:
+            still_open = list(self.open)
+        for sock in still_open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 @dataclass
@@ -67,7 +96,13 @@ class FakeLlm:
     max_in_flight: int = 0
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _server: ThreadingHTTPServer | None = None
+    _server: _Server | None = None
+
+    @property
+    def connections(self) -> int:
+        """TCP connections accepted since the last reset."""
+        assert self._server is not None
+        return self._server.accepted
 
     @property
     def port(self) -> int:
@@ -87,6 +122,7 @@ class FakeLlm:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body are two writes (keep-alive)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -102,6 +138,7 @@ class FakeLlm:
     def stop(self) -> None:
         if self._server is not None:
             self._server.shutdown()
+            self._server.close_connections()
             self._server.server_close()
             self._server = None
 
@@ -115,6 +152,9 @@ class FakeLlm:
         with self._lock:
             self.requests.clear()
             self.max_in_flight = 0
+        if self._server is not None:
+            with self._server.lock:
+                self._server.accepted = 0
 
     # --- behaviour ---------------------------------------------------------------------
 

@@ -37,6 +37,9 @@ def post_json(
             timeout_s=timeout_s,
             max_bytes=MAX_RESPONSE_BYTES,
             allow_private=allow_private,
+            # a completion changes nothing upstream: after a stale keep-alive it may be sent
+            # again (at worst its tokens are paid twice), unlike a POST tool call
+            replay_safe=True,
         )
     except outbound.OutboundError as exc:
         logger.warning("model call failed", extra={"provider": provider, "error": str(exc)})

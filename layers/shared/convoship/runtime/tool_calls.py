@@ -11,6 +11,8 @@ templated, is one every secret it uses allows (whatever was checked when it was 
 Secret values are decrypted only when a call needs them, and scrubbed from whatever comes
 back, in every spelling (secrets.scrub), so a tool that echoes its credentials cannot leak
 them into the transcript or the reply.
+Calls share the container's keep-alive connections (security/outbound.py); a POST or PATCH
+that may have reached the tool is never sent a second time.
 """
 
 from __future__ import annotations

@@ -1,0 +1,251 @@
+"""Embed chat turns against the loopback model, which answers at once.
+
+The embed chat handler on a published agent: its p50 and p99 are shown against one bare
+model call (the same HTTP exchange with no database, Redis, guardrails or transcript), each
+turn followed by one bare call, so the ratio is the turn's own overhead; the overhead itself
+(p50 minus the bare call's, per round) is judged in milliseconds. Both ride the container's
+kept-alive model connection, as turns do on Lambda; the new connections 100 turns open from
+an empty pool are counted by the loopback model. The CPU time of a turn is the calling
+thread's (time.thread_time: the handler's own work, not the loopback model's, whose threads
+share this process). PostgreSQL and Redis are reached through counting proxies for the round
+trips and the bytes written per turn.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from convoship.core import constants as env
+from convoship_bench.discover import Function
+from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.roundtrips import proxied_url
+from convoship_bench.stack import BenchStack
+from convoship_bench.stats import Summary, paired, percentile
+from convoship_bench.warm import Handler, outcome, use_environment
+from convoship_bench.wire import CountingProxy
+from convoship_dev.lambda_events import LambdaContext
+from convoship_dev.services import PROJECT_ROOT
+
+SECTION = "embed chat turn (model answers at once)"
+REDIS_TARGET = Target("value_max", 1, stat="max")
+DB_TARGET = Target("value_max", 3, stat="max")  # read, reserve, write (issue 10)
+OVERHEAD_TARGET = Target("value_max", 2.5e-3)
+CPU_TARGET = Target("value_max", 3e-3)
+CONNECTIONS_TARGET = Target("value_max", 1, stat="max")
+CONNECTION_TURNS = 100
+EMBED_EVENT = PROJECT_ROOT / "events" / "chat" / "embed_chat.json"
+
+
+def _embed_event(public_token: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(EMBED_EVENT.read_text())
+    event["pathParameters"] = {"public_token": public_token}
+    path = f"/v1/embed/{public_token}/chat"
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    return event
+
+
+def chat_rows(
+    handler: Handler,
+    fn: Function,
+    stack: BenchStack,
+    seeded: dict[str, Any],
+    rounds: int,
+    iterations: int,
+) -> list[Row]:
+    from convoship.llm.openai import OpenAIChat
+    from convoship.llm.types import Message, Sampling
+
+    context = LambdaContext(fn.spec)
+    event = _embed_event(seeded["public_token"])
+    model = OpenAIChat(
+        model="bench-model",
+        base_url=stack.llm_base_url,
+        api_key=None,
+        timeout_s=10,
+        allow_private=True,
+    )
+    bare_messages = [Message("system", "Answer briefly."), Message("user", "Hi")]
+
+    def bare() -> Any:
+        return model.complete(bare_messages, tools=[], sampling=Sampling(0.7, 1024))
+
+    outcomes: set[str] = set()
+    p50s: list[float] = []
+    p99s: list[float] = []
+    base50: list[float] = []
+    base99: list[float] = []
+    cpu: list[float] = []
+    base_cpu: list[float] = []
+    for _ in range(2):  # warm both
+        handler(copy.deepcopy(event), context)
+        bare()
+    for _ in range(rounds):
+        mine: list[float] = []
+        theirs: list[float] = []
+        mine_cpu: list[float] = []
+        theirs_cpu: list[float] = []
+        for _ in range(iterations):
+            payload = copy.deepcopy(event)
+            elapsed, spent, result = _timed_cpu(lambda p=payload: handler(p, context))  # type: ignore[misc]
+            mine.append(elapsed)
+            mine_cpu.append(spent)
+            outcomes.add(outcome(result))
+            elapsed, spent, _ = _timed_cpu(bare)
+            theirs.append(elapsed)
+            theirs_cpu.append(spent)
+        p50s.append(percentile(mine, 50))
+        p99s.append(percentile(mine, 99))
+        base50.append(percentile(theirs, 50))
+        base99.append(percentile(theirs, 99))
+        cpu.append(percentile(mine_cpu, 50))
+        base_cpu.append(percentile(theirs_cpu, 50))
+    shown = "/".join(sorted(outcomes))
+    bare_name = "one bare model call (kept connection)"
+    commit_mode = _synchronous_commit(stack)
+    rows = [
+        Row(
+            SECTION,
+            f"embed chat turn p50 -> {shown}",
+            "s",
+            Summary.of(p50s),
+            baseline_name=bare_name,
+            baseline=Summary.of(base50),
+            ratios=paired(p50s, base50),
+        ),
+        Row(
+            SECTION,
+            f"embed chat turn p99 -> {shown}",
+            "s",
+            Summary.of(p99s),
+            baseline_name=bare_name,
+            baseline=Summary.of(base99),
+            ratios=paired(p99s, base99),
+        ),
+        Row(
+            SECTION,
+            "embed chat turn p50 overhead over the bare model call",
+            "s",
+            Summary.of([mine - theirs for mine, theirs in zip(p50s, base50, strict=True)]),
+            target=OVERHEAD_TARGET,
+            note=f"turn p50 minus bare call p50, per round; synchronous_commit={commit_mode}",
+            details={"synchronous_commit": commit_mode},
+        ),
+        Row(
+            SECTION,
+            "embed chat turn: CPU per turn (handler thread), p50",
+            "s",
+            Summary.of(cpu),
+            baseline_name="one bare model call",
+            baseline=Summary.of(base_cpu),
+            target=CPU_TARGET,
+            figure="CPU",
+        ),
+    ]
+    rows.append(_connection_row(handler, context, event, stack))
+    rows += _chat_wire_rows(handler, context, event, stack, rounds)
+    if shown != "200":
+        for row in rows:
+            row.status, row.note = ERROR, f"the handler answered {shown}"
+    return rows
+
+
+def _timed_cpu(call: Callable[[], Any]) -> tuple[float, float, Any]:
+    """Wall time and this thread's CPU time of one call."""
+    started, cpu_started = time.perf_counter(), time.thread_time()
+    result = call()
+    return time.perf_counter() - started, time.thread_time() - cpu_started, result
+
+
+def _synchronous_commit(stack: BenchStack) -> str:
+    """The setting the turns' transactions run with (as the app role sees it)."""
+    with psycopg.connect(stack.database.app_url, autocommit=True) as conn:
+        row = conn.execute("SHOW synchronous_commit").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
+def _connection_row(
+    handler: Handler, context: Any, event: dict[str, Any], stack: BenchStack
+) -> Row:
+    """New connections to the model over 100 turns, starting from an empty pool."""
+    from convoship.security.outbound import close_idle_connections
+
+    counts = []
+    for _ in range(2):
+        close_idle_connections()
+        stack.llm.reset()
+        for _ in range(CONNECTION_TURNS):
+            handler(copy.deepcopy(event), context)
+        counts.append(stack.llm.connections)
+    return Row(
+        SECTION,
+        f"new model connections per {CONNECTION_TURNS} embed turns",
+        "count",
+        Summary.of(counts),
+        target=CONNECTIONS_TARGET,
+        note="from an empty pool, counted by the loopback model (TCP connections accepted)",
+    )
+
+
+def _chat_wire_rows(
+    handler: Handler, context: Any, event: dict[str, Any], stack: BenchStack, repeats: int
+) -> list[Row]:
+    db_socket = stack.work_dir / "chat-pg-proxy"
+    db_socket.mkdir(exist_ok=True)
+    port = int(stack.pg_socket.name.rsplit(".", 1)[-1])
+    pg_listen = db_socket / f".s.PGSQL.{port}"
+    redis_listen = stack.work_dir / "chat-redis-proxy.sock"
+    db_counts, redis_counts = [], []
+    with (
+        CountingProxy(stack.pg_socket, pg_listen) as pg,
+        CountingProxy(stack.redis_socket, redis_listen) as rd,
+    ):
+        use_environment(
+            {
+                **stack.app_env(proxied_url(stack.database.app_url, db_socket, port)),
+                env.REDIS_URL: f"unix://{redis_listen}",
+            }
+        )
+        from convoship.runtime import ratelimit
+
+        ratelimit.reset()
+        handler(copy.deepcopy(event), context)  # open the connections
+        for _ in range(max(3, repeats)):
+            payload = copy.deepcopy(event)
+            pg.reset()
+            rd.reset()
+            handler(payload, context)
+            db_counts.append(pg.snapshot())
+            redis_counts.append(rd.snapshot())
+    use_environment(stack.app_env())
+    return [
+        Row(
+            SECTION,
+            "embed chat turn: DB round trips",
+            "count",
+            Summary.of([c.round_trips for c in db_counts]),
+            target=DB_TARGET,
+            note="read: 1; reserve the turn and its tokens: 1; write and settle: 1 (COMMITs"
+            " included)",
+            details={"bytes_to_server": [c.bytes_to_server for c in db_counts]},
+        ),
+        Row(
+            SECTION,
+            "embed chat turn: bytes sent to PostgreSQL",
+            "count",
+            Summary.of([c.bytes_to_server for c in db_counts]),
+            note="queries and the rows written (messages, conversation, usage)",
+        ),
+        Row(
+            SECTION,
+            "embed chat turn: Redis round trips",
+            "count",
+            Summary.of([c.round_trips for c in redis_counts]),
+            target=REDIS_TARGET,
+        ),
+    ]
