@@ -81,7 +81,10 @@ def _model_reply(
         vault,
         allow_private=settings.allow_private_network,
     )
-    reply = vault.scrub(outcome.reply, cut=True)  # a reply stopped by its token limit is cut
+    # Whole values only: the model never read one (tool results, error texts and its own
+    # calls are scrubbed before it sees them), so a reply holds one only if the visitor typed
+    # it; scrubbing a tail that merely begins a value would confirm a guess at it.
+    reply = vault.scrub(outcome.reply)
     return reply, outcome.usage.as_dict(), outcome.tool_events
 
 
@@ -157,7 +160,7 @@ def _turn_record(
             {
                 "role": "tool",
                 "content": redact(vault.scrub(event.result.content)),
-                "tool_name": event.name,
+                "tool_name": vault.scrub(event.name),
                 "tool_args": redact(vault.scrub_value(event.args)),
             }
         )
