@@ -12,9 +12,13 @@ what it reserved.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
+
+import psycopg
 
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
@@ -55,6 +59,21 @@ def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
     except ConvoshipError as exc:
         exc.headers.update(headers)
         raise
+
+
+class TurnNotWritten(RuntimeError):
+    """The database refused a value of the turn's own writes: a fault of this service (or of
+    what a model or tool answered, which should have been made storable), not of the request,
+    so it is never the 422 the problem map gives a refused value (an internal error)."""
+
+
+@contextmanager
+def _refused_values_are_ours() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        # from None: the database's message may quote the value, and logs must not hold it
+        raise TurnNotWritten(f"the turn's write was refused (SQLSTATE {exc.sqlstate})") from None
 
 
 def _model_reply(
@@ -106,14 +125,20 @@ def _answer(
     tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
     checks.check_budget(context, conv, today, tokens)
     conversation_id = conv.id if conv else uuid4()
-    reservation = reserve_turn(
-        scope, context, conversation_id, existing=conv is not None, visitor=visitor, tokens=tokens
-    )
+    with _refused_values_are_ours():
+        reservation = reserve_turn(
+            scope,
+            context,
+            conversation_id,
+            existing=conv is not None,
+            visitor=visitor,
+            tokens=tokens,
+        )
     try:
         record, reply, redactions = _turn_record(
             context, request, conv, vault, conversation_id, escalation, visitor, reservation
         )
-        with rls_transaction(**scope.transaction) as conn:
+        with _refused_values_are_ours(), rls_transaction(**scope.transaction) as conn:
             persist_turn(conn, context, scope.channel, record)
     except BaseException:
         if reservation is not None:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from convoship.core.errors import DecryptionFailed
+from convoship.core.json_text import storable
 from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.secrets.refs import SECRET_REF, referenced_secrets, strings_in
 from convoship.secrets.vault import HostRefused, SecretMissing, SecretVault
@@ -41,6 +42,11 @@ class ToolError(Exception):
 class ToolResult:
     content: str  # what the model reads (and the transcript keeps), secrets scrubbed
     ok: bool
+
+    def __post_init__(self) -> None:
+        # A NUL or lone surrogate (a tool's body, an error quoting what the model sent)
+        # becomes U+FFFD, as in replies and tool arguments: the turn can always be written.
+        object.__setattr__(self, "content", storable(self.content))
 
 
 def _arg_text(value: Any) -> str:
