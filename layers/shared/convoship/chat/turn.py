@@ -120,6 +120,8 @@ def _answer(
     if scope.is_embed:
         visitor = checks.check_auth(context, request.origin, request.visitor_token, vault)
     checks.check_visitor(conv, visitor)
+    if conv is None and request.conversation_id is not None:  # judged after RPM and AUTH
+        raise checks.conversation_not_found(request.conversation_id)
     checks.check_limit(context, request.message, conv)
     escalation = checks.escalation(context, request.message, conv)
     tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
