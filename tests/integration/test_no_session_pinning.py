@@ -91,7 +91,7 @@ def test_chat_turns_and_the_degraded_limiter_send_no_set_statement(
     for expected in (
         "reserve_chat_turn",
         "settle_chat_turn",
-        "DELETE FROM ai_agent_turn_reservations",
+        "release_chat_turn",
         "ai_agent_rate_counters",
         "workspace_secrets",
         "set_config('synchronous_commit', 'off', true)",

@@ -22,7 +22,7 @@ import psycopg
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation
 from convoship.chat.scope import ChannelScope
-from convoship.core.errors import ConvoshipError
+from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import logger
 from convoship.db.read_batch import batch_transaction
 from convoship.db.scope import NO_FLUSH_WAIT_SQL
@@ -106,6 +106,8 @@ def reserve_turn(
         return reservation
     if verdict == "not-found":  # gone, or another visitor's: as if it never existed
         raise checks.conversation_not_found(conversation_id)
+    if verdict == "no-agent":  # deleted since the turn read it
+        raise NotFound("the agent was deleted while the turn was starting")
     if verdict == "turns" and limit is not None:
         raise checks.turn_limit_reached(limit)
     if verdict == "conversation-tokens" and budget is not None:
@@ -121,9 +123,7 @@ def release_turn(scope: ChannelScope, reservation: Reservation) -> None:
     try:
         with batch_transaction(**scope.transaction) as conn:
             conn.execute(NO_FLUSH_WAIT_SQL)
-            conn.execute(
-                "DELETE FROM ai_agent_turn_reservations WHERE id = %s", (reservation.id,)
-            ).fetchall()
+            conn.execute("SELECT release_chat_turn(%s)", (reservation.id,)).fetchall()
     except (ConvoshipError, psycopg.Error) as exc:
         logger.warning(
             "turn reservation not released; it lapses by itself",
