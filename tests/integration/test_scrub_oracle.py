@@ -158,3 +158,27 @@ def test_a_prefix_at_the_size_cap_is_cut_like_any_other_text(api: ApiClient, edi
     for guess in (TOOL_SECRET[:12], TOOL_SECRET[:11] + "#"):
         reply = _reflected(api, editor, guess, pad=pad)
         assert reply == f"tool said: HTTP 200\n{'x' * pad}{guess[:5]}\n[response truncated]"
+
+
+def test_the_model_never_reads_a_value_of_the_run_no_call_has_used_yet(
+    api: ApiClient, editor: str, token: Token, workspace: uuid.UUID, fake_llm: Any
+) -> None:
+    """A tool whose service echoes the value of a secret only another tool sends: scrubbed
+    before the model reads it, though no call of this turn has used that secret yet."""
+    admin = token(workspace, "admin")
+    other = "sk-live-Other/Tools-Secret-77"
+    secret = {"name": "OTHER", "value": other, "allowed_hosts": ["127.0.0.1"]}
+    assert api.post("/v1/secrets", token=admin, json=secret).status == 201
+    tool = {
+        "name": "other_tool",
+        "config": {
+            "method": "GET",
+            "url": "http://127.0.0.1:9/x",
+            "headers": {"K": "{{secret:OTHER}}"},
+        },
+    }
+    created(api.post(f"{BASE}/tools", token=editor, json=tool))
+    reply = _reflected(api, editor, f"echoed: {other}")
+    tool_messages = [m for m in fake_llm.requests[-1].body["messages"] if m["role"] == "tool"]
+    assert [m["content"] for m in tool_messages] == ["HTTP 200\nechoed: [secret]"]
+    assert reply == "tool said: HTTP 200\nechoed: [secret]"
