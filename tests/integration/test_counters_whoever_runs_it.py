@@ -190,3 +190,27 @@ def test_deleting_an_agent_still_removes_everything_it_owns(
     assert all(rows(owner_sql, t, workspace) > 0 for t in tables)
     assert api.delete(f"/v1/ai-agents/{SLUG}", token=editor).status == 204
     assert [rows(owner_sql, t, workspace) for t in tables] == [0, 0, 0, 0]
+
+
+def test_an_agent_deleted_before_its_turn_reserves_is_404(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    owner_sql: Conn,
+    fake_llm: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import turn
+
+    editor = token(workspace, "editor")
+    agent = create_agent(api, editor, slug=SLUG)
+    real_check = turn.checks.check_budget
+
+    def deleted_meanwhile(*args: Any) -> None:
+        owner_sql.execute("DELETE FROM ai_agents WHERE id = %s", (agent["id"],))
+        real_check(*args)
+
+    monkeypatch.setattr(turn.checks, "check_budget", deleted_meanwhile)
+    response = chat(api, editor, "hello")
+    assert response.status == 404, response.text
+    assert fake_llm.requests == []
