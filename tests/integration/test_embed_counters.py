@@ -4,7 +4,6 @@ counters cannot be turned back either. (A bug in the public path must not reset 
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 import psycopg
@@ -113,32 +112,32 @@ def test_the_embed_cannot_lower_any_counter(
         app_sql.execute(statement.encode(), {"ws": tenant["workspace"], "agent": tenant["agent"]})
 
 
-def test_the_embed_writes_only_its_own_channels_reservations(
+def test_the_embed_counts_the_agents_whole_day_in_flight(
     app_sql: Conn, owner_sql: Conn, tenant: dict[str, Any]
 ) -> None:
-    playground = uuid.uuid4()
+    """The daily budget is the agent's: a public turn counts the playground's reservations
+    too, though it can neither read nor write the table itself (test_counters_whoever_runs_it)."""
     owner_sql.execute(
         "INSERT INTO ai_agent_turn_reservations (id, workspace_id, agent_id, conversation_id,"
-        " channel, day, tokens, expires_at) VALUES (%s, %s, %s, %s, 'playground', current_date,"
-        " 50, now() + interval '1 minute')",
-        (playground, tenant["workspace"], tenant["agent"], tenant["playground_conversation"]),
+        " channel, day, tokens, expires_at) VALUES (gen_random_uuid(), %s, %s, %s, 'playground',"
+        " (now() AT TIME ZONE 'utc')::date, 50, now() + interval '1 minute')",
+        (tenant["workspace"], tenant["agent"], tenant["playground_conversation"]),
     )
-    # It sees the agent's whole day in flight (the budget is the agent's)...
-    seen = as_embed(app_sql, tenant, "SELECT sum(tokens) AS t FROM ai_agent_turn_reservations")
-    assert seen == [{"t": 150}]
-    # ...but cannot drop the playground's, nor add one there.
-    gone = as_embed(app_sql, tenant, "DELETE FROM ai_agent_turn_reservations RETURNING channel")
-    assert gone == [{"channel": "embed"}]
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        as_embed(
+
+    def reserve(tokens: int) -> Any:
+        rows = as_embed(  # 10 used today (seeded) + 50 + 100 in flight = 160 held
             app_sql,
             tenant,
-            "INSERT INTO ai_agent_turn_reservations (id, workspace_id, agent_id,"
-            " conversation_id, channel, day, tokens, expires_at) VALUES (gen_random_uuid(),"
-            " %s, %s, gen_random_uuid(), 'playground', current_date, 1, now())",
+            "SELECT reserve_chat_turn(gen_random_uuid(), %s, %s, 'embed', gen_random_uuid(),"
+            " false, NULL, %s, NULL, NULL, 180, 60) AS verdict",
             tenant["workspace"],
             tenant["agent"],
+            tokens,
         )
+        return rows[0]["verdict"]
+
+    assert reserve(21) == "day-tokens"
+    assert reserve(20) == "reserved"
 
 
 def test_reserving_checks_the_visitor_too(app_sql: Conn, tenant: dict[str, Any]) -> None:

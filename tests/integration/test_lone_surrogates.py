@@ -114,3 +114,27 @@ def test_a_lone_surrogate_in_a_utf16_or_utf32_body_is_422(
         content_type="application/json",
     )
     assert problem_of(response, 422, "validation")["errors"][0]["loc"] == ["body", "data", "k"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/secrets", {"name": "K", "value": "sk-live-Wr1teOnly-v4lue\ud800"}),
+        ("POST", "/v1/secrets", {"name": "K", "value": {"sk-live-Wr1teOnly-v4lue\ud800": 1}}),
+        (
+            "PATCH",
+            "/v1/workspaces/agent-llm",
+            {"provider": "openai", "api_key": "sk-live-Wr1teOnly-v4lue\udfff"},
+        ),
+    ],
+    ids=["secret value", "a key", "BYOK api_key"],
+)
+def test_the_422_names_where_the_surrogate_is_but_never_quotes_the_value(
+    api: ApiClient, token: Token, workspace: Any, method: str, path: str, body: Any
+) -> None:
+    response = api.request(method, path, token=token(workspace, "owner"), json=body)
+    problem = problem_of(response, 422, "validation")
+    assert problem["errors"][0]["loc"][:2] == ["body", "value" if "secret" in path else "api_key"]
+    assert "surrogate" in problem["errors"][0]["msg"]
+    for piece in ("sk-live", "Wr1teOnly", "v4lue", "\\ud800", "\\udfff"):
+        assert piece not in response.text, piece

@@ -180,9 +180,8 @@ EMBED_VISIBLE = {
     "ai_agent_conversations": 1,
     "ai_agent_messages": 1,
     "ai_agent_usage_daily": 1,
-    "ai_agent_turn_reservations": 1,
     "ai_agent_rate_counters": 1,
-}
+}  # not ai_agent_turn_reservations: only reserve/settle/release_chat_turn touch them
 
 
 def _count(conn: Conn, table: str) -> int:

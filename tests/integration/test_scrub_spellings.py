@@ -142,7 +142,20 @@ def test_each_spelling_is_scrubbed_everywhere(
 
 
 @pytest.mark.parametrize(
-    "spelling", ["raw", "json", "quote", "quote-plus-lower-hex", "base64url", "hex", "upper-case"]
+    "spelling",
+    [
+        "raw",
+        "json",
+        "quote",
+        "quote-plus-lower-hex",
+        "base64url",
+        "hex",
+        "upper-case",
+        "html-twice",
+        "json-percent-json",
+        "zero-width-spaces",
+        "full-width",
+    ],
 )
 def test_a_value_cut_by_the_response_size_cap_is_scrubbed(
     api: ApiClient, editor: str, owner_sql: Conn, fake_llm: Any, spelling: str

@@ -36,8 +36,6 @@ def test_iban_validation_works_with_only_the_kept_stdnum_files(tmp_path: Path) -
         "print(_valid('DE89370400440532013000'), _valid('DE89370400440532013001'), "
         "_valid('GB29NWBK60161331926819'))"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # Then valid IBANs pass and a bad checksum does not
     assert out.stdout.split() == ["True", "False", "True"]

@@ -1,5 +1,5 @@
-"""Scrubbing: every spelling of a value, in any mix of escapes, also at the end of a cut
-text; nothing else touched."""
+"""Scrubbing: every spelling of a value, in any mix of escapes, whole also where a cut splits
+it; nothing else touched, a prefix of a value included."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from convoship.secrets.scrub import MIN_TAIL, SCRUBBED, Scrubber
-from tests.support.spellings import SPELLINGS, VALUE, leaks, spelled
+from convoship.secrets.scrub import SCRUBBED, Scrubber
+from tests.support.spellings import FULL_WIDTH, SPELLINGS, VALUE, leaks, spelled
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -22,29 +22,40 @@ def test_every_spelling_is_scrubbed(spelling: str) -> None:
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
-@pytest.mark.parametrize("fraction", [0.5, 0.75, 0.99])
-def test_a_cut_text_loses_the_start_of_a_value(spelling: str, fraction: float) -> None:
+@pytest.mark.parametrize("fraction", [0.0, 0.5, 0.99])
+def test_a_value_a_cut_splits_goes_whole(spelling: str, fraction: float) -> None:
     whole = spelled(spelling)
-    cut_at = max(MIN_TAIL * 6, int(len(whole) * fraction))  # mid-escape cuts included
-    head = whole[:cut_at]
-    scrubbed = Scrubber([VALUE]).text("the response was: " + head, cut=True)
-    assert scrubbed == "the response was: " + SCRUBBED or (
-        spelling.startswith("base64-") and head not in scrubbed and SCRUBBED in scrubbed
-    )
+    text = "the response was: " + whole + " and more"
+    keep = len("the response was: ") + max(1, int(len(whole) * fraction))
+    scrubbed = Scrubber([VALUE]).text(text, keep=keep)
+    # what the whole text becomes, cut where the original was: no part of a value is left
+    assert Scrubber([VALUE]).text(text).startswith(scrubbed) and leaks(scrubbed) == []
+    # base64 of "user:" + value: the characters that encode "user:" are not the value's
+    assert SCRUBBED in scrubbed or (spelling.startswith("base64-") and scrubbed == text[:keep])
 
 
-def test_a_cut_ending_in_half_an_escape_is_scrubbed_to_the_end() -> None:
-    for tail in ("Sk-Live%2", "Sk-Live%", "Sk-Live\\u00", "Sk-Live\\", "Sk-Live\\u002"):
-        scrubbed = Scrubber([VALUE]).text("x: " + tail, cut=True)
-        assert scrubbed == "x: " + SCRUBBED, tail
+def test_a_cut_keeps_what_comes_before_it_and_nothing_after() -> None:
+    scrub = Scrubber([VALUE])
+    text = "0123456789 " + VALUE + " tail"
+    assert scrub.text(text, keep=5) == "01234"
+    assert scrub.text(text, keep=11) == "0123456789 "
+    assert scrub.text(text, keep=len(text)) == "0123456789 " + SCRUBBED + " tail"
+    assert Scrubber().text(text, keep=5) == "01234"
 
 
-def test_only_a_cut_text_is_scrubbed_at_its_end() -> None:
-    head = VALUE[:12]
-    assert Scrubber([VALUE]).text("x " + head) == "x " + head  # not cut: a mere prefix
-    assert Scrubber([VALUE]).text(head + " and more", cut=True) == head + " and more"
-    short = VALUE[: MIN_TAIL - 1]  # too little of the value to give anything away
-    assert Scrubber([VALUE]).text("x " + short, cut=True) == "x " + short
+@pytest.mark.parametrize("size", [1, 6, 12, len(VALUE) - 1])
+def test_a_prefix_of_a_value_is_left_as_any_other_text(size: int) -> None:
+    """No tail that merely begins a value is scrubbed: that would confirm a guess."""
+    scrub = Scrubber([VALUE])
+    for guess in (VALUE[:size], VALUE[:size].upper(), spelled("quote")[:size]):
+        assert scrub.text("x " + guess) == "x " + guess
+        assert scrub.text("x " + guess + " y", keep=len(guess) + 2) == "x " + guess
+
+
+def test_reach_covers_every_spelling() -> None:
+    scrub = Scrubber([VALUE, "k"])
+    assert scrub.reach >= max(len(spell(VALUE).encode()) for spell in SPELLINGS.values())
+    assert Scrubber().reach == 0
 
 
 @pytest.mark.parametrize(
@@ -53,13 +64,15 @@ def test_only_a_cut_text_is_scrubbed_at_its_end() -> None:
         '{"a": "b\\u00e9\\/c", "url": "https://x.test/?q=a%2Fb+c"}',
         "U2stTGl2ZS9 and dXNlcjpw and 536b2d4c",  # short stretches of encodings
         "sk-live is a word here, and Se cret too",
+        "a &amp; b &#x41; &lt;tag&gt; &nbsp; &bogus; &#99999999; &#xD800; & alone",
+        "Full width text".translate(FULL_WIDTH) + ", e\u0301 and \ufb01, zero\u200bwidth\u00ad",
+        "53:6b:2d:4c 536b2d4c \\x53\\x6b Sk-Live/ %2525 %5Cu00e9 \\u00e9",
         "",
         "plain text with no escapes at all",
     ],
 )
 def test_text_without_the_value_is_left_alone(text: str) -> None:
     assert Scrubber([VALUE]).text(text) == text
-    assert Scrubber([VALUE]).text(text, cut=True) == text
 
 
 def test_values_inside_one_another_and_side_by_side() -> None:

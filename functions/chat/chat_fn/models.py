@@ -5,13 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+
+def _no_nul(value: str) -> str:
+    """Refused here, before the model runs: no text column could store it afterwards."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
 
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: Annotated[str, Field(min_length=1)]
+    message: Annotated[str, Field(min_length=1), AfterValidator(_no_nul)]
     conversation_id: UUID | None = None
 
 

@@ -20,6 +20,7 @@ from convoship.core.errors import (
     Unauthorized,
     ValidationFailed,
 )
+from convoship.core.json_text import storable
 from convoship.core.observability import logger, metrics
 from convoship.runtime.ratelimit import check_agent_rpm
 from convoship.runtime.ratelimit_postgres import CounterScope
@@ -97,7 +98,11 @@ def check_auth(
     except InvalidVisitorToken as exc:
         raise Unauthorized(f"the visitor token is not valid: {exc}") from None
     visitor = claims.get("sub")
-    if not isinstance(visitor, str) or not 1 <= len(visitor) <= MAX_VISITOR_CHARS:
+    if (
+        not isinstance(visitor, str)
+        or not 1 <= len(visitor) <= MAX_VISITOR_CHARS
+        or storable(visitor) != visitor  # a NUL or lone surrogate: no text column takes it
+    ):
         raise Unauthorized("the visitor token needs a sub claim naming the visitor")
     return visitor
 

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 from convoship.chat.scope import ChannelScope
-from convoship.core.errors import NotFound
 from convoship.db.connection import Connection
 
 HISTORY_MESSAGES = 50  # earlier user/assistant messages the model sees
@@ -29,7 +28,9 @@ def queue_conversation(
     conn: Connection, scope: ChannelScope, conversation_id: UUID | None
 ) -> Callable[[], tuple[Conversation | None, int]]:
     """Queue the conversation, its recent messages and today's usage; a thunk reads them
-    as (conversation or None for a new one, tokens the agent used today)."""
+    as (conversation, or None for a new one or one that does not exist, tokens the agent
+    used today). An unknown id raises nothing here: the turn answers 404 for it only after
+    RPM and AUTH, where the contract puts the conversation (chat/turn.py)."""
     agent = scope.agent_sql
     params = {**scope.params, "cid": conversation_id, "channel": scope.channel}
     conversation = None
@@ -54,18 +55,19 @@ def queue_conversation(
 
     def read() -> tuple[Conversation | None, int]:
         today = usage.fetchone()
-        found = None
-        if conversation is not None and messages is not None:
-            row = conversation.fetchone()
-            history = messages.fetchall()
-            if row is None:
-                raise NotFound(f"no conversation {conversation_id} on this agent")
-            tokens = int(row["usage"].get("input_tokens", 0)) + int(
-                row["usage"].get("output_tokens", 0)
-            )
-            found = Conversation(
-                row["id"], row["status"], row["turns"], tokens, history, row["visitor_sub"]
-            )
-        return found, int(today["tokens"]) if today else 0
+        spent = int(today["tokens"]) if today else 0
+        if conversation is None or messages is None:
+            return None, spent
+        row = conversation.fetchone()
+        history = messages.fetchall()
+        if row is None:
+            return None, spent
+        tokens = int(row["usage"].get("input_tokens", 0)) + int(
+            row["usage"].get("output_tokens", 0)
+        )
+        found = Conversation(
+            row["id"], row["status"], row["turns"], tokens, history, row["visitor_sub"]
+        )
+        return found, spent
 
     return read

@@ -22,9 +22,10 @@ import psycopg
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation
 from convoship.chat.scope import ChannelScope
-from convoship.core.errors import ConvoshipError
+from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import logger
 from convoship.db.read_batch import batch_transaction
+from convoship.db.scope import NO_FLUSH_WAIT_SQL
 from convoship.runtime.snapshot import AgentSnapshot, RunContext
 
 # Longer than any turn can live: the chat function's timeout is 30 s (template.yaml), and
@@ -33,8 +34,7 @@ from convoship.runtime.snapshot import AgentSnapshot, RunContext
 RESERVATION_TTL_S = 120
 # A reservation need not survive a server crash: the WAL of anything committed after it is
 # lost with it, and its turn then fails to settle (503) and writes nothing. So its commit
-# does not wait for the WAL flush (about 2 ms of a turn on this disk).
-NO_FLUSH_WAIT = "SET LOCAL synchronous_commit TO off"
+# does not wait for the WAL flush (about 2 ms of a turn on this disk): NO_FLUSH_WAIT_SQL.
 BYTES_PER_TOKEN = 3  # cautious: English runs about 4 characters per token
 TOKENS_PER_MESSAGE = 4  # role and framing
 
@@ -94,7 +94,7 @@ def reserve_turn(
         "ttl": RESERVATION_TTL_S,
     }
     with batch_transaction(**scope.transaction) as conn:
-        conn.execute(NO_FLUSH_WAIT)
+        conn.execute(NO_FLUSH_WAIT_SQL)
         row = conn.execute(
             "SELECT reserve_chat_turn(%(id)s, %(ws)s, %(agent)s, %(channel)s, %(conv)s,"
             " %(existing)s, %(visitor)s, %(tokens)s, %(turns)s, %(conv_tokens)s,"
@@ -106,6 +106,8 @@ def reserve_turn(
         return reservation
     if verdict == "not-found":  # gone, or another visitor's: as if it never existed
         raise checks.conversation_not_found(conversation_id)
+    if verdict == "no-agent":  # deleted since the turn read it
+        raise NotFound("the agent was deleted while the turn was starting")
     if verdict == "turns" and limit is not None:
         raise checks.turn_limit_reached(limit)
     if verdict == "conversation-tokens" and budget is not None:
@@ -120,10 +122,8 @@ def release_turn(scope: ChannelScope, reservation: Reservation) -> None:
     lapses by itself; the turn's own failure is what the caller reports."""
     try:
         with batch_transaction(**scope.transaction) as conn:
-            conn.execute(NO_FLUSH_WAIT)
-            conn.execute(
-                "DELETE FROM ai_agent_turn_reservations WHERE id = %s", (reservation.id,)
-            ).fetchall()
+            conn.execute(NO_FLUSH_WAIT_SQL)
+            conn.execute("SELECT release_chat_turn(%s)", (reservation.id,)).fetchall()
     except (ConvoshipError, psycopg.Error) as exc:
         logger.warning(
             "turn reservation not released; it lapses by itself",

@@ -12,9 +12,13 @@ what it reserved.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
+
+import psycopg
 
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
@@ -57,6 +61,21 @@ def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
         raise
 
 
+class TurnNotWritten(RuntimeError):
+    """The database refused a value of the turn's own writes: a fault of this service (or of
+    what a model or tool answered, which should have been made storable), not of the request,
+    so it is never the 422 the problem map gives a refused value (an internal error)."""
+
+
+@contextmanager
+def _refused_values_are_ours() -> Iterator[None]:
+    try:
+        yield
+    except (psycopg.DataError, psycopg.IntegrityError) as exc:
+        # from None: the database's message may quote the value, and logs must not hold it
+        raise TurnNotWritten(f"the turn's write was refused (SQLSTATE {exc.sqlstate})") from None
+
+
 def _model_reply(
     context: RunContext, request: ChatRequest, conv: Conversation | None, vault: SecretVault
 ) -> tuple[str, dict[str, int], list[Any]]:
@@ -81,7 +100,10 @@ def _model_reply(
         vault,
         allow_private=settings.allow_private_network,
     )
-    reply = vault.scrub(outcome.reply, cut=True)  # a reply stopped by its token limit is cut
+    # Whole values only: the model never read one (tool results, error texts and its own
+    # calls are scrubbed before it sees them), so a reply holds one only if the visitor typed
+    # it; scrubbing a tail that merely begins a value would confirm a guess at it.
+    reply = vault.scrub(outcome.reply)
     return reply, outcome.usage.as_dict(), outcome.tool_events
 
 
@@ -98,19 +120,27 @@ def _answer(
     if scope.is_embed:
         visitor = checks.check_auth(context, request.origin, request.visitor_token, vault)
     checks.check_visitor(conv, visitor)
+    if conv is None and request.conversation_id is not None:  # judged after RPM and AUTH
+        raise checks.conversation_not_found(request.conversation_id)
     checks.check_limit(context, request.message, conv)
     escalation = checks.escalation(context, request.message, conv)
     tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
     checks.check_budget(context, conv, today, tokens)
     conversation_id = conv.id if conv else uuid4()
-    reservation = reserve_turn(
-        scope, context, conversation_id, existing=conv is not None, visitor=visitor, tokens=tokens
-    )
+    with _refused_values_are_ours():
+        reservation = reserve_turn(
+            scope,
+            context,
+            conversation_id,
+            existing=conv is not None,
+            visitor=visitor,
+            tokens=tokens,
+        )
     try:
         record, reply, redactions = _turn_record(
             context, request, conv, vault, conversation_id, escalation, visitor, reservation
         )
-        with rls_transaction(**scope.transaction) as conn:
+        with _refused_values_are_ours(), rls_transaction(**scope.transaction) as conn:
             persist_turn(conn, context, scope.channel, record)
     except BaseException:
         if reservation is not None:
@@ -157,7 +187,7 @@ def _turn_record(
             {
                 "role": "tool",
                 "content": redact(vault.scrub(event.result.content)),
-                "tool_name": event.name,
+                "tool_name": vault.scrub(event.name),
                 "tool_args": redact(vault.scrub_value(event.args)),
             }
         )

@@ -53,24 +53,20 @@ def spells_a_surrogate(data: bytes) -> bool:
     return _SPELLED_SURROGATE.search(data) is not None
 
 
-def escaped(text: str) -> str:
-    """text with its lone surrogates spelled out (`\\ud800`), printable in a message."""
-    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
-
-
 def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:
     """Where a lone surrogate in a parsed JSON value is (loc extended), and a message; None
-    when there is none. Iterative: the value may nest as deep as json would parse."""
+    when there is none. Iterative: the value may nest as deep as json would parse. The
+    message names the place only, never the text: it may be a write-only secret value."""
     todo: list[tuple[Any, Loc]] = [(value, loc)]
     while todo:
         item, where = todo.pop()
         if isinstance(item, str):
             if _LONE_SURROGATE.search(item):
-                return where, f"contains a lone UTF-16 surrogate: {escaped(item)[:80]!r}"
+                return where, "contains a lone UTF-16 surrogate"
         elif isinstance(item, dict):
             for key, child in item.items():
                 if _LONE_SURROGATE.search(key):
-                    return where, f"key {escaped(key)[:80]!r} contains a lone UTF-16 surrogate"
+                    return where, "a key here contains a lone UTF-16 surrogate"
                 todo.append((child, [*where, key]))
         elif isinstance(item, list):
             todo += [(child, [*where, index]) for index, child in enumerate(item)]

@@ -8,6 +8,9 @@ from uuid import UUID
 # set_config(..., true) is SET LOCAL ROLE by another name; the request path sends no SET
 # statement at all, which RDS Proxy would answer by pinning the client's session.
 EMBED_ROLE_SQL = "SELECT set_config('role', 'convoship_embed', true)"
+# A short write that may be lost in a server crash (a turn's reservation, a rate count)
+# commits without waiting for the WAL flush: SET LOCAL synchronous_commit by another name.
+NO_FLUSH_WAIT_SQL = "SELECT set_config('synchronous_commit', 'off', true)"
 
 
 def scope_of(workspace_id: UUID | str | None, public_token: str | None) -> tuple[str, str]:

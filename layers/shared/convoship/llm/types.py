@@ -56,14 +56,22 @@ class ChatModel(Protocol):
     ) -> Completion: ...
 
 
+MAX_TOKENS_PER_CALL = 2**31 - 1  # what one call may claim; sums of them stay in a bigint
+
+
+def _claimed(tokens: int) -> int:
+    """A provider's token count, as it can be billed: never negative, never past a column."""
+    return min(max(tokens, 0), MAX_TOKENS_PER_CALL)
+
+
 @dataclass
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
 
     def add(self, completion: Completion) -> None:
-        self.input_tokens += completion.input_tokens
-        self.output_tokens += completion.output_tokens
+        self.input_tokens += _claimed(completion.input_tokens)
+        self.output_tokens += _claimed(completion.output_tokens)
 
     def as_dict(self) -> dict[str, int]:
         return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens}

@@ -94,7 +94,7 @@ def run_eval(
     allow_private: bool,
 ) -> dict[str, Any]:
     turn = run_turn(model, agent, [], case["input"], vault, allow_private=allow_private)
-    output = vault.scrub(turn.reply, cut=True)
+    output = vault.scrub(turn.reply)  # whole values only, as chat replies (chat/turn.py)
     checks = []
     for assertion in case["assertions"]:
         passed, reason = judge(model, assertion["type"], assertion["value"], output)

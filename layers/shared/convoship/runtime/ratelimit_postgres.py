@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from convoship.db.read_batch import batch_transaction
+from convoship.db.scope import NO_FLUSH_WAIT_SQL
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def count_in_postgres(
         "seen": redis_seen,
     }
     with batch_transaction(**scope.transaction) as conn:
-        conn.execute("SET LOCAL synchronous_commit TO off")  # a count may die with a crash
+        conn.execute(NO_FLUSH_WAIT_SQL)  # a count may die with a crash
         row = conn.execute(_COUNT, params).fetchone()
     assert row is not None  # an upsert always returns its row
     return int(row["count"])

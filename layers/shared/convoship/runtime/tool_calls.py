@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from convoship.core.errors import DecryptionFailed
+from convoship.core.json_text import storable
 from convoship.runtime.tool_args import args_problem
 from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.secrets.refs import SECRET_REF, referenced_secrets, strings_in
@@ -44,6 +45,11 @@ class ToolError(Exception):
 class ToolResult:
     content: str  # what the model reads (and the transcript keeps), secrets scrubbed
     ok: bool
+
+    def __post_init__(self) -> None:
+        # A NUL or lone surrogate (a tool's body, an error quoting what the model sent)
+        # becomes U+FFFD, as in replies and tool arguments: the turn can always be written.
+        object.__setattr__(self, "content", storable(self.content))
 
 
 def _arg_text(value: Any) -> str:
@@ -111,6 +117,7 @@ def call_http_tool(
 ) -> ToolResult:
     """Call one tool (a stored tool row or snapshot) with the model's arguments."""
     try:
+        vault.know_every_value()  # whatever comes back is scrubbed of every value
         if args is None:
             raise ToolError("the arguments must be a JSON object")
         problem = args_problem(tool.get("input_schema") or {"type": "object"}, args)
@@ -124,7 +131,7 @@ def call_http_tool(
             headers={"accept": "application/json, text/plain;q=0.9, */*;q=0.1", **headers},
             body=body,
             timeout_s=config.timeout_s,
-            max_bytes=MAX_RESPONSE_CHARS,
+            max_bytes=MAX_RESPONSE_CHARS + vault.reach,  # a value the cap splits is read whole
             allow_private=allow_private,
             truncate=True,
         )
@@ -136,9 +143,7 @@ def call_http_tool(
         return ToolResult("error: a workspace secret this tool uses cannot be read", ok=False)
     except outbound.OutboundError as exc:
         return ToolResult(vault.scrub(f"error: the call failed: {exc}"), ok=False)
-    ok = 200 <= response.status < 300
-    text = vault.scrub(f"HTTP {response.status}\n{_text(response)}", cut=response.truncated)
-    return ToolResult(text + ("\n[response truncated]" if response.truncated else ""), ok=ok)
+    return ToolResult(_scrubbed_text(response, vault), ok=200 <= response.status < 300)
 
 
 def _saved_config(config: Any) -> HttpToolConfig:
@@ -152,8 +157,14 @@ def _saved_config(config: Any) -> HttpToolConfig:
         raise ToolError(f"refused: this tool's saved config is not valid ({where})") from None
 
 
-def _text(response: outbound.OutboundResponse) -> str:
-    """The body as text; a cut body loses the bytes of a character it cut in two."""
-    if not response.truncated:
-        return response.text()
-    return codecs.getincrementaldecoder("utf-8")("replace").decode(response.body, final=False)
+def _scrubbed_text(response: outbound.OutboundResponse, vault: SecretVault) -> str:
+    """What the model reads: the status and the body as text, scrubbed. A body over the
+    cap is scrubbed whole as read (up to vault.reach bytes past the cap), then cut at the
+    cap, so a value the cap splits goes whole; the cut loses a character it splits."""
+    head = f"HTTP {response.status}\n"
+    if len(response.body) <= MAX_RESPONSE_CHARS and not response.truncated:
+        return vault.scrub(head + response.text())
+    decoder = codecs.getincrementaldecoder("utf-8")("replace")
+    kept = head + decoder.decode(response.body[:MAX_RESPONSE_CHARS])
+    rest = decoder.decode(response.body[MAX_RESPONSE_CHARS:], final=not response.truncated)
+    return vault.scrub(kept + rest, keep=len(kept)) + "\n[response truncated]"

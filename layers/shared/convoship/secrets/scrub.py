@@ -1,144 +1,39 @@
 """Scrubbing secret values from text in every spelling a service may echo them in.
 
 Rather than listing every escaped form of a value, the text is also read through decoded
-views, each remembering where its characters came from: JSON string escapes (`\\"`, `\\/`,
-`\\u00E9`, in any mix, and JSON inside a JSON string), percent-encoding (either hex case,
-`+` as a space or not) and JSON then percent-encoding. Matches are case-insensitive (a
-host name comes back lower-cased), so letter case, `%2f`/`%2F` and `\\u00e9`/`\\u00E9` need
-no list of their own. Encodings that are not per-character escapes are searched as
-needles: hex, and base64 / base64url (the stretch of the encoding the value alone
+views (secrets.views: JSON escapes in any mix and JSON inside JSON, percent-encoding once
+or twice, HTML character references, JSON then percent then JSON, and a loose reading
+without whitespace or invisible characters, NFKC-normalised), each mapping back to the
+original. Matches are case-insensitive (a host name comes back lower-cased), so letter
+case, `%2f`/`%2F` and `\\u00e9`/`\\u00E9` need no list of their own. Encodings that are not
+per-character escapes are searched as needles: hex (bare, with `:` or `-` between bytes,
+as `\\x73` escapes), and base64 / base64url (the stretch of the encoding the value alone
 determines, at each of the three byte alignments, so it is found inside
 `base64("user:" + value)` too, padded or not).
 
+Only whole values are scrubbed, never a text's tail that merely begins one: what replaces a
+value must say nothing about a guess that is not the value. A text that must be cut (a
+tool response over its size cap) is scrubbed whole first, then cut (`keep`): a value that
+starts before the cut goes whole, so none of it is left behind. The text read must then
+reach `Scrubber.reach` characters past the cut.
+
 Every search is `str.find` on folded text, moving past each match: linear in the text.
-A cut text (a truncated tool response, a reply stopped by its token limit) may end in the
-first part of a value: `cut=True` scrubs a tail that begins a needle, ignoring a trailing
-half escape (`%2`, `\\u00`).
 """
 
 from __future__ import annotations
 
 import base64
-import re
-from bisect import bisect_left
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
+from convoship.secrets.views import fold, loosened, views
+
 SCRUBBED = "[secret]"
-MIN_TAIL = 6  # a cut tail shorter than this gives too little away to be worth scrubbing
 _MIN_ENCODED = 8  # shorter base64 stretches would match unrelated text
-_JSON_ESCAPE = re.compile(r'\\(?:u[0-9A-Fa-f]{4}|["\\/bfnrt])')
-_JSON_SIMPLE = {
-    '"': '"',
-    "\\": "\\",
-    "/": "/",
-    "b": "\b",
-    "f": "\f",
-    "n": "\n",
-    "r": "\r",
-    "t": "\t",
-}
-_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
-_PERCENT_PLUS = re.compile(r"%[0-9A-Fa-f]{2}|\+")
-_PARTIAL_ESCAPE = re.compile(r"(?:%[0-9A-Fa-f]?|\\(?:u[0-9A-Fa-f]{0,3})?)\Z")
-
-
-class _Fold(dict[int, str]):
-    """Lower case, one character for one (str.lower turns a few into two)."""
-
-    def __missing__(self, code: int) -> str:
-        lowered = chr(code).lower()
-        self[code] = folded = lowered if len(lowered) == 1 else chr(code)
-        return folded
-
-
-_FOLD = _Fold()
-
-
-def fold(text: str) -> str:
-    return text.lower() if text.isascii() else text.translate(_FOLD)
-
-
-def _json_char(match: re.Match[str]) -> str:
-    escape = match.group(0)
-    return chr(int(escape[2:], 16)) if escape[1] == "u" else _JSON_SIMPLE[escape[1]]
-
-
-def _percent_char(match: re.Match[str]) -> str:
-    return " " if match.group(0) == "+" else chr(int(match.group(0)[1:], 16))
-
-
-class _View:
-    """text with every escape matched by pattern decoded to one character, folded; spans
-    of the view map back to spans of the source (and through it to the original)."""
-
-    def __init__(
-        self,
-        source: str,
-        pattern: re.Pattern[str] | None = None,
-        decode: Callable[[re.Match[str]], str] | None = None,
-        parent: _View | None = None,
-    ) -> None:
-        self.parent = parent
-        self.escapes: list[int] = []  # view index of each decoded escape
-        self.starts: list[int] = []  # its span in the source
-        self.ends: list[int] = []
-        self.shift: list[int] = [0]  # source chars minus view chars before each escape
-        if pattern is None or decode is None:
-            self.raw = source
-            self.text = fold(source)
-            return
-        pieces: list[str] = []
-        last = size = 0
-        for match in pattern.finditer(source):
-            pieces.append(source[last : match.start()])
-            size += match.start() - last
-            pieces.append(decode(match))
-            self.escapes.append(size)
-            self.starts.append(match.start())
-            self.ends.append(match.end())
-            self.shift.append(self.shift[-1] + match.end() - match.start() - 1)
-            size += 1
-            last = match.end()
-        pieces.append(source[last:])
-        self.raw = "".join(pieces)  # decoded; text is what is searched
-        self.text = fold(self.raw)
-
-    def _start(self, index: int) -> int:
-        k = bisect_left(self.escapes, index)
-        if k < len(self.escapes) and self.escapes[k] == index:
-            return self.starts[k]
-        return index + self.shift[k]
-
-    def _end(self, index: int) -> int:
-        """Where view character index - 1 ends in the source."""
-        k = bisect_left(self.escapes, index - 1)
-        if k < len(self.escapes) and self.escapes[k] == index - 1:
-            return self.ends[k]
-        return index + self.shift[k]
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        """The original span of view[start:end]."""
-        span = (self._start(start), self._end(end))
-        return self.parent.span(*span) if self.parent is not None else span
-
-
-def _views(text: str) -> list[_View]:
-    """The text as written and as decoded: JSON (up to three levels: JSON in a JSON string
-    in a JSON string), percent-encoding, and JSON then percent-encoding."""
-    views = [_View(text)]
-    json_view = views[0]
-    for _ in range(3):
-        if "\\" not in json_view.raw:
-            break
-        json_view = _View(json_view.raw, _JSON_ESCAPE, _json_char, parent=json_view)
-        views.append(json_view)
-    if "%" in text or "+" in text:
-        views.append(_View(text, _PERCENT, _percent_char))
-        views.append(_View(text, _PERCENT_PLUS, _percent_char))
-    if json_view is not views[0] and ("%" in json_view.raw or "+" in json_view.raw):
-        views.append(_View(json_view.raw, _PERCENT_PLUS, _percent_char, parent=json_view))
-    return views
+# The longest spelling found, in UTF-8 bytes per byte of the value: HTML escaped twice
+# (`"` as `&amp;quot;`) takes 10; JSON inside JSON, percent-encoding twice and hex escapes
+# less. What `reach` promises for a cut text.
+SPELLING_BYTES_PER_BYTE = 16
 
 
 def _base64_stretches(data: bytes) -> set[str]:
@@ -155,18 +50,6 @@ def _base64_stretches(data: bytes) -> set[str]:
     return stretches
 
 
-def needles(value: str) -> dict[str, int]:
-    """What to look for, folded, in the decoded views of a text, for one value; each with
-    the length a cut tail must have to be scrubbed (MIN_TAIL characters of the value)."""
-    data = value.encode("utf-8", "surrogatepass")
-    found = {value: MIN_TAIL, data.decode("latin-1"): MIN_TAIL, data.hex(): 2 * MIN_TAIL}
-    if any(ord(c) > 0xFFFF for c in value):  # \ud83d\ude00: a JSON view yields surrogates
-        found["".join(_utf16(c) for c in value)] = MIN_TAIL
-    for stretch in _base64_stretches(data):
-        found[stretch] = 4 * MIN_TAIL // 3
-    return {fold(n): tail for n, tail in found.items() if n}
-
-
 def _utf16(char: str) -> str:
     code = ord(char)
     if code <= 0xFFFF:
@@ -174,52 +57,71 @@ def _utf16(char: str) -> str:
     return chr(0xD7C0 + (code >> 10)) + chr(0xDC00 | code & 0x3FF)
 
 
-def _tail_start(view: str, needle: str, min_tail: int) -> int | None:
-    """Where the longest tail of view that begins needle (at least min_tail long) starts."""
-    if len(needle) <= min_tail:
-        return None
-    window = max(0, len(view) - len(needle) + 1)
-    anchor = needle[:min_tail]
-    at = view.find(anchor, window)
-    while at >= 0:
-        if needle.startswith(view[at:]):
-            return at
-        at = view.find(anchor, at + 1)
-    return None
+def needles(value: str) -> set[str]:
+    """What to look for, folded, in the exact views of a text, for one value."""
+    data = value.encode("utf-8", "surrogatepass")
+    pairs = [f"{byte:02x}" for byte in data]
+    found = {
+        value,
+        data.decode("latin-1"),  # its UTF-8 bytes read as Latin-1, or as `\x73` escapes
+        data.hex(),
+        ":".join(pairs),
+        "-".join(pairs),
+        "".join(f"\\x{pair}" for pair in pairs),
+    }
+    if any(ord(c) > 0xFFFF for c in value):  # \ud83d\ude00: a JSON view yields surrogates
+        found.add("".join(_utf16(c) for c in value))
+    found |= _base64_stretches(data)
+    return {fold(n) for n in found if n}
 
 
-def scrub_text(text: str, needle_tails: dict[str, int], *, cut: bool = False) -> str:
-    """text with every occurrence of every needle, in every view, replaced by SCRUBBED."""
-    if not needle_tails or not text:
-        return text
-    rest = ""
-    if cut and (partial := _PARTIAL_ESCAPE.search(text)) is not None:
-        text, rest = text[: partial.start()], text[partial.start() :]
+def loose_needles(exact: Iterable[str]) -> set[str]:
+    """The needles of loose views: each exact needle read as a loose view reads text."""
+    return {n for n in (fold(loosened(needle)) for needle in exact) if n}
+
+
+def reach(value: str) -> int:
+    """How many bytes of text one spelling of value may take, at most."""
+    return SPELLING_BYTES_PER_BYTE * len(value.encode("utf-8", "surrogatepass"))
+
+
+def _spans(text: str, exact: frozenset[str], loose: frozenset[str]) -> list[list[int]]:
+    """Where any needle occurs, in any view, as merged spans of text."""
     spans: list[tuple[int, int]] = []
-    for view in _views(text):
-        for needle, min_tail in needle_tails.items():
-            at = view.text.find(needle)
-            while at >= 0:
-                spans.append(view.span(at, at + len(needle)))
-                at = view.text.find(needle, at + len(needle))
-            if cut and (start := _tail_start(view.text, needle, min_tail)) is not None:
-                spans.append((view.span(start, len(view.text))[0], len(text)))
-                rest = ""
-    if not spans:
-        return text + rest
+    exact_views, loose_views = views(text)
+    for group, group_needles in ((exact_views, exact), (loose_views, loose)):
+        for view in group:
+            for needle in group_needles:
+                at = view.text.find(needle)
+                while at >= 0:
+                    spans.append(view.span(at, at + len(needle)))
+                    at = view.text.find(needle, at + len(needle))
     merged: list[list[int]] = []
     for start, end in sorted(spans):
         if merged and start <= merged[-1][1]:
             merged[-1][1] = max(merged[-1][1], end)
         else:
             merged.append([start, end])
+    return merged
+
+
+def scrub_text(
+    text: str, exact: frozenset[str], loose: frozenset[str], *, keep: int | None = None
+) -> str:
+    """text with every occurrence of every needle, in every view, replaced by SCRUBBED;
+    keep: only what text[:keep] becomes (a value that starts before keep goes whole)."""
+    if not exact or not text:
+        return text if keep is None else text[:keep]
+    limit = len(text) if keep is None else keep
     out: list[str] = []
     position = 0
-    for start, end in merged:
+    for start, end in _spans(text, exact, loose):
+        if start >= limit:
+            break
         out += [text[position:start], SCRUBBED]
         position = end
-    out.append(text[position:])
-    return "".join(out) + rest
+    out.append(text[position:limit] if position < limit else "")
+    return "".join(out)
 
 
 class Scrubber:
@@ -227,23 +129,32 @@ class Scrubber:
     that scrub meanwhile see the old set or the new one, never half of one."""
 
     def __init__(self, values: Iterable[str] = ()) -> None:
-        self._needles: dict[str, int] = {}
+        self._needles: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self.reach = 0  # bytes: the longest spelling of any value added
         for value in values:
             self.add(value)
 
     def add(self, value: str) -> None:
         if value:
-            self._needles = {**self._needles, **needles(value)}
+            exact = needles(value)
+            self._needles = (
+                self._needles[0] | exact,
+                self._needles[1] | loose_needles(exact),
+            )
+            self.reach = max(self.reach, reach(value))
 
     def __bool__(self) -> bool:
-        return bool(self._needles)
+        return bool(self._needles[0])
 
-    def text(self, text: str, *, cut: bool = False) -> str:
-        return scrub_text(text, self._needles, cut=cut) if self._needles else text
+    def text(self, text: str, *, keep: int | None = None) -> str:
+        exact, loose = self._needles
+        if not exact:
+            return text if keep is None else text[:keep]
+        return scrub_text(text, exact, loose, keep=keep)
 
     def json(self, value: Any) -> Any:
         """A JSON value with every string in it scrubbed, keys included."""
-        if not self._needles:
+        if not self._needles[0]:
             return value
         if isinstance(value, str):
             return self.text(value)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
+from convoship.core.errors import DecryptionFailed
 from convoship.db.read_batch import read_transaction
 from convoship.secrets.hosts import host_allowed
 from convoship.secrets.scrub import SCRUBBED, Scrubber
@@ -33,7 +34,9 @@ class SecretVault:
 
     Nothing is read until a value is needed: most chat turns call no tool, so they pay
     neither the query nor a decryption. The first need reads every referenced ciphertext in
-    one short transaction of the run's scope; values are decrypted one by one, on use.
+    one short transaction of the run's scope; values are decrypted on use, and all of them
+    before a tool is called (know_every_value), so that whatever a tool answers is
+    scrubbed of every value before the model reads it.
     Thread-safe: the publish gate's evals share one vault.
     """
 
@@ -78,10 +81,26 @@ class SecretVault:
             self._values[name] = value
         return self._values[name]
 
-    def scrub(self, text: str, *, cut: bool = False) -> str:
-        """text with every spelling of every value used so far replaced; cut: the text may
-        end in the middle of a value (a truncated response), so such a tail goes too."""
-        return self._scrubber.text(text, cut=cut)
+    def know_every_value(self) -> None:
+        """Decrypt every value the run may use, so that scrubbing knows them all before
+        anything that could echo one (a tool's response) reaches the model. Values that
+        are missing or cannot be read are skipped: no call can use them either."""
+        for name in self._names:
+            try:
+                self.get(name)
+            except (SecretMissing, DecryptionFailed):
+                continue
+
+    @property
+    def reach(self) -> int:
+        """Bytes: the longest spelling of any value known (scrub's `keep` needs this much
+        text past the cut)."""
+        return self._scrubber.reach
+
+    def scrub(self, text: str, *, keep: int | None = None) -> str:
+        """text with every spelling of every value known replaced; keep: only what
+        text[:keep] becomes, a value that starts before keep scrubbed whole."""
+        return self._scrubber.text(text, keep=keep)
 
     def scrub_value(self, value: Any) -> Any:
         """A JSON value with every string in it scrubbed, keys included."""

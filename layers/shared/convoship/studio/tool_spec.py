@@ -25,12 +25,30 @@ ARG_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
 _SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
 
 
+# Set by the HTTP client, never by a tool (nor Host, below): they frame the message or
+# concern one hop, and a tool setting them could smuggle a second request past the allowed
+# host or desynchronise the connection.
+_CLIENT_HEADERS = frozenset(
+    {
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "upgrade",
+        "te",
+        "trailer",
+        "keep-alive",
+    }
+)
+
+
 def _headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
         if not _HEADER_NAME.match(name):
             raise ValueError(f"{name!r} is not a valid header name")
         if name.lower() == "host":  # the url's host, whose secrets are checked, names it
             raise ValueError("the Host header comes from the url and cannot be set")
+        if name.lower() in _CLIENT_HEADERS or name.lower().startswith("proxy-"):
+            raise ValueError(f"the {name} header is set by the HTTP client and cannot be set")
         if "\r" in value or "\n" in value or len(value) > 8192:
             raise ValueError(f"header {name}: value must be one line of at most 8192 characters")
     return headers

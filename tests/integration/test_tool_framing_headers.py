@@ -1,0 +1,113 @@
+"""A tool may not set the headers that frame the HTTP message or concern one hop
+(`Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`, `TE`, `Trailer`,
+`Keep-Alive`, `Proxy-*`, and `Host`): they could smuggle a second request past the allowed
+host or desynchronise the connection. Refused at save (422) and, for a config stored
+before, at call time, before anything is sent."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
+from tests.support.agents import SLUG, Conn, Token, create_agent, error_locs, problem_of
+from tests.support.api_client import ApiClient
+from tests.support.chat import chat
+from tests.support.http_servers import RecordingServer
+
+TOOLS = f"/v1/ai-agents/{SLUG}/tools"
+FRAMING = [
+    "Content-Length",
+    "content-length",
+    "Transfer-Encoding",
+    "Connection",
+    "Upgrade",
+    "TE",
+    "Trailer",
+    "Keep-Alive",
+    "Proxy-Authorization",
+    "proxy-connection",
+    "Host",
+]
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    recording = RecordingServer()
+    yield recording
+    recording.stop()
+
+
+@pytest.fixture
+def editor(
+    api: ApiClient,
+    token: Token,
+    workspace: uuid.UUID,
+    fake_llm: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+    editor = str(token(workspace, "editor"))
+    create_agent(api, editor, slug=SLUG)
+    return editor
+
+
+def _tool(url: str, header: str) -> dict[str, Any]:
+    return {
+        "name": "send",
+        "config": {"method": "POST", "url": url, "headers": {header: "0"}, "body": {"a": 1}},
+    }
+
+
+@pytest.mark.parametrize("header", FRAMING)
+def test_a_framing_or_hop_header_is_refused_at_save(
+    api: ApiClient, editor: str, owner_sql: Conn, workspace: uuid.UUID, header: str
+) -> None:
+    response = api.post(TOOLS, token=editor, json=_tool("https://api.example.com/x", header))
+    locs = error_locs(problem_of(response, 422, "validation"))
+    assert any("headers" in loc for loc in locs), locs
+    row = owner_sql.execute(
+        "SELECT count(*) AS n FROM ai_agent_tools WHERE workspace_id = %s", (workspace,)
+    ).fetchone()
+    assert row == {"n": 0}
+
+
+def test_ordinary_headers_are_still_saved(api: ApiClient, editor: str) -> None:
+    for name in ("Authorization", "X-Connection-Id", "Content-Type", "Accept", "X-Proxy"):
+        tool = {**_tool("https://api.example.com/x", name), "name": f"t_{name.replace('-', '_')}"}
+        assert api.post(TOOLS, token=editor, json=tool).status == 201, name
+
+
+@pytest.mark.parametrize("header", ["Content-Length", "Transfer-Encoding", "Connection"])
+def test_a_stored_config_with_one_is_refused_at_call_time(
+    api: ApiClient,
+    editor: str,
+    owner_sql: Conn,
+    workspace: uuid.UUID,
+    server: RecordingServer,
+    header: str,
+) -> None:
+    owner_sql.execute(
+        "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, handler_kind, config,"
+        " input_schema) SELECT %s, id, 'send', 'http', %s, %s FROM ai_agents"
+        " WHERE workspace_id = %s AND slug = %s",
+        (
+            workspace,
+            Jsonb(_tool(server.url + "/x", header)["config"]),
+            Jsonb({"type": "object"}),
+            workspace,
+            SLUG,
+        ),
+    )
+    response = chat(api, editor, "call:send {}")
+    assert response.status == 200, response.text
+    assert response.json()["reply"] == (
+        "tool said: error: refused: this tool's saved config is not valid (headers)"
+    )
+    assert server.received == []
