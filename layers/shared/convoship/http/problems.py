@@ -62,11 +62,16 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
-    for cls in type(exc).__mro__:
+def problem_for(error_type: type[errors.ConvoshipError]) -> tuple[int, str, str]:
+    """(status, slug, title) of a domain exception class (also for the OpenAPI document)."""
+    for cls in error_type.__mro__:
         if cls in _PROBLEMS:
             return _PROBLEMS[cls]
     return 500, "internal", "Internal error"
+
+
+def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
+    return problem_for(type(exc))
 
 
 def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
