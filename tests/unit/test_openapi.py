@@ -112,7 +112,7 @@ def test_declared_domain_errors_name_real_routes() -> None:
 def test_a_status_declared_on_a_route_but_derived_from_nothing_is_refused() -> None:
     facts = RouteFacts("GET /x", False, None, False, False, (errors.Conflict,))
     assert "409" in error_responses(facts, {"409": {"description": "taken"}})
-    with pytest.raises(ValueError, match="route_errors.py"):
+    with pytest.raises(ValueError, match=r"route_errors\.py"):
         error_responses(facts, {"418": {"description": "a teapot"}})
 
 

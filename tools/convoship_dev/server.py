@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 import threading
 import time
 import traceback
 from collections.abc import Callable
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from convoship_dev.docs_pages import DocsPages
 from convoship_dev.handlers import load_handler
 from convoship_dev.lambda_events import (
     Headers,
@@ -232,11 +235,23 @@ class GatewayServer(ThreadingHTTPServer):
     """A threading HTTP server that serves one template's HttpApi."""
 
     daemon_threads = True
+    # The listen backlog. socketserver's default of 5 makes the kernel drop the SYNs of a
+    # burst of concurrent clients, each of which then waits a second to retry.
+    request_queue_size = 128
 
-    def __init__(self, template: Template, address: tuple[str, int]) -> None:
-        """Bind to address and prepare the gateway."""
+    def __init__(
+        self, template: Template, address: tuple[str, int], pages: DocsPages | None = None
+    ) -> None:
+        """Bind to address and prepare the gateway (and the dev pages, when given)."""
         self.gateway = Gateway(template)
+        self.pages = pages
         super().__init__(address, _RequestHandler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up mid-request is no error worth a traceback."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -245,6 +260,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     server: GatewayServer
     protocol_version = "HTTP/1.1"
     server_version = "convoship-local"
+    # TCP_NODELAY: with Nagle on, a keep-alive client's delayed ACK holds each response
+    # back about 40 ms. Every response also goes out in one write (_reply).
+    disable_nagle_algorithm = True
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """Silence the default access log: _handle writes its own line."""
@@ -265,27 +283,41 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _handle(self) -> None:
-        """Serve one request and log it."""
+        """Serve one request and log it (one line: the app's own access line is muted)."""
         started = time.perf_counter()
-        (status, headers, body), function = self.server.gateway.handle(
-            self.command,
-            self.path,
-            self.headers.items(),
-            self._read_body(),
-            source_ip=self.client_address[0],
-        )
-        elapsed_ms = (time.perf_counter() - started) * 1000
         raw_path = self.path.partition("?")[0]
+        body = self._read_body()
+        page = self.server.pages.answer(self.command, raw_path) if self.server.pages else None
+        if page is not None:
+            (status, headers, out), function = page, "(docs)"
+        else:
+            (status, headers, out), function = self.server.gateway.handle(
+                self.command,
+                self.path,
+                self.headers.items(),
+                body,
+                source_ip=self.client_address[0],
+            )
+        elapsed_ms = (time.perf_counter() - started) * 1000
         # Logged before replying, so whoever reads the reply can also read the line.
         sys.stderr.write(f"{self.command} {raw_path} {status} {elapsed_ms:.0f}ms {function}\n")
         sys.stderr.flush()
-        self.send_response(status)
-        for name, value in headers:
-            if name.lower() not in _HOP_BY_HOP:
-                self.send_header(name, value)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._reply(status, headers, out)
+
+    def _reply(self, status: int, headers: Headers, body: bytes) -> None:
+        """Status line, headers and body in a single write."""
+        lines = [
+            f"{self.protocol_version} {status} {_reason(status)}",
+            f"server: {self.version_string()}",
+            f"date: {self.date_time_string()}",
+        ]
+        lines += [f"{name}: {value}" for name, value in headers if name.lower() not in _HOP_BY_HOP]
+        if status not in _NO_BODY:
+            lines.append(f"content-length: {len(body)}")
+        if self.close_connection:
+            lines.append("connection: close")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "strict")
+        self.wfile.write(head + (b"" if status in _NO_BODY else body))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _handle
 
@@ -295,6 +327,13 @@ class _RequestHandler(BaseHTTPRequestHandler):
             super().finish()
         finally:
             _close_event_loop()
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
 
 
 _thread_state = threading.local()
@@ -316,25 +355,38 @@ def _ensure_event_loop() -> None:
 
 
 def make_server(
-    template: Template, host: str = LOOPBACK, port: int = 3000, *, allow_external: bool = False
+    template: Template,
+    host: str = LOOPBACK,
+    port: int = 3000,
+    *,
+    allow_external: bool = False,
+    pages: DocsPages | None = None,
 ) -> GatewayServer:
     """Create (and bind) the gateway server; only loopback unless allow_external."""
     if host == "localhost":
         host = LOOPBACK
     if host != LOOPBACK and not allow_external:
         raise ValueError(f"refusing to listen on {host!r}: the local runner binds {LOOPBACK}")
-    return GatewayServer(template, (host, port))
+    return GatewayServer(template, (host, port), pages)
 
 
-def serve(
-    template: Template,
-    host: str = LOOPBACK,
-    port: int = 3000,
-    *,
-    on_ready: Callable[[str], None] | None = None,
-) -> None:
-    """Serve the template's HttpApi until interrupted; on_ready gets the base URL."""
-    server = make_server(template, host, port)
+class _WithoutAppAccessLines(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        from convoship.http.app import ACCESS_LOG_MESSAGE
+
+        return record.msg != ACCESS_LOG_MESSAGE
+
+
+def mute_app_access_log() -> None:
+    """The runner writes one line per request; the app's own JSON access line (what Lambda
+    logs in production) would be a second one."""
+    from convoship.core.observability import logger
+
+    logger.addFilter(_WithoutAppAccessLines())
+
+
+def run_server(server: GatewayServer, *, on_ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted (Ctrl-C, or SIGTERM turned into one); on_ready gets the URL."""
     try:
         if on_ready is not None:
             bound_host, bound_port = server.server_address[:2]
