@@ -4,8 +4,10 @@ database and Redis, development stage) and a served API on an ephemeral loopback
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,3 +41,25 @@ def served_api(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
 def served(served_api: Served) -> str:
     """The base URL of a running `convoship serve`."""
     return served_api.url
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """How many requests the OpenAPI conformance test sent, and what came back."""
+    cases = [
+        value
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "call"
+        for name, value in getattr(report, "user_properties", ())
+        if name == "conformance_case"
+    ]
+    if not cases:
+        return
+    operations = {operation for operation, _, _ in cases}
+    statuses = Counter(f"{status // 100}xx" for _, status, _ in cases)
+    valid = sum(1 for _, _, conforming in cases if conforming)
+    summary = ", ".join(f"{kind} {n}" for kind, n in sorted(statuses.items()))
+    terminalreporter.write_line(
+        f"openapi conformance: {len(cases)} requests answered by {len(operations)} operations"
+        f" ({summary}; {valid} valid by the document), each checked against the document"
+    )

@@ -52,3 +52,12 @@ def test_a_204_carries_no_content_type(
     assert "content-type" not in {k.lower() for k in result.get("headers", {})}
     assert not result.get("body")
     assert result["headers"]["x-request-id"]
+
+
+def test_a_trailing_slash_the_gateway_routes_is_served_not_redirected(
+    api: Any, workspace: uuid.UUID, token: Callable[..., str]
+) -> None:
+    owner = token(workspace, "owner")
+    for path in ("/v1/ai-agents/", "/v1/workspaces/agent-ops/", "/v1/audit-log/?limit=1"):
+        response = api.get(path, token=owner)
+        assert response.status == 200, (path, response.status, response.headers)

@@ -3,15 +3,19 @@ commands, and a small HTTP helper, for the end-to-end tests."""
 
 from __future__ import annotations
 
-import json
+import json as jsonlib
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from http.client import BadStatusLine, HTTPConnection
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
+
+from tests.support.api_client import ApiResponse
 
 ROOT = Path(__file__).resolve().parents[2]
 CONVOSHIP = [sys.executable, "-m", "convoship_dev.cli"]
@@ -71,7 +75,7 @@ def start_served(env: dict[str, str], folder: Path, *args: str) -> Served:
 def http(
     method: str, url: str, token: str | None = None, body: Any = None
 ) -> tuple[int, dict[str, str], Any]:
-    data = None if body is None else json.dumps(body).encode()
+    data = None if body is None else jsonlib.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
     if token:
         request.add_header("Authorization", f"Bearer {token}")
@@ -82,4 +86,73 @@ def http(
             raw, status, headers = response.read(), response.status, dict(response.headers)
     except urllib.error.HTTPError as error:
         raw, status, headers = error.read(), error.code, dict(error.headers)
-    return status, {k.lower(): v for k, v in headers.items()}, json.loads(raw) if raw else None
+    return status, {k.lower(): v for k, v in headers.items()}, jsonlib.loads(raw) if raw else None
+
+
+class HttpApiClient:
+    """tests.support.api_client.ApiClient's interface over a real socket: requests to a
+    served API on one keep-alive connection (opened again when the server closed it)."""
+
+    def __init__(self, base_url: str) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or 80
+        self._conn: HTTPConnection | None = None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        raw_auth: str | None = None,
+        json: Any = None,
+        data: bytes | None = None,
+        content_type: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> ApiResponse:
+        sent: dict[str, str] = {"user-agent": "pytest"}
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        elif raw_auth is not None:
+            sent["authorization"] = raw_auth
+        body = data
+        if json is not None:
+            body = jsonlib.dumps(json).encode()
+            content_type = content_type or "application/json"
+        if content_type:
+            sent["content-type"] = content_type
+        sent.update(headers or {})
+        for attempt in range(2):
+            if self._conn is None:
+                self._conn = HTTPConnection(self.host, self.port, timeout=60)
+            try:
+                self._conn.request(method, path, body=body, headers=sent)
+                response = self._conn.getresponse()
+                out = response.read()
+            except (ConnectionError, BadStatusLine):
+                self.close()
+                if attempt:
+                    raise
+                continue
+            if response.will_close:
+                self.close()
+            got = {k.lower(): v for k, v in response.getheaders()}
+            return ApiResponse(response.status, got, out, got.get("x-function", ""))
+        raise AssertionError("unreachable")
+
+    def get(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> ApiResponse:
+        return self.request("DELETE", path, **kwargs)

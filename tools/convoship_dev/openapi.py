@@ -44,6 +44,10 @@ def _operations(app: Any) -> dict[str, Any]:
             operation = document["paths"][route.path][method.lower()]
             facts = facts_of(route, method)
             operation["security"] = STUDIO_SECURITY if facts.studio else []
+            for parameter in operation.get("parameters", []):
+                schema = parameter["schema"]
+                if parameter["in"] == "path" and schema.get("type") == "string":
+                    schema.setdefault("minLength", 1)  # an empty segment routes elsewhere
             responses = operation["responses"]
             declared = {s: responses.pop(s) for s in list(responses) if int(s) >= 400}
             responses.update(error_responses(facts, declared))

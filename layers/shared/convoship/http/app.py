@@ -64,6 +64,11 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        path = str(scope.get("path", ""))
+        if len(path) > 1 and path.endswith("/"):
+            # API Gateway routes /v1/x/ to the route /v1/x: serve it as that, not a redirect.
+            raw = scope.get("raw_path") or b""
+            scope = {**scope, "path": path[:-1], "raw_path": raw[:-1] if raw[-1:] == b"/" else raw}
         event = scope.get("aws.event") or {}
         if any("/" in str(v) for v in (event.get("pathParameters") or {}).values()):
             # API Gateway matched {param} on a decoded %2F; the app would see another path.

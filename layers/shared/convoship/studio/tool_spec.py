@@ -59,10 +59,14 @@ class ToolSpec(BaseModel):
     description: Annotated[str, Field(max_length=2000)] = ""
     handler_kind: Literal["http"] = "http"
     config: HttpToolConfig
-    input_schema: Annotated[dict[str, Any], AfterValidator(check_input_schema)] = {
-        "type": "object",
-        "properties": {},
-    }
+    input_schema: Annotated[
+        dict[str, Any],
+        AfterValidator(check_input_schema),
+        # What the OpenAPI document can say of check_input_schema: a JSON Schema of an object.
+        Field(
+            json_schema_extra={"required": ["type"], "properties": {"type": {"const": "object"}}}
+        ),
+    ] = {"type": "object", "properties": {}}
 
 
 def check_secret_reference_syntax(config: HttpToolConfig) -> None:
