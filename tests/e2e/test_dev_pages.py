@@ -72,3 +72,11 @@ def test_a_204_over_http_has_no_content_type(served: str, cli_env: dict[str, str
     status, headers, body = http("DELETE", f"{served}/v1/secrets/GONE", token)
     assert status == 204 and body is None
     assert "content-type" not in headers and "content-length" not in headers  # RFC 9110
+
+
+def test_the_banner_gives_the_docs_url_next_to_the_token(served_api: Served) -> None:
+    lines = served_api.output()[0].splitlines()
+    token_at = next(i for i, line in enumerate(lines) if line.startswith("export T="))
+    docs_at = next(i for i, line in enumerate(lines) if line.startswith("API docs: "))
+    assert 0 < docs_at - token_at <= 2, lines
+    assert f"{served_api.url}/docs" in lines[docs_at] and "Authorize with $T" in lines[docs_at]

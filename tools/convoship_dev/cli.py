@@ -77,20 +77,23 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
         def ready(url: str) -> None:
             print(f"ConvoShip API on {url}  (Ctrl-C stops it; data stays in .local/)")
-            print(f"API docs: {url}/docs  (OpenAPI: {url}/openapi.json)")
             if os.environ.get(env.LLM_MODEL) == DEV_LLM_MODEL:
                 print(
                     "Model: the offline echo model on a loopback port (set CONVOSHIP_LLM_* for"
                     " a real one; README: scripting the echo model)"
                 )
+            docs = f"API docs: {url}/docs  (OpenAPI: {url}/openapi.json)"
             if token:
                 print(f"\nexport T={token}   # owner of the demo workspace (12 h)")
                 print(f'curl -H "Authorization: Bearer $T" {url}/v1/workspaces/agent-ops')
+                print(docs.replace("  (", "  (Authorize with $T; ", 1))
                 print(
                     f"Studio audit page of the demo agent (sign in with $T):"
-                    f" {url}/app/agents/support-bot/audit\n",
-                    flush=True,
+                    f" {url}/app/agents/support-bot/audit\n"
                 )
+            else:
+                print(docs)
+            sys.stdout.flush()
 
         run_server(server, on_ready=ready)
     finally:
