@@ -12,7 +12,7 @@ import signal
 import sys
 from typing import Any
 
-from convoship_dev import cli_workspace
+from convoship_dev import cli_support, cli_workspace
 from convoship_dev.cli_support import (
     CliError,
     bind_failure,
@@ -146,17 +146,13 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
     from convoship.keys.rotation import Options, rotate_data, rotate_master
     from convoship_dev.progress import ProgressBar
 
+    workspace_id = None  # every workspace
+    if args.workspace is not None:
+        workspace_id = cli_support.workspace_id(args.workspace, "--workspace")
     if args.batch_size < 1 or args.pause_ms < 0:
         raise CliError("--batch-size must be at least 1 and --pause-ms at least 0")
     _stop_on_sigterm()
     stack = _stack(with_redis=False)
-    try:
-        workspace_id = None
-        if args.workspace:
-            workspace_id = require_workspace(require_admin(stack), args.workspace, "--workspace")
-    except CliError:
-        stack.stop()
-        raise
     bar = ProgressBar(f"rotate-keys --{args.mode}")
     options = Options(batch_size=args.batch_size, pause_s=args.pause_ms / 1000, progress=bar)
     try:
@@ -168,7 +164,7 @@ def cmd_rotate_keys(args: argparse.Namespace) -> None:
             )
     except ConvoshipError as exc:
         bar.close()
-        raise CliError(f"rotate-keys: {exc.detail}") from None
+        raise cli_support.domain_failure("rotate-keys", exc) from None
     except KeyboardInterrupt:
         bar.close()
         raise CliError("rotate-keys: interrupted; run the same command again to finish") from None
@@ -196,8 +192,8 @@ def cmd_audit_verify(args: argparse.Namespace) -> None:
 
     stack = _stack(with_redis=False)
     try:
-        if args.workspace:
-            workspaces = [require_workspace(require_admin(stack), args.workspace, "--workspace")]
+        if args.workspace is not None:
+            workspaces = [require_workspace(stack.admin_url, args.workspace, "--workspace")]
         else:
             with psycopg.connect(require_admin(stack)) as admin:
                 workspaces = [str(r[0]) for r in admin.execute("SELECT id FROM workspaces")]

@@ -19,6 +19,7 @@ from convoship_dev.template import FunctionSpec, Template
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
 MAX_TTL_S = 30 * 86400
+NO_WORKSPACE_FIX = "`convoship workspace list` shows the ids"
 
 
 class CliError(Exception):
@@ -95,21 +96,31 @@ def workspace_id(value: str, option: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise CliError(
-            f"{option} must be a workspace id (a UUID), got {value!r}:"
-            " `convoship workspace list` shows them"
+            f"{option} must be a UUID (a workspace id), got {value!r}: {NO_WORKSPACE_FIX}"
         ) from None
 
 
-def require_workspace(admin_url: str, value: str, option: str) -> str:
-    """The workspace id, checked to exist."""
+def require_workspace(admin_url: str | None, value: str, option: str) -> str:
+    """The workspace id, checked to exist where an admin connection can look (an operator
+    with only DATABASE_URL gets the check of the command itself)."""
     import psycopg
 
     wid = workspace_id(value, option)
+    if admin_url is None:
+        return wid
     with psycopg.connect(admin_url) as conn:
         found = conn.execute("SELECT 1 FROM workspaces WHERE id = %s", (wid,)).fetchone()
     if found is None:
-        raise CliError(f"no workspace {wid}: `convoship workspace list` shows the ids")
+        raise CliError(f"no workspace {wid}: {NO_WORKSPACE_FIX}")
     return wid
+
+
+def domain_failure(command: str, exc: Any) -> CliError:
+    """A refusal of the layer (a ConvoshipError) as one line; an unknown workspace with the fix."""
+    from convoship.core.errors import NotFound
+
+    fix = f": {NO_WORKSPACE_FIX}" if isinstance(exc, NotFound) else ""
+    return CliError(f"{command}: {exc.detail}{fix}")
 
 
 def require_admin(stack: Any) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from convoship.core.roles import ROLES
 from convoship_dev.cli_support import (
     CliError,
+    domain_failure,
     duration,
     require_admin,
     require_workspace,
@@ -75,10 +76,9 @@ def cmd_workspace_delete(args: argparse.Namespace) -> None:
         )
     stack = _stack()
     try:
-        require_workspace(require_admin(stack), wid, "ID")
         result = shred_workspace(get_settings(), wid, actor_id=args.actor)
     except ConvoshipError as exc:
-        raise CliError(f"workspace delete: {exc.detail}") from None
+        raise domain_failure("workspace delete", exc) from None
     finally:
         stack.stop()
     if result["legacy_values"]:
@@ -97,8 +97,7 @@ def cmd_token(args: argparse.Namespace) -> None:
     wid = workspace_id(args.workspace, "--workspace")
     stack = _stack()
     try:
-        if stack.admin_url:  # without it (DATABASE_URL alone) the id cannot be checked
-            require_workspace(stack.admin_url, wid, "--workspace")
+        require_workspace(stack.admin_url, wid, "--workspace")
     finally:
         stack.stop()
     print(make_token(wid, args.role, args.sub, ttl_s=args.ttl))
