@@ -8,19 +8,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 from typing import Any
 
-from convoship_dev import cli_support, cli_workspace
+from convoship_dev import cli_operator, cli_workspace
 from convoship_dev.cli_support import (
     CliError,
     bind_failure,
     find_function,
     port,
     read_event,
-    require_admin,
-    require_workspace,
+    stop_on_sigterm,
 )
 from convoship_dev.services import PROJECT_ROOT
 
@@ -33,15 +31,6 @@ def _stack(with_redis: bool = True) -> Any:
     return start_local_stack(with_redis=with_redis)
 
 
-def _stop_on_sigterm() -> None:
-    """SIGTERM (a supervisor, `kill`) stops like Ctrl-C: the servers we started stop too."""
-
-    def interrupt(_signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupt)
-
-
 def cmd_serve(args: argparse.Namespace) -> None:
     from convoship.core import constants as env
     from convoship.db.connection import app_role_problems, close_all
@@ -52,7 +41,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     from convoship_dev.server import make_server, mute_app_access_log, run_server
     from convoship_dev.template import load_template
 
-    _stop_on_sigterm()
+    stop_on_sigterm()
     try:  # the port first: a port in use fails at once, before the database starts
         pages = DocsPages(combined_openapi)  # the document is built on the first request
         server = make_server(load_template(TEMPLATE), port=args.port, pages=pages)
@@ -140,75 +129,6 @@ def cmd_migrate(_: argparse.Namespace) -> None:
     print("migrations applied")
 
 
-def cmd_rotate_keys(args: argparse.Namespace) -> None:
-    from convoship.core.errors import ConvoshipError
-    from convoship.core.settings import get_settings
-    from convoship.keys.rotation import Options, rotate_data, rotate_master
-    from convoship_dev.progress import ProgressBar
-
-    workspace_id = None  # every workspace
-    if args.workspace is not None:
-        workspace_id = cli_support.workspace_id(args.workspace, "--workspace")
-    if args.batch_size < 1 or args.pause_ms < 0:
-        raise CliError("--batch-size must be at least 1 and --pause-ms at least 0")
-    _stop_on_sigterm()
-    stack = _stack(with_redis=False)
-    bar = ProgressBar(f"rotate-keys --{args.mode}")
-    options = Options(batch_size=args.batch_size, pause_s=args.pause_ms / 1000, progress=bar)
-    try:
-        if args.mode == "master":
-            report = rotate_master(get_settings(), workspace_id=workspace_id, options=options)
-        else:
-            report = rotate_data(
-                get_settings(), workspace_id=workspace_id, started_by=args.actor, options=options
-            )
-    except ConvoshipError as exc:
-        bar.close()
-        raise cli_support.domain_failure("rotate-keys", exc) from None
-    except KeyboardInterrupt:
-        bar.close()
-        raise CliError("rotate-keys: interrupted; run the same command again to finish") from None
-    finally:
-        stack.stop()
-    bar.close()
-    print(json.dumps(report.as_dict()))
-
-
-def _operator() -> str:
-    import getpass
-
-    try:
-        return f"operator:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "operator"
-
-
-def cmd_audit_verify(args: argparse.Namespace) -> None:
-    """Walk the audit chain of one workspace (or all): one JSON line each; exit 1 if broken."""
-    import psycopg
-
-    from convoship.audit.verify import verify_workspace_chain
-    from convoship.db.connection import close_all
-
-    stack = _stack(with_redis=False)
-    try:
-        if args.workspace is not None:
-            workspaces = [require_workspace(stack.admin_url, args.workspace, "--workspace")]
-        else:
-            with psycopg.connect(require_admin(stack)) as admin:
-                workspaces = [str(r[0]) for r in admin.execute("SELECT id FROM workspaces")]
-        broken = 0
-        for workspace_id in sorted(workspaces):
-            result = verify_workspace_chain(workspace_id)
-            broken += not result["ok"]
-            print(json.dumps({"workspace_id": workspace_id, **result}, default=str), flush=True)
-    finally:
-        close_all()
-        stack.stop()
-    if broken:
-        sys.exit(1)
-
-
 def cmd_openapi(_: argparse.Namespace) -> None:
     from convoship_dev.openapi import combined_openapi
 
@@ -244,44 +164,9 @@ def parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=cmd_migrate)
 
-    cli_workspace.add_parsers(sub, _operator())
-
-    rotate = sub.add_parser(
-        "rotate-keys",
-        help="re-wrap data keys under the current master, or give workspaces new data keys",
-    )
-    mode = rotate.add_mutually_exclusive_group(required=True)
-    mode.add_argument(
-        "--master",
-        dest="mode",
-        action="store_const",
-        const="master",
-        help="re-wrap every data key under the current master (then the old can go)",
-    )
-    mode.add_argument(
-        "--data",
-        dest="mode",
-        action="store_const",
-        const="data",
-        help="a new data key per workspace; every value re-sealed, the old key deleted",
-    )
-    rotate.add_argument("--workspace", help="only this workspace (UUID)")
-    rotate.add_argument(
-        "--batch-size", type=int, default=200, help="values per transaction (default 200)"
-    )
-    rotate.add_argument(
-        "--pause-ms", type=int, default=0, help="milliseconds to pause between batches"
-    )
-    rotate.add_argument("--actor", default=_operator(), help="who started it (run ledger)")
-    rotate.set_defaults(run=cmd_rotate_keys)
-
-    audit = sub.add_parser("audit", help="the audit trail")
-    audit_sub = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_sub.add_parser(
-        "verify", help="walk the audit hash chains (and their latest signed checkpoints)"
-    )
-    verify.add_argument("--workspace", help="one workspace id (default: every workspace)")
-    verify.set_defaults(run=cmd_audit_verify)
+    operator = cli_operator.operator_name()
+    cli_workspace.add_parsers(sub, operator)
+    cli_operator.add_parsers(sub, operator)
 
     sub.add_parser("openapi", help="print the OpenAPI document of every function").set_defaults(
         run=cmd_openapi

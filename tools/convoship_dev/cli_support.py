@@ -26,6 +26,16 @@ class CliError(Exception):
     """A mistake the user can fix; the message says how."""
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM (a supervisor, `kill`) stops like Ctrl-C: the servers we started stop too."""
+    import signal
+
+    def interrupt(_signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def duration(text: str) -> int:
     """argparse type: seconds, or a number with a unit (90s, 30m, 12h, 7d)."""
     match = _DURATION.match(text.strip().lower())
