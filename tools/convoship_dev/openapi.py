@@ -8,6 +8,7 @@ it. `make openapi` writes it to openapi.json; `convoship serve` serves it at /op
 
 from __future__ import annotations
 
+import copy
 import sys
 from typing import Any
 
@@ -35,7 +36,7 @@ def _operations(app: Any) -> dict[str, Any]:
 
     from convoship_dev.openapi_routes import STUDIO_SECURITY, error_responses, facts_of
 
-    document = app.openapi()
+    document = copy.deepcopy(app.openapi())  # FastAPI caches its own; leave that as it is
     for context in iter_route_contexts(app.routes):  # what FastAPI's own openapi() walks
         route = context.original_route
         if not isinstance(route, APIRoute) or not route.include_in_schema:
