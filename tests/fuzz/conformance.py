@@ -47,6 +47,10 @@ class Conformance:
         operation = self.document["paths"][match.route.path][request.method.lower()]
         documented = operation["responses"].get(str(response.status))
         assert documented is not None, f"undocumented status for {key}: {where}"
+        if "$ref" in documented:  # an error response the document shares between routes
+            documented = self.document["components"]["responses"][
+                documented["$ref"].rsplit("/", 1)[-1]
+            ]
         media = response.headers.get("content-type", "").split(";")[0].strip()
         content = documented.get("content") or {}
         if not content:

@@ -32,8 +32,15 @@ def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _response(operation: dict[str, Any], status: int | str) -> dict[str, Any]:
+    response: dict[str, Any] = operation["responses"].get(str(status), {})
+    if "$ref" in response:
+        response = DOCUMENT["components"]["responses"][response["$ref"].rsplit("/", 1)[-1]]
+    return response
+
+
 def _problem_types(operation: dict[str, Any], status: int) -> list[str]:
-    content = operation["responses"].get(str(status), {}).get("content", {})
+    content = _response(operation, status).get("content", {})
     schema = content.get("application/problem+json", {}).get("schema", {})
     return list(schema.get("properties", {}).get("type", {}).get("enum", []))
 
@@ -65,19 +72,17 @@ def test_each_route_declares_the_security_it_really_has() -> None:
         assert operation["security"] == expected, key
     for key in PUBLIC:
         assert not {"401", "403"} & set(OPERATIONS[key]["responses"]) or key.endswith("/chat")
-        assert "application/json" not in OPERATIONS[key]["responses"].get("401", {}).get(
-            "content", {}
-        )
+        assert "application/json" not in _response(OPERATIONS[key], 401).get("content", {})
 
 
 def test_errors_are_problems_or_the_gateways_own_message() -> None:
     text = json.dumps(DOCUMENT)
     assert "HTTPValidationError" not in text
     for key, operation in OPERATIONS.items():
-        for status, response in operation["responses"].items():
+        for status in operation["responses"]:
             if int(status) < 400:
                 continue
-            content = response["content"]
+            content = _response(operation, status)["content"]
             assert set(content) <= {"application/problem+json", "application/json"}, key
             if "application/json" in content:  # only where API Gateway itself answers
                 assert status in {"401", "403", "404", "429"}, (key, status)
@@ -87,7 +92,8 @@ def test_errors_are_problems_or_the_gateways_own_message() -> None:
 def test_statuses_follow_from_the_route() -> None:
     agent_ops = OPERATIONS["GET /v1/workspaces/agent-ops"]["responses"]
     assert set(agent_ops) == {"200", "401", "403", "422", "429", "503"}
-    assert "application/problem+json" not in agent_ops["403"]["content"]  # viewers may read
+    viewers_may_read = _response(OPERATIONS["GET /v1/workspaces/agent-ops"], 403)["content"]
+    assert "application/problem+json" not in viewers_may_read
     patch_ops = OPERATIONS["PATCH /v1/workspaces/agent-ops"]
     assert _problem_types(patch_ops, 403) == ["/problems/forbidden"]  # admin and up
     assert _problem_types(patch_ops, 409) == ["/problems/conflict"]  # writes
@@ -100,9 +106,20 @@ def test_statuses_follow_from_the_route() -> None:
         "/problems/service-unavailable",
         "/problems/llm-not-configured",
     ]
-    assert "Retry-After" in chat["responses"]["429"]["headers"]
+    assert "Retry-After" in _response(chat, 429)["headers"]
     for operation in OPERATIONS.values():
         assert _problem_types(operation, 422)[0] == "/problems/validation"  # query guard
+
+
+def test_error_responses_are_shared_by_reference() -> None:
+    shared = DOCUMENT["components"]["responses"]
+    used = {
+        response["$ref"].rsplit("/", 1)[-1]
+        for operation in OPERATIONS.values()
+        for status, response in operation["responses"].items()
+        if int(status) >= 400
+    }
+    assert used == set(shared)  # every error response is a reference, and each is used
 
 
 def test_declared_domain_errors_name_real_routes() -> None:

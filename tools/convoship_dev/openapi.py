@@ -64,6 +64,29 @@ def _merge_schemas(into: dict[str, Any], schemas: dict[str, Any]) -> None:
         into[name] = schema
 
 
+def _share_error_responses(paths: dict[str, Any]) -> dict[str, Any]:
+    """Each distinct error response once, under components/responses, named by its status
+    and what can answer it (`Status404_not-found_gateway`); operations refer to it."""
+    shared: dict[str, Any] = {}
+    for operations in paths.values():
+        for operation in operations.values():
+            for status, response in operation["responses"].items():
+                if int(status) < 400:
+                    continue
+                content = response["content"]
+                problem = content.get("application/problem+json", {}).get("schema", {})
+                slugs = [
+                    t.removeprefix("/problems/")
+                    for t in problem.get("properties", {}).get("type", {}).get("enum", [])
+                ]
+                parts = ["gateway"] * ("application/json" in content) + slugs
+                name = f"Status{status}_" + "_".join(parts)
+                if shared.setdefault(name, response) != response:
+                    raise ValueError(f"two different responses would be named {name}")
+                operation["responses"][status] = {"$ref": f"#/components/responses/{name}"}
+    return dict(sorted(shared.items()))
+
+
 def combined_openapi() -> dict[str, Any]:
     from convoship_dev.handlers import load_handler
     from convoship_dev.openapi_routes import COMPONENTS
@@ -92,6 +115,7 @@ def combined_openapi() -> dict[str, Any]:
         },
         "components": {
             "schemas": dict(sorted(schemas.items())),
+            "responses": _share_error_responses(paths),
             "headers": COMPONENTS["headers"],
             "securitySchemes": {
                 "studioJwt": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
