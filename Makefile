@@ -18,14 +18,17 @@ export SAM_CLI_TELEMETRY := 0
 	sam-build openapi
 
 $(STAMP): pyproject.toml constraints.txt
+	@echo "make: creating $(VENV) with $(PYTHON) and installing the pinned packages of constraints.txt (first run: 1-2 minutes, quiet)"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 install: $(STAMP)
 
 $(TOOLS)/%/.installed: tools/iac/%-requirements.txt
+	@echo "make: installing $* into $(TOOLS)/$* (its own venv; once, about a minute)"
 	rm -rf $(TOOLS)/$*
 	$(PYTHON) -m venv $(TOOLS)/$*
 	$(TOOLS)/$*/bin/python -m pip install --quiet --upgrade pip
@@ -34,6 +37,7 @@ $(TOOLS)/%/.installed: tools/iac/%-requirements.txt
 
 tools: $(IAC_TOOLS)
 
+# PORT=3001 make dev serves on another port.
 dev: $(STAMP)
 	$(BIN)/convoship serve --port $${PORT:-3000}
 

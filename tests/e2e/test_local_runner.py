@@ -4,76 +4,15 @@ HTTP calls over a real socket, `convoship invoke` with every events/ file."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from convoship.core import constants as env
 from convoship_dev import services
+from tests.support.local_runner import http, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
-CONVOSHIP = [sys.executable, "-m", "convoship_dev.cli"]
-
-
-@pytest.fixture
-def cli_env(database: services.Database, base_env: dict[str, str]) -> dict[str, str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CONVOSHIP_")}
-    environ.update(base_env)
-    environ[env.STAGE] = "development"
-    environ[env.DATABASE_ADMIN_URL] = database.owner_admin_url
-    del environ[env.JWT_SECRET]  # the runner's dev secret, as `make dev` has it
-    environ[env.LOG_LEVEL] = "INFO"  # log lines must not pollute invoke's stdout
-    return environ
-
-
-def run_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CONVOSHIP, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
-
-
-@pytest.fixture
-def served(cli_env: dict[str, str]) -> Iterator[str]:
-    process = subprocess.Popen(
-        [*CONVOSHIP, "serve", "--port", "0"],
-        cwd=ROOT,
-        env=cli_env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        first = process.stdout.readline()
-        assert "ConvoShip API on http://127.0.0.1:" in first, process.stderr.read()
-        yield first.split(" on ")[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(10)
-
-
-def http(
-    method: str, url: str, token: str | None = None, body: Any = None
-) -> tuple[int, dict[str, str], Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            raw, status, headers = response.read(), response.status, dict(response.headers)
-    except urllib.error.HTTPError as error:
-        raw, status, headers = error.read(), error.code, dict(error.headers)
-    return status, {k.lower(): v for k, v in headers.items()}, json.loads(raw) if raw else None
 
 
 def test_new_user_flow_over_http(served: str, cli_env: dict[str, str]) -> None:

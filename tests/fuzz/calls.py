@@ -43,6 +43,9 @@ class Request:
     auth: str | None  # the Authorization header
     body: bytes | None
     content_type: str | None
+    # Every part drawn valid by the OpenAPI document (real path values, schema-shaped query
+    # and body, a valid token): the server must not refuse it as not matching the schema.
+    conforming: bool = False
 
     def describe(self) -> str:
         body = (self.body or b"")[:300]
@@ -63,6 +66,13 @@ class Request:
         )
 
 
+def _spellable(schema: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter's schema without its null branch: a query string cannot spell null
+    (leaving the parameter out is how a client sends none)."""
+    branches = [b for b in schema.get("anyOf", []) if b.get("type") != "null"]
+    return {**schema, "anyOf": branches} if branches else schema
+
+
 def _target(
     draw: st.DrawFn,
     path: str,
@@ -70,56 +80,63 @@ def _target(
     world: World,
     hostile: bool,
     values: SchemaValues,
-) -> str:
-    target = path
+    valid: bool,
+) -> tuple[str, bool]:
+    target, conforming = path, not hostile
     for name in re.findall(r"\{(\w+)\}", path):
         real = world.path_values_for(path, name)
-        kind = draw(st.integers(0, 7))
+        kind = draw(st.integers(0, 4 if valid else 7))
         if kind < 5:
             value = draw(st.sampled_from(real))
         elif kind < 7:
-            value = draw(st.sampled_from(hs.PATH_VALUES))
+            value, conforming = draw(st.sampled_from(hs.PATH_VALUES)), False
         else:
-            value = hs.percent(draw(hs.ANY_TEXT))
+            value, conforming = hs.percent(draw(hs.ANY_TEXT)), False
         target = target.replace("{" + name + "}", value)
     query: list[tuple[str, str]] = []
     for parameter in operation.get("parameters", []):
         if parameter["in"] == "query" and draw(st.booleans()):
-            value = values.value(draw, parameter["schema"], hostile)
+            value = values.value(draw, _spellable(parameter["schema"]), hostile)
             text = value if isinstance(value, str) else json.dumps(value)
             query.append((parameter["name"], hs.percent(text)))
     if hostile and draw(st.integers(0, 4)) == 0:
         query.append((draw(st.sampled_from(["next_cursor", "x", "limit", "%00"])), "1"))
-    return target + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
+    return target + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else ""), conforming
 
 
-def _auth(draw: st.DrawFn, world: World) -> str | None:
-    kind = draw(st.integers(0, 9))
+def _auth(draw: st.DrawFn, world: World, valid: bool) -> tuple[str | None, bool]:
+    kind = draw(st.integers(0, 7 if valid else 9))
     if kind < 7:
-        return f"Bearer {world.tokens['owner']}"
+        return f"Bearer {world.tokens['owner']}", True
     if kind == 7:
-        return f"Bearer {world.tokens['viewer']}"
+        return f"Bearer {world.tokens['viewer']}", True
     return draw(
         st.sampled_from([None, "Bearer", "Basic dXNlcjpwYXNz"])
         | st.sampled_from(HOSTILE_TOKENS).map(lambda t: f"Bearer {t}")
         | hs.HEADER_TEXT
-    )
+    ), False
 
 
 def _body(
-    draw: st.DrawFn, key: str, operation: dict[str, Any], hostile: bool, values: SchemaValues
-) -> bytes | None:
+    draw: st.DrawFn,
+    key: str,
+    operation: dict[str, Any],
+    hostile: bool,
+    values: SchemaValues,
+    valid: bool,
+) -> tuple[bytes | None, bool]:
     request_body = operation.get("requestBody")
-    if request_body is None and draw(st.integers(0, 9)) > 0:
-        return None
-    kind = draw(st.integers(0, 9))
+    if request_body is None and (valid or draw(st.integers(0, 9)) > 0):
+        return None, True
+    # valid: a seed as it is (0, 1) or a schema-shaped body (6-8), never mutated or raw
+    kind = draw(st.sampled_from([0, 1, 6, 7, 8]) if valid else st.integers(0, 9))
     if request_body is not None and kind < 9:
         if key in VALID_BODIES and kind < 6:
             seed = VALID_BODIES[key]
-            return dumps(mutated(draw, seed) if kind > 1 else seed)
+            return dumps(mutated(draw, seed) if kind > 1 else seed), kind <= 1
         schema = request_body["content"]["application/json"]["schema"]
-        return dumps(values.value(draw, schema, hostile))
-    return draw(st.sampled_from(hs.RAW_BODIES))
+        return dumps(values.value(draw, schema, hostile)), not hostile
+    return draw(st.sampled_from(hs.RAW_BODIES)), False
 
 
 @st.composite
@@ -130,10 +147,13 @@ def requests(
     operation: dict[str, Any],
     world: World,
     components: dict[str, Any],
+    valid: bool = False,
 ) -> Request:
+    """A request to one operation; with valid, one the document calls valid (what the
+    conformance test needs more of than the hostile mix gives)."""
     values = SchemaValues(components)
-    hostile = draw(st.booleans())
-    target = _target(draw, path, operation, world, hostile, values)
+    hostile = False if valid else draw(st.booleans())
+    target, conforming = _target(draw, path, operation, world, hostile, values, valid)
     headers: dict[str, str] = {}
     if draw(st.booleans()):
         headers["x-request-id"] = draw(hs.REQUEST_IDS)
@@ -142,19 +162,22 @@ def requests(
         if draw(st.booleans()):
             origins = st.sampled_from(["https://shop.example.com", "null", ""]) | hs.HEADER_TEXT
             headers["origin"] = draw(origins)
-        kind = draw(st.integers(0, 5))
+        kind = draw(st.integers(0, 1 if valid else 5))
         if kind > 0:
             tokens = world.visitor_tokens if kind == 1 else HOSTILE_TOKENS
             headers["x-visitor-token"] = draw(
                 hs.HEADER_TEXT if kind == 5 else st.sampled_from(tokens)
             )
+            conforming = conforming and kind in (1, 5)
     else:
-        auth = _auth(draw, world)
-    body = _body(draw, f"{method} {path}", operation, hostile, values)
+        auth, valid_auth = _auth(draw, world, valid)
+        conforming = conforming and valid_auth
+    body, valid_body = _body(draw, f"{method} {path}", operation, hostile, values, valid)
     content_type = None
     if body is not None:
         content_type = draw(st.sampled_from(hs.CONTENT_TYPES)) if hostile else "application/json"
-    return Request(method, target, headers, auth, body, content_type)
+    conforming = conforming and valid_body
+    return Request(method, target, headers, auth, body, content_type, conforming)
 
 
 def check(response: ApiResponse, request: Request) -> None:

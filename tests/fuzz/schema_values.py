@@ -1,8 +1,8 @@
 """JSON values shaped by OpenAPI schemas, and hostile mutations of valid bodies.
 
 The generator covers the JSON Schema FastAPI emits (type, properties, required,
-additionalProperties, items, anyOf, enum, const, $ref, string/number bounds, pattern,
-format uuid / date-time); a schema it does not know is any JSON value.
+additionalProperties, min/maxProperties, items, anyOf, enum, const, $ref, string/number
+bounds, pattern, format uuid / date-time); a schema it does not know is any JSON value.
 """
 
 from __future__ import annotations
@@ -71,9 +71,15 @@ class SchemaValues:
                 keep = not keep  # drop a required field, or add an optional one
             if keep:
                 out[name] = self.value(draw, sub, hostile, depth + 1)
+        for name in properties:  # minProperties (a PATCH sets at least one field)
+            if len(out) >= schema.get("minProperties", 0):
+                break
+            out.setdefault(name, self.value(draw, properties[name], hostile, depth + 1))
         extra = schema.get("additionalProperties")
         if isinstance(extra, dict) or (extra is None and not properties):
-            for key in draw(st.lists(ANY_TEXT if hostile else st.text(max_size=8), max_size=3)):
+            room = max(0, min(3, schema.get("maxProperties", 3) - len(out)))
+            keys = ANY_TEXT if hostile else st.text(max_size=8)
+            for key in draw(st.lists(keys, max_size=room)):
                 out[key] = self.value(draw, extra or {}, hostile, depth + 1)
         if hostile and draw(st.integers(0, 9)) == 0:
             out[draw(st.sampled_from(["unknown", "next_cursor", "\ud800", ""]))] = 1

@@ -77,7 +77,7 @@ def test_without_visitor_tokens_a_visitors_conversation_is_404(
 def test_a_token_must_name_its_visitor(
     api: ApiClient, public_token: str, fake_llm: Any, owner_sql: Conn, workspace: Any
 ) -> None:
-    for sub in (None, "", 42, "x" * 257):
+    for sub in (None, "", 42, "x" * 257, "\ud800", "a\x00b"):  # text PostgreSQL can hold
         problem_of(embed(api, public_token, "hi", **visitor(sub)), 401, "unauthorized")
     query = "SELECT count(*) FROM ai_agent_conversations WHERE workspace_id = %s"
     assert count(owner_sql, query, workspace) == 0

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from convoship_dev.server import Gateway
+from convoship_dev.gateway import Gateway
 from convoship_dev.template import load_template
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "template.yaml"

@@ -118,3 +118,31 @@ def test_one_failure_text_for_unresolvable_and_private_names() -> None:
             resolve_public_addresses(host, 443, allow_private=False)
         texts.append(str(caught.value).replace(host, "HOST"))
     assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize(
+    ("url", "hinted"),
+    [
+        ("http://127.0.0.1:8080/v1", True),
+        ("https://localhost/v1", True),
+        ("https://10.0.0.5/v1", True),
+        ("http://api.example.com/v1", True),  # http is for private networks
+        ("ftp://api.example.com/", False),  # no setting makes that one work
+        ("https://user:pw@api.example.com/", False),
+    ],
+)
+@pytest.mark.parametrize("stage", ["development", "test", "production"])
+def test_development_says_how_to_reach_a_local_model_or_tool(
+    url: str, hinted: bool, stage: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convoship.core.errors import ValidationFailed
+    from convoship.core.settings import reset_settings
+    from convoship.studio.tool_spec import check_tool_url
+
+    monkeypatch.setenv("CONVOSHIP_STAGE", stage)
+    reset_settings()
+    with pytest.raises(ValidationFailed) as refused:
+        check_tool_url(url, allow_private=False)
+    message = refused.value.errors[0]["msg"]
+    assert ("CONVOSHIP_ALLOW_PRIVATE_NETWORK=1" in message) is (hinted and stage == "development")
+    reset_settings()

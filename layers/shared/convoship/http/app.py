@@ -9,16 +9,24 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, Depends, FastAPI
 from mangum import Mangum
+from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core import snapstart
 from convoship.core.observability import logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
+from convoship.http.query_guard import reject_unknown_query_parameters
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+# Mangum base64-encodes any body whose type it does not know as text: problem+json (and
+# every other +json type) would reach logs, `sam local` and `convoship invoke` unreadable.
+TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "+json"]
+# The one log line each request writes (the local runner prints its own instead).
+ACCESS_LOG_MESSAGE = "request"
+_NO_CONTENT = frozenset({204, 304})
 
 
 class RequestIdMiddleware:
@@ -43,7 +51,7 @@ class RequestIdMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 logger.info(
-                    "request",
+                    ACCESS_LOG_MESSAGE,
                     extra={
                         "method": scope.get("method"),
                         "route": _route_of(scope),
@@ -56,6 +64,11 @@ class RequestIdMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        path = str(scope.get("path", ""))
+        if len(path) > 1 and path.endswith("/"):
+            # API Gateway routes /v1/x/ to the route /v1/x: serve it as that, not a redirect.
+            raw = scope.get("raw_path") or b""
+            scope = {**scope, "path": path[:-1], "raw_path": raw[:-1] if raw[-1:] == b"/" else raw}
         event = scope.get("aws.event") or {}
         if any("/" in str(v) for v in (event.get("pathParameters") or {}).values()):
             # API Gateway matched {param} on a decoded %2F; the app would see another path.
@@ -96,6 +109,7 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     install_problem_handlers(app)
     app.add_middleware(LoneSurrogateGuard)
@@ -109,13 +123,21 @@ def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]
     # Mangum drives each invocation with asyncio.get_event_loop(); give it one up front
     # rather than have Python 3.12 create it implicitly (with a DeprecationWarning).
     asyncio.set_event_loop(asyncio.new_event_loop())
-    asgi = Mangum(RequestIdMiddleware(app), lifespan="off", api_gateway_base_path="/")
+    asgi = Mangum(
+        RequestIdMiddleware(app),
+        lifespan="off",
+        api_gateway_base_path="/",
+        text_mime_types=TEXT_MIME_TYPES,
+    )
     snapstart.install()  # with SnapStart on, restored containers drop what the snapshot froze
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.append_keys(function=getattr(context, "function_name", None))
         try:
             result: dict[str, Any] = asgi(event, context)
+            if result.get("statusCode") in _NO_CONTENT and result.get("headers"):
+                # Mangum labels every payload-2.0 answer application/json, bodiless ones too.
+                result["headers"].pop("content-type", None)
             return result
         finally:
             if metrics.metric_set:

@@ -39,7 +39,8 @@ else:
 class Patch(BaseModel):
     """A partial update: unknown fields are refused, and at least one field must be set."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # minProperties: what _not_empty enforces, so the OpenAPI document says it too.
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
 
     @model_validator(mode="after")
     def _not_empty(self) -> Patch:

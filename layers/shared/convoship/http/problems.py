@@ -35,7 +35,6 @@ _PROBLEMS: dict[type[errors.ConvoshipError], tuple[int, str, str]] = {
 }
 
 _HTTP_SLUGS = {
-    400: ("validation", "Bad request"),
     401: ("unauthorized", "Authentication required"),
     403: ("forbidden", "Not allowed"),
     404: ("not-found", "Not found"),
@@ -62,11 +61,16 @@ def problem(
     return JSONResponse(body, status_code=status, headers=headers, media_type=PROBLEM_JSON)
 
 
-def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
-    for cls in type(exc).__mro__:
+def problem_for(error_type: type[errors.ConvoshipError]) -> tuple[int, str, str]:
+    """(status, slug, title) of a domain exception class (also for the OpenAPI document)."""
+    for cls in error_type.__mro__:
         if cls in _PROBLEMS:
             return _PROBLEMS[cls]
     return 500, "internal", "Internal error"
+
+
+def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
+    return problem_for(type(exc))
 
 
 def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
@@ -86,6 +90,14 @@ def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
     return problem(status, slug, title, detail, headers=headers or None, **extra)
 
 
+# What the OpenAPI document describes (types, required, bounds, patterns) is one kind of
+# refusal; a rule a model's own validator checks (a valid host, an input schema that is a
+# JSON Schema) is another, which no schema spells: the detail says which it was.
+SCHEMA_MISMATCH = "the request does not match the schema"
+RULE_BROKEN = "a value in the request breaks a rule of the resource"
+_RULE_ERRORS = frozenset({"value_error", "assertion_error"})
+
+
 def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
@@ -95,6 +107,11 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
             msg = "body is not valid JSON"
         out.append({"loc": loc, "msg": msg})
     return out
+
+
+def _validation_detail(exc: RequestValidationError) -> str:
+    types = {err.get("type") for err in exc.errors()}
+    return RULE_BROKEN if types <= _RULE_ERRORS else SCHEMA_MISMATCH
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -108,12 +125,22 @@ def install_problem_handlers(app: FastAPI) -> None:
             422,
             "validation",
             "Invalid request",
-            "the request does not match the schema",
+            _validation_detail(exc),
             errors=_validation_errors(exc),
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 400:
+            # FastAPI's answer to a body its JSON parser gave up on (nested past Python's
+            # recursion limit): as invalid as any other body that is not JSON.
+            return problem(
+                422,
+                "validation",
+                "Invalid request",
+                SCHEMA_MISMATCH,
+                errors=[{"loc": ["body"], "msg": "body cannot be parsed as JSON"}],
+            )
         slug, title = _HTTP_SLUGS.get(exc.status_code, ("error", "Error"))
         detail = exc.detail if isinstance(exc.detail, str) else None
         headers = dict(exc.headers) if exc.headers else None

@@ -26,7 +26,25 @@ UNREACHABLE = "does not resolve to a public address"
 
 
 class UnsafeUrl(ValueError):
-    """The URL is malformed or targets a host this deployment may not reach."""
+    """The URL is malformed or targets a host this deployment may not reach; `private`:
+    refused only because private networks are not allowed here."""
+
+    def __init__(self, message: str, *, private: bool = False) -> None:
+        super().__init__(message)
+        self.private = private
+
+
+def explain(exc: UnsafeUrl) -> str:
+    """The refusal, and in development how to reach a model or tool on this machine."""
+    from convoship.core import constants as env
+    from convoship.core.settings import get_settings
+
+    if exc.private and get_settings().stage == "development":
+        return (
+            f"{exc} (development: a local model or tool needs {env.ALLOW_PRIVATE_NETWORK}=1"
+            " where the API runs)"
+        )
+    return str(exc)
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -90,7 +108,9 @@ def check_outbound_url(url: str, *, allow_private: bool) -> SplitResult:
         raise UnsafeUrl(f"not a valid URL: {exc}") from None
     allowed = ("https", "http") if allow_private else ("https",)
     if parts.scheme not in allowed:
-        raise UnsafeUrl("must use https" if not allow_private else "must use http or https")
+        if allow_private:
+            raise UnsafeUrl("must use http or https")
+        raise UnsafeUrl("must use https", private=parts.scheme == "http")
     if not parts.hostname:
         raise UnsafeUrl("must name a host")
     try:
@@ -104,10 +124,10 @@ def check_outbound_url(url: str, *, allow_private: bool) -> SplitResult:
     if allow_private:
         return parts
     if _is_local_name(parts.hostname):
-        raise UnsafeUrl("must not target localhost")
+        raise UnsafeUrl("must not target localhost", private=True)
     address = literal_address(parts.hostname)
     if address is not None and not is_public_address(address):
-        raise UnsafeUrl("must not target a private, loopback or link-local address")
+        raise UnsafeUrl("must not target a private, loopback or link-local address", private=True)
     return parts
 
 

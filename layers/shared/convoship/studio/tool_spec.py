@@ -13,7 +13,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from convoship.core.errors import ValidationFailed
 from convoship.secrets.refs import SECRET_REF, strings_in
-from convoship.security.netguard import UnsafeUrl, check_outbound_url
+from convoship.security.netguard import UnsafeUrl, check_outbound_url, explain
 from convoship.studio.input_schema import check_input_schema
 
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -77,10 +77,14 @@ class ToolSpec(BaseModel):
     description: Annotated[str, Field(max_length=2000)] = ""
     handler_kind: Literal["http"] = "http"
     config: HttpToolConfig
-    input_schema: Annotated[dict[str, Any], AfterValidator(check_input_schema)] = {
-        "type": "object",
-        "properties": {},
-    }
+    input_schema: Annotated[
+        dict[str, Any],
+        AfterValidator(check_input_schema),
+        # What the OpenAPI document can say of check_input_schema: a JSON Schema of an object.
+        Field(
+            json_schema_extra={"required": ["type"], "properties": {"type": {"const": "object"}}}
+        ),
+    ] = {"type": "object", "properties": {}}
 
 
 def check_secret_reference_syntax(config: HttpToolConfig) -> None:
@@ -118,4 +122,4 @@ def check_tool_url(url: str, *, allow_private: bool) -> None:
     try:
         check_outbound_url(_PLACEHOLDER.sub("placeholder", url), allow_private=allow_private)
     except UnsafeUrl as exc:
-        raise ValidationFailed.at(("body", "config", "url"), f"url {exc}") from None
+        raise ValidationFailed.at(("body", "config", "url"), f"url {explain(exc)}") from None

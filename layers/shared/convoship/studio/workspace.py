@@ -21,7 +21,7 @@ from convoship.db.connection import Connection
 from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.security.context import WrappedDataKey
 from convoship.security.key_store import data_key_for_write, data_key_of, data_key_sql
-from convoship.security.netguard import UnsafeUrl, check_outbound_url
+from convoship.security.netguard import UnsafeUrl, check_outbound_url, explain
 
 
 @dataclass(frozen=True)
@@ -178,7 +178,7 @@ def _validate_llm(merged: dict[str, Any], has_key: bool, allow_private: bool) ->
         try:
             check_outbound_url(base_url, allow_private=allow_private)
         except UnsafeUrl as exc:
-            raise ValidationFailed.at(("body", "base_url"), f"base_url {exc}") from None
+            raise ValidationFailed.at(("body", "base_url"), f"base_url {explain(exc)}") from None
     if provider == "openai_compatible" and base_url is None:
         raise ValidationFailed.at(("body", "base_url"), "openai_compatible needs a base_url")
     if provider == "bedrock" and has_key:
