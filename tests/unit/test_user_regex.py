@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import regex
 import regex._regex
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from convoship.core import user_regex
 from convoship.core.regex_size import NODE_BYTES, compiled_size
@@ -61,6 +63,7 @@ CONSTRUCTS = [
     "(?m)(?:^|$){300}",
     "(?:[[:alpha:]]){300}",
     "(?:ab){e<=2}",
+    "(?:(){3}(?:)){100}",  # empty groups are nodes too
     "(a(?1)?b){10}",
     "(?R)?a{100}",
 ]
@@ -71,9 +74,30 @@ def compiled_bytes(pattern: str) -> int:
     return sys.getsizeof(regex.compile(pattern, cache_pattern=False)) - EMPTY
 
 
+SLACK = 512  # bytes of a compiled pattern beyond its nodes (a tiny pattern's fixed part)
+
+
 @pytest.mark.parametrize("pattern", CONSTRUCTS, ids=lambda p: p[:40])
 def test_the_estimate_is_an_upper_bound_of_the_compiled_size(pattern: str) -> None:
-    assert compiled_bytes(pattern) <= NODE_BYTES * compiled_size(pattern) + 256
+    assert compiled_bytes(pattern) <= NODE_BYTES * compiled_size(pattern) + SLACK
+
+
+PIECES = [
+    "(", ")", "(?:", "(?P<a>", "(?P=a)", "(?=", "(?!", "(?<=", "(?<!", "(?>", "[", "]", "[^",
+    "a", "bc", "\\d", "\\w", "{", "}", "{2}", "{3,}", "{,3}", "{1,3}", "{7}", "{12}", "*", "+",
+    "?", "|", "^", "$", ".", "-", "(?i)", "\\1", "{e<=1}", "[[:alpha:]]", "(?(1)", "++", "*?",
+    "\\b", "ß", "[a-z]", "[^0-9_]", "(?i:", "x|y|z",
+]  # fmt: skip
+
+
+@settings(max_examples=600, derandomize=True, database=None, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=14).map("".join))
+def test_the_estimate_bounds_the_compiled_size_of_any_accepted_pattern(pattern: str) -> None:
+    try:
+        check_pattern(pattern)
+    except PatternRefused:
+        return
+    assert compiled_bytes(pattern) <= NODE_BYTES * compiled_size(pattern) + SLACK
 
 
 @pytest.mark.parametrize("pattern", ORDINARY, ids=lambda p: p[:40])
@@ -156,8 +180,8 @@ def test_the_gate_fails_a_stored_pattern_over_the_bound_without_compiling_it(
 
 @pytest.mark.parametrize(
     "pattern",
-    ["x{e<=1.5}", "[[:foo:]]", "(unclosed", "[z-a]", r"\p{L}", "(?1)(a)"],
-    ids=["fuzzy cost only regex refuses", "posix class", "unclosed", "range", "re: \\p", "call"],
+    ["x{e<=1.5}", "[[:foo:]]", "(unclosed", "[z-a]", r"\p{L}", "(?1)(a)", "(?a)(?u)x"],
+    ids=["fuzzy cost", "posix class", "unclosed", "range", "re: \\p", "call", "flags clash"],
 )
 def test_a_pattern_either_engine_refuses_is_refused(pattern: str) -> None:
     with pytest.raises(PatternRefused, match="does not compile"):

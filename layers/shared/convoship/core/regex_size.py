@@ -71,7 +71,7 @@ def _size(tree: Any, core: Any) -> tuple[int, int]:
             continue
         body = sum(sizes[id(child)] for child in children)
         calls += isinstance(node, core.CallGroup | core.CallRef)
-        sizes[id(node)] = _own_size(node, body, core)
+        sizes[id(node)] = _own_size(node, body, bool(children), core)
     return sizes[id(tree)], calls
 
 
@@ -84,7 +84,7 @@ def _children(node: Any, core: Any) -> list[Any]:
     return found
 
 
-def _own_size(node: Any, body: int, core: Any) -> int:
+def _own_size(node: Any, body: int, compound: bool, core: Any) -> int:
     if isinstance(node, core.GreedyRepeat):  # lazy and possessive repeats are subclasses
         if node.min_count == node.max_count == 1:
             return body
@@ -95,8 +95,8 @@ def _own_size(node: Any, body: int, core: Any) -> int:
         own = max(1, len(node.characters))
     elif isinstance(node, core.SetBase):
         own = 2 + body
-    elif body:
-        return 3 + body  # groups, branches, lookarounds, conditionals...
+    elif compound:
+        return 3 + body  # groups, branches, lookarounds, conditionals..., even empty ones
     else:
         own = 1  # a character, a property, an anchor...
     folds = getattr(node, "case_flags", 0) & core.FULLIGNORECASE == core.FULLIGNORECASE

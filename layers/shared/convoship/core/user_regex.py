@@ -37,7 +37,7 @@ def check_pattern(pattern: str) -> None:
     """PatternRefused unless pattern compiles, under `re` and `regex`, within the bound."""
     try:
         re.compile(pattern)
-    except (re.error, OverflowError, RecursionError) as exc:
+    except (re.error, ValueError, OverflowError, RecursionError) as exc:
         raise PatternRefused(f"regex does not compile: {exc}") from None
     compile_pattern(pattern)
 
