@@ -90,6 +90,7 @@ PIECES = [
 ]  # fmt: skip
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")  # re: "Possible nested set" at `[[`
 @settings(max_examples=600, derandomize=True, database=None, deadline=None)
 @given(st.lists(st.sampled_from(PIECES), min_size=1, max_size=14).map("".join))
 def test_the_estimate_bounds_the_compiled_size_of_any_accepted_pattern(pattern: str) -> None:
@@ -178,6 +179,7 @@ def test_the_gate_fails_a_stored_pattern_over_the_bound_without_compiling_it(
     assert compiles == [r"x{3}$"]
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning")
 @pytest.mark.parametrize(
     "pattern",
     ["x{e<=1.5}", "[[:foo:]]", "(unclosed", "[z-a]", r"\p{L}", "(?1)(a)", "(?a)(?u)x"],

@@ -43,7 +43,7 @@ def _regex(pattern: str, output: str) -> tuple[bool, str | None]:
     try:
         compiled = compile_pattern(pattern)
     except PatternRefused as exc:
-        return False, f"the pattern cannot be used: {exc}"
+        return False, f"the pattern is not valid: {exc}"
     try:
         found = compiled.search(output, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:
