@@ -7,7 +7,7 @@ four `x` nodes, `x{0,9}` as one), so nested counts multiply: `(?:x{2000}){2000}`
 four million nodes of ~108 bytes, 1 GB at the peak and seconds of CPU. The estimate counts
 the same way, in nodes: one per item, a literal or a character class by its length, a group
 or other construct with a body a few more, a repeat `(min + 1)` times its body. It is an upper
-bound of what `sys.getsizeof` reports of the compiled pattern (tests/unit/test_regex_size.py).
+bound of what `sys.getsizeof` reports of the compiled pattern (tests/unit/test_user_regex.py).
 
 The tree is `regex`'s own (its parser is linear in the pattern and compiles nothing): `re`'s
 parser moves a prefix that all alternatives share out of the alternation

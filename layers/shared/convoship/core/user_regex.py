@@ -3,7 +3,7 @@
 
 Its compiling cannot: a pattern whose compiled form would pass MAX_COMPILED_NODES
 (core/regex_size.py) is refused at save and, if it was stored before, never compiled. At the
-bound a pattern compiles into at most ~2.4 MB, with ~5.5 MB at the peak and ~10 ms of CPU; the
+bound a pattern compiles into at most ~2.4 MB, with ~5.5 MB at the peak and ~6-9 ms of CPU; the
 patterns people write take tens to a few thousand nodes, a 10,000-character literal 10,000.
 
 A pattern must compile under both `re` (JSON Schema's `format: regex`, and what evals have
