@@ -90,7 +90,7 @@ def test_eval_crud_with_audit(
                     {"type": "regex", "value": "(unclosed"},
                 ],
             },
-            ["body", "assertions", 1],
+            ["body", "assertions", 1, "value"],
         ),
         ({"name": "n", "assertions": EVAL["assertions"]}, ["body", "input"]),
         ({**EVAL, "expected": "x"}, ["body", "expected"]),
@@ -130,7 +130,7 @@ def test_invalid_regex_on_patch_names_the_assertion(
         },
     )
     problem = problem_of(response, 422, "validation")
-    assert ["body", "assertions", 2] in error_locs(problem)
+    assert ["body", "assertions", 2, "value"] in error_locs(problem)
     assert "regex" in problem["errors"][0]["msg"]
     problem_of(
         api.patch(f"{EVALS}/{evaluation['id']}", token=editor, json={"name": None}),
@@ -140,6 +140,32 @@ def test_invalid_regex_on_patch_names_the_assertion(
     problem_of(
         api.patch(f"{EVALS}/{uuid.uuid4()}", token=editor, json={"name": "x"}), 404, "not-found"
     )
+
+
+@pytest.mark.parametrize(
+    "pattern", ["(?:x{2000}){2000}", "(?:x{65535}){65535}", "(?:(?:x{100}){100}){100}"]
+)
+def test_a_regex_that_would_compile_into_too_much_is_refused_on_its_value(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn, pattern: str
+) -> None:
+    """`regex` has no timeout for compiling: `(?:x{2000}){2000}` took 1 GB and seconds in the
+    publish gate, which runs 20 evals at once. Such a pattern is never stored."""
+    editor = token(workspace, "editor")
+    create_agent(api, editor)
+    before = table_counts(owner_sql)
+    body = {
+        **EVAL,
+        "assertions": [{"type": "contains", "value": "a"}, {"type": "regex", "value": pattern}],
+    }
+    problem = problem_of(api.post(EVALS, token=editor, json=body), 422, "validation")
+    assert error_locs(problem) == [["body", "assertions", 1, "value"]]
+    assert "too large" in problem["errors"][0]["msg"]
+    assert table_counts(owner_sql) == before
+    evaluation = created(api.post(EVALS, token=editor, json=EVAL))
+    patch = api.patch(f"{EVALS}/{evaluation['id']}", token=editor, json=body)
+    assert error_locs(problem_of(patch, 422, "validation")) == [["body", "assertions", 1, "value"]]
+    stored = api.get(f"{EVALS}/{evaluation['id']}", token=editor).json()
+    assert stored["assertions"] == EVAL["assertions"]
 
 
 # --- drafts ---------------------------------------------------------------------------

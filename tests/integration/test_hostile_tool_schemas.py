@@ -181,3 +181,26 @@ def test_arguments_that_multiply_the_work_are_refused_at_save_and_bounded_at_cal
     # Then the check stops at its budget: a tool error the model read, and the turn answers
     assert embed.status == 200, embed.text
     assert "would take too much work" in embed.json()["reply"]
+
+
+def test_a_backtracking_pattern_is_stopped_and_a_huge_one_refused_at_save(
+    api: ApiClient, token: Token, workspace: Any, editor: str, fake_llm: Any
+) -> None:
+    # Given a tool whose argument must match a pattern that backtracks on some strings
+    runaway = {"type": "object", "properties": {"q": {"type": "string", "pattern": "^(a|aa)+$"}}}
+    created(api.post(f"{BASE}/tools", token=editor, json=tool(runaway)))
+    set_threshold(api, token(workspace, "admin"), 0)
+    assert publish(api, editor).status == 201
+    # When a visitor makes the model call it with such a string
+    public_token = api.get(BASE, token=editor).json()["public_token"]
+    message = f"call:lookup {json.dumps({'q': 'a' * 60 + '!'})}"
+    embed = api.post(f"/v1/embed/{public_token}/chat", json={"message": message})
+    # Then matching stops: a tool error the model read, and the turn answers
+    assert embed.status == 200, embed.text
+    assert "took longer than 0.1 s and was stopped" in embed.json()["reply"]
+    # And a pattern that would compile into too much is never saved
+    huge = {
+        "type": "object",
+        "properties": {"q": {"type": "string", "pattern": "(?:x{2000}){2000}"}},
+    }
+    assert "too large" in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(huge, "h")))

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+import regex
+import regex._regex
+from psycopg.types.json import Jsonb
+
 from tests.support.agents import SLUG, Conn, Token, create_agent, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.publishing import BASE, add_eval, publish, set_threshold
@@ -130,6 +135,38 @@ def test_a_runaway_regex_fails_its_eval_instead_of_hanging(
     problem = problem_of(publish(api, editor), 422, "eval-gate-failed")
     reason = problem["eval_results"][0]["assertions"][0]["reason"]
     assert reason == "the pattern took longer than 0.5 s and was stopped"
+
+
+def test_a_stored_regex_over_the_size_bound_fails_its_assertion_uncompiled(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an eval whose pattern was stored before patterns were bounded at save
+    editor, admin = token(workspace, "editor"), token(workspace, "admin")
+    create_agent(api, editor, slug=SLUG)
+    set_threshold(api, admin, 0.5)
+    saved = add_eval(api, editor, "big", "hello", ("regex", "^echo"), ("contains", "hello"))
+    big = [{"type": "regex", "value": "(?:x{200}){200}"}, {"type": "contains", "value": "hello"}]
+    owner_sql.execute(
+        "UPDATE ai_agent_evals SET assertions = %s WHERE id = %s", (Jsonb(big), saved)
+    )
+    add_eval(api, editor, "fine", "hi", ("regex", "^echo: h"))
+    compiled: list[str] = []
+    real = regex._regex.compile
+    monkeypatch.setattr(regex._regex, "compile", lambda p, *a: compiled.append(p) or real(p, *a))
+    # When the gate runs it
+    response = publish(api, editor)
+    # Then that assertion fails with the reason, never compiled; the rest of the gate runs
+    assert response.status == 201, response.text
+    results = {r["name"]: r for r in response.json()["eval_results"]}
+    first = results["big"]["assertions"][0]
+    assert not first["passed"] and "too large" in first["reason"]
+    assert results["big"]["assertions"][1]["passed"] and results["fine"]["passed"]
+    assert "(?:x{200}){200}" not in compiled
 
 
 def test_roles_workspaces_and_unknown_agents(

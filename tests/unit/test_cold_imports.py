@@ -27,6 +27,7 @@ LAZY = (
     "phonenumbers",
     "stdnum",
     "convoship.runtime.pii",
+    "regex",
 )
 FUNCTIONS = sorted(
     load_template(ROOT / "template.yaml").functions.values(), key=lambda f: f.logical_id

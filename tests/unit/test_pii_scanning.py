@@ -224,6 +224,10 @@ HOSTILE = {  # a unit repeated; each shape once sent some detector into a long s
     "bearer words": "Bearer Bearer ",
     "ssn shapes": "123-45-",
     "masked-looking": "1\x001 ",
+    "percent escapes": "%41%C3%A9%2",
+    "query pluses": "?a=1+2&",
+    "dash-like separators": "1\u2013 ",
+    "ideographic full stops": "1\u3002",
 }
 
 

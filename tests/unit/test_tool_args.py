@@ -3,19 +3,18 @@ schema can make validation multiply its work level by level of the arguments, an
 the public embed chooses the arguments (issue 11, left open). Such schemas are now refused at
 save (test_input_schema.py); these were stored before, and every channel stays bounded.
 
-Work is counted with the library's own calls (regex searches of `patternProperties`, equality
+Work is counted with the calls made (regex searches of `patternProperties`, the library's equality
 tests of `uniqueItems`), never with a clock."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
-import jsonschema._keywords
 import jsonschema._utils
 import pytest
 
+from convoship.runtime.tool_arg_patterns import Matching
 from convoship.runtime.tool_args import MAX_VALIDATION_STEPS, args_problem
 from convoship.studio.input_schema import check_input_schema
 
@@ -76,8 +75,8 @@ class Counted:
 @pytest.fixture
 def searches(monkeypatch: pytest.MonkeyPatch) -> Counted:
     """The regex searches `patternProperties` makes: one per pattern, property and schema."""
-    counted = Counted(re.search, limit=10 * MAX_VALIDATION_STEPS)
-    monkeypatch.setattr(jsonschema._keywords, "re", type("Re", (), {"search": counted}))
+    counted = Counted(Matching.search, limit=10 * MAX_VALIDATION_STEPS)
+    monkeypatch.setattr(Matching, "search", lambda self, *args: counted(self, *args))
     return counted
 
 

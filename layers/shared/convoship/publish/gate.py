@@ -12,6 +12,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
+from convoship.core.user_regex import PatternRefused, compile_pattern
 from convoship.llm.types import ChatModel, Message, Sampling
 from convoship.runtime.snapshot import AgentSnapshot
 from convoship.runtime.turn import run_turn
@@ -37,14 +38,16 @@ class GateResult:
 
 
 def _regex(pattern: str, output: str) -> tuple[bool, str | None]:
-    import regex  # lazy; unlike re, it can give up on a pattern that backtracks forever
-
+    """On the `regex` package, which can give up on a pattern that backtracks forever; one
+    that would compile into too much (stored before that was refused at save) never compiles."""
     try:
-        found = regex.search(pattern, output, timeout=REGEX_TIMEOUT_S)
+        compiled = compile_pattern(pattern)
+    except PatternRefused as exc:
+        return False, f"the pattern is not valid: {exc}"
+    try:
+        found = compiled.search(output, timeout=REGEX_TIMEOUT_S)
     except TimeoutError:
         return False, f"the pattern took longer than {REGEX_TIMEOUT_S} s and was stopped"
-    except regex.error as exc:
-        return False, f"the pattern is not valid: {exc}"
     return found is not None, None if found else "no match"
 
 

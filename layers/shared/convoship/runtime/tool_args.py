@@ -13,6 +13,10 @@ model reads, like every other failure of a tool call.
 Only this module's validator counts steps. A `$schema` below the top would hand that part of
 the schema to another draft's validator, so it is refused (as at save); the top-level one is
 left out, so a `$ref` back to the root is counted too.
+
+A regex search costs a step too, and time: `pattern` and `patternProperties` are matched on
+the `regex` package, stopped when the check has spent MATCHING_SECONDS matching
+(tool_arg_patterns.py); a pattern that backtracks forever is then a tool error like the rest.
 """
 
 from __future__ import annotations
@@ -22,6 +26,13 @@ from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+from convoship.core.user_regex import shown
+from convoship.runtime.tool_arg_patterns import (
+    MATCHING_SECONDS,
+    Matching,
+    PatternTooSlow,
+    PatternUnusable,
+)
 from convoship.studio.input_schema import dialect_inside
 
 # An ordinary call takes tens of steps; a step is a few microseconds of jsonschema.
@@ -45,13 +56,24 @@ def args_problem(schema: dict[str, Any], args: Any) -> str | None:
         return "the input schema declares another $schema inside it: it cannot be checked"
     left = _steps_left.set([MAX_VALIDATION_STEPS])
     try:
-        # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
-        validator = _validator_class()(_without_dialect(schema), registry=Registry())
-        error = jsonschema.exceptions.best_match(validator.iter_errors(args))
+        with Matching(_charge):
+            # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
+            validator = _validator_class()(_without_dialect(schema), registry=Registry())
+            error = jsonschema.exceptions.best_match(validator.iter_errors(args))
     except _TooMuchWork:
         return (
             "the arguments could not be checked against the input schema: checking them"
             f" would take too much work (more than {MAX_VALIDATION_STEPS} steps)"
+        )
+    except PatternTooSlow as exc:
+        return (
+            "the arguments could not be checked against the input schema: matching the"
+            f" pattern {shown(exc.pattern)} took longer than {MATCHING_SECONDS} s and was stopped"
+        )
+    except PatternUnusable as exc:
+        return (
+            "the arguments could not be checked against the input schema: its pattern"
+            f" {shown(exc.pattern)} cannot be used ({exc.reason})"
         )
     except Exception as exc:  # a schema saved before today's checks, or arguments it chokes on
         return f"the arguments could not be checked against the input schema ({type(exc).__name__})"
@@ -101,12 +123,20 @@ _COSTS: dict[str, Callable[[Any, Any], int]] = {
 }
 
 
+def _charge(steps: int) -> None:
+    left = _steps_left.get()
+    if left is not None:
+        left[0] -= steps
+        if left[0] < 0:
+            raise _TooMuchWork
+
+
 def _metered(keyword: str, check: Keyword) -> Keyword:
     cost = _COSTS.get(keyword)
 
     def metered(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
         left = _steps_left.get()
-        if left is not None:
+        if left is not None:  # as _charge, inline: this runs for every keyword applied
             left[0] -= 1 if cost is None else max(1, cost(value, instance))
             if left[0] < 0:
                 raise _TooMuchWork

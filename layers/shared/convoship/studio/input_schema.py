@@ -8,7 +8,8 @@ on any input), fan-outs applying more than MAX_FAN_OUT subschemas to one value (
 of two refs to the next of twenty `$defs`: a million checks), in place or level after level
 of the arguments (two `patternProperties` matching one name under a `$ref` back to the root:
 2**32 checks of a 32-deep argument; schema_levels.py), and `$schema` below the top (another
-draft's validator, outside the call-time work budget of runtime/tool_args.py). A recursive
+draft's validator, outside the call-time work budget of runtime/tool_args.py), and patterns
+that do not compile within bounds (schema_patterns.py). A recursive
 schema that descends into the arguments on the way round (a tree of `children`) stays
 allowed: validating it ends with the arguments.
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from convoship.core.validation import MAX_JSON_DEPTH, json_depth_exceeds
 from convoship.studio.schema_levels import descending_groups, most_checks_of_one_value
+from convoship.studio.schema_patterns import check_schema_patterns
 
 MAX_FAN_OUT = 1000  # two refs to the next of 20 $defs would mean a million checks
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
@@ -162,6 +164,7 @@ def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
         raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
     if dialect_inside(schema):
         raise ValueError("$schema may only stand at the top level: the schema is Draft 2020-12")
+    check_schema_patterns(schema)
     groups: dict[int, list[list[Any]]] = {}
     graph = _in_place_graph(schema, groups)
     ref = _cycle(graph)

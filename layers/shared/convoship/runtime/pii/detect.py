@@ -1,4 +1,5 @@
-"""Finding PII in one text: normalise, run the detectors in order, map spans back."""
+"""Finding PII in one text: decode URL escapes, normalise, run the detectors in order, map
+spans back through both views onto the original."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from convoship.runtime.pii.normalize import normalize
 from convoship.runtime.pii.phones import find_phones
 from convoship.runtime.pii.spans import Span, Work
 from convoship.runtime.pii.ssns import find_ssns
+from convoship.runtime.pii.urlcoded import url_decoded
 from convoship.studio.guardrail_configs import DEFAULT_PHONE_REGIONS, REDACT_ENTITIES
 
 ENTITIES = REDACT_ENTITIES
@@ -74,7 +76,8 @@ def find(text: str, request: Request, context: str = "") -> list[Finding]:
     if not request.wanted or not text:
         return []
     shift = len(context)
-    normalized = normalize(context + text)
+    decoded = url_decoded(context + text)
+    normalized = normalize(decoded.text)
     work = Work(normalized.text)
     last = max(i for i, (name, _) in enumerate(_DETECTORS) if name in request.wanted)
     found: list[Finding] = []
@@ -86,7 +89,7 @@ def find(text: str, request: Request, context: str = "") -> list[Finding]:
         if name not in request.wanted:
             continue
         for start, end in spans:
-            start, end = normalized.original_span(start, end)
+            start, end = decoded.original_span(*normalized.original_span(start, end))
             if end > shift:
                 found.append(Finding(max(start, shift) - shift, end - shift, name))
     return _without_overlaps(sorted(found))
