@@ -1,0 +1,45 @@
+"""create_app: each route is analysed once, when it is declared, never again on a request."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, routing
+
+from convoship.http.app import create_app, make_handler
+from convoship_dev.lambda_events import LambdaContext, http_api_event
+
+
+def _router() -> APIRouter:
+    router = APIRouter(prefix="/v1/things", tags=["things"])
+
+    @router.get("/{name}")
+    async def get_thing(name: str) -> dict[str, str]:
+        return {"name": name}
+
+    return router
+
+
+def test_the_app_serves_the_routes_it_was_given_as_they_are() -> None:
+    router = _router()
+    app = create_app("things", [router])
+    assert [route for route in app.routes if route in router.routes] == router.routes
+
+
+def test_the_first_request_builds_no_route_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = create_app("things", [_router()])
+    built: list[Any] = []
+    real = routing._populate_api_route_state
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(routing, "_populate_api_route_state", counting)
+    event = http_api_event(
+        "GET", "/v1/things/x", "", [], b"", "GET /v1/things/{name}", {"name": "x"}, None
+    )
+    result = make_handler(app)(event, LambdaContext("things"))
+    assert result["statusCode"] == 200, result
+    assert built == []  # include_router would have built the route again here
