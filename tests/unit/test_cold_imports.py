@@ -46,3 +46,15 @@ def test_handler_import_leaves_lazy_modules_unloaded(function: object) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True, env=env
     )
     assert json.loads(out.stdout) == []
+
+
+DEFERRED = "from __future__ import annotations"
+ROUTE_MODULES = sorted(
+    [*ROOT.glob("functions/*/*/routes*.py"), ROOT / "layers/shared/convoship/http/deps.py"]
+)
+
+
+@pytest.mark.parametrize("path", ROUTE_MODULES, ids=lambda p: p.name)
+def test_route_modules_keep_real_annotations(path: Path) -> None:
+    """FastAPI would evaluate each string annotation again per route at import."""
+    assert DEFERRED not in path.read_text(encoding="utf-8").splitlines()

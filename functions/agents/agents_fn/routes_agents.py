@@ -1,7 +1,5 @@
 """Agent routes: create (with default guardrails), list, read, update, delete."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx

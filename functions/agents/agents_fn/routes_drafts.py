@@ -1,7 +1,5 @@
 """Wizard draft routes: free-form JSON saved while an agent is being set up."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Response
 
 from convoship.http.deps import Editor, WorkspaceRead, WorkspaceTx

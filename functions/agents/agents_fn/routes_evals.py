@@ -1,7 +1,5 @@
 """Eval routes of an agent: inputs and assertions that gate publishing."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx

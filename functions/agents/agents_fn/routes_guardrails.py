@@ -1,7 +1,5 @@
 """Guardrail routes of an agent: one guardrail per kind, config validated per kind."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx

@@ -1,7 +1,5 @@
 """Read-only history of an agent: published versions, conversations, audit events."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query

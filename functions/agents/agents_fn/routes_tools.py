@@ -1,7 +1,5 @@
 """Tool routes of an agent: HTTP tools whose url, headers and body may use secrets."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter, Response
 
 from convoship.core.settings import get_settings

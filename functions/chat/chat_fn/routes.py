@@ -1,7 +1,5 @@
 """Playground chat (studio), and the public embed: profile and chat."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Response

@@ -1,7 +1,5 @@
 """POST /v1/ai-agents/{slug}/publish."""
 
-from __future__ import annotations
-
 from fastapi import APIRouter
 
 from convoship.http.deps import Editor

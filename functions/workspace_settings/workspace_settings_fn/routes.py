@@ -1,7 +1,5 @@
 """Routes of the workspace_settings function. Each parses, calls the layer, returns."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
