@@ -48,6 +48,41 @@ def test_handler_import_leaves_lazy_modules_unloaded(function: object) -> None:
     assert json.loads(out.stdout) == []
 
 
+# Which request and response models of a function were built at import: each one that is
+# costs a schema, a validator and a serializer, whether a request needs it or not.
+BUILT_MODELS = """
+import sys, json
+sys.path.insert(0, sys.argv[1])
+import importlib
+importlib.import_module(sys.argv[2])
+from pydantic import BaseModel
+def subclasses(cls):
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from subclasses(sub)
+prefixes = (sys.argv[2].split(".")[0] + ".", "convoship.http.")
+built = sorted({f"{m.__module__}.{m.__qualname__}" for m in subclasses(BaseModel)
+                if m.__module__.startswith(prefixes) and m.__pydantic_complete__})
+print(json.dumps(built))
+"""
+API_FUNCTIONS = [f for f in FUNCTIONS if f.routes]
+
+
+@pytest.mark.parametrize("function", API_FUNCTIONS, ids=lambda f: f.logical_id)
+def test_request_and_response_models_are_built_on_first_use(function: object) -> None:
+    module = function.handler.rsplit(".", 1)[0]  # type: ignore[attr-defined]
+    env = {"CONVOSHIP_STAGE": "test", "PATH": "/usr/bin:/bin"}
+    out = subprocess.run(
+        [sys.executable, "-c", BUILT_MODELS, str(function.code_uri), module],  # type: ignore[attr-defined]
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
+    assert json.loads(out.stdout) == []
+
+
 DEFERRED = "from __future__ import annotations"
 ROUTE_MODULES = sorted(
     [*ROOT.glob("functions/*/*/routes*.py"), ROOT / "layers/shared/convoship/http/deps.py"]

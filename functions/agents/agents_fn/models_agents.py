@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from convoship.http.models import ApiModel
 from convoship.studio.agents import SLUG, AgentConfig
 
 from .models_common import Given, Patch
@@ -17,7 +18,7 @@ AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Description = Annotated[str, Field(max_length=2000)]
 
 
-class AgentIn(BaseModel):
+class AgentIn(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: AgentName
@@ -34,7 +35,7 @@ class AgentPatch(Patch):
     ] = None
 
 
-class AgentOut(BaseModel):
+class AgentOut(ApiModel):
     id: UUID
     slug: str
     name: str
@@ -47,7 +48,7 @@ class AgentOut(BaseModel):
     updated_at: datetime
 
 
-class AgentList(BaseModel):
+class AgentList(ApiModel):
     items: list[AgentOut]
 
 

@@ -6,16 +6,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from convoship.http.models import ApiModel
 
 
-class DraftIn(BaseModel):
+class DraftIn(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     data: dict[str, Any]
 
 
-class DraftOut(BaseModel):
+class DraftOut(ApiModel):
     id: UUID
     data: dict[str, Any]
     created_by: str | None
@@ -23,5 +25,5 @@ class DraftOut(BaseModel):
     updated_at: datetime
 
 
-class DraftList(BaseModel):
+class DraftList(ApiModel):
     items: list[DraftOut]

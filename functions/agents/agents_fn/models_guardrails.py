@@ -6,14 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from convoship.http.models import ApiModel
 from convoship.studio.guardrail_configs import GuardrailKind
 
 from .models_common import Given, Patch
 
 
-class GuardrailIn(BaseModel):
+class GuardrailIn(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: GuardrailKind
@@ -30,7 +31,7 @@ class GuardrailPatch(Patch):
     enabled: Given[bool] = None
 
 
-class GuardrailOut(BaseModel):
+class GuardrailOut(ApiModel):
     id: UUID
     kind: GuardrailKind
     config: dict[str, Any]
@@ -39,5 +40,5 @@ class GuardrailOut(BaseModel):
     updated_at: datetime
 
 
-class GuardrailList(BaseModel):
+class GuardrailList(ApiModel):
     items: list[GuardrailOut]

@@ -5,28 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from convoship.http.models import ApiModel
 
 
-class ChatIn(BaseModel):
+class ChatIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     message: Annotated[str, Field(min_length=1)]
     conversation_id: UUID | None = None
 
 
-class ChatUsage(BaseModel):
+class ChatUsage(ApiModel):
     input_tokens: int
     output_tokens: int
 
 
-class ChatOut(BaseModel):
+class ChatOut(ApiModel):
     conversation_id: UUID
     reply: str
     escalated: bool
     usage: ChatUsage
 
 
-class EmbedProfile(BaseModel):
+class EmbedProfile(ApiModel):
     name: str
     greeting: str | None

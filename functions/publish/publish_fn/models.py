@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from convoship.http.models import ApiModel
 
 
-class PublishIn(BaseModel):
+class PublishIn(ApiModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Annotated[str, Field(max_length=2000)] | None = None

@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
 
-from convoship.http.models import Given, Patch
+from convoship.http.models import ApiModel, Given, Patch
 from convoship.secrets.hosts import MAX_ALLOWED_HOSTS, normalize_allowed_hosts
 from convoship.secrets.refs import SECRET_NAME
 
@@ -18,12 +18,12 @@ class AgentOpsPatch(Patch):
     eval_pass_threshold: Given[Annotated[float, Field(ge=0, le=1)]] = None
 
 
-class EffectiveCaps(BaseModel):
+class EffectiveCaps(ApiModel):
     public_rpm_cap: int
     playground_rpm_cap: int | None
 
 
-class AgentOpsOut(BaseModel):
+class AgentOpsOut(ApiModel):
     rpm_cap_per_agent: int | None
     eval_pass_threshold: float
     effective: EffectiveCaps
@@ -40,7 +40,7 @@ class AgentLlmPatch(Patch):
     api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
-class AgentLlmOut(BaseModel):
+class AgentLlmOut(ApiModel):
     provider: Provider | None
     model: str | None
     base_url: str | None
@@ -72,7 +72,7 @@ AllowedHosts = Annotated[
 ]
 
 
-class SecretIn(BaseModel):
+class SecretIn(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
@@ -80,13 +80,13 @@ class SecretIn(BaseModel):
     allowed_hosts: Given[AllowedHosts] = None  # omitted: none, or a replaced secret's own
 
 
-class SecretHostsPatch(BaseModel):
+class SecretHostsPatch(ApiModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     allowed_hosts: AllowedHosts
 
 
-class SecretOut(BaseModel):
+class SecretOut(ApiModel):
     name: str
     allowed_hosts: list[str]
     created_at: datetime
@@ -94,11 +94,11 @@ class SecretOut(BaseModel):
     updated_by: str | None
 
 
-class SecretList(BaseModel):
+class SecretList(ApiModel):
     items: list[SecretOut]
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(ApiModel):
     id: UUID
     occurred_at: datetime
     actor_type: str
@@ -116,22 +116,22 @@ class AuditEntry(BaseModel):
     hash: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(ApiModel):
     items: list[AuditEntry]
     next_cursor: str | None
 
 
-class ChainHead(BaseModel):
+class ChainHead(ApiModel):
     seq: int
     hash: str
 
 
-class CheckpointOut(BaseModel):
+class CheckpointOut(ApiModel):
     seq: int
     signed_at: datetime
 
 
-class AuditVerification(BaseModel):
+class AuditVerification(ApiModel):
     ok: bool
     rows: int
     head: ChainHead

@@ -36,7 +36,15 @@ else:
     Given = Annotated[T, WrapValidator(_not_null), Field(json_schema_extra=_without_default)]
 
 
-class Patch(BaseModel):
+class ApiModel(BaseModel):
+    """Base of every request and response body: its validator and serializer are built when
+    first used, not at import (a function declares dozens of bodies; a container serves
+    a few of them)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Patch(ApiModel):
     """A partial update: unknown fields are refused, and at least one field must be set."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -52,7 +60,7 @@ class Patch(BaseModel):
         return self.model_dump(include=self.model_fields_set)
 
 
-class VersionOut(BaseModel):
+class VersionOut(ApiModel):
     """An immutable published version: the frozen agent and the gate that let it through."""
 
     version: int

@@ -19,7 +19,8 @@ AssertionType = Literal["contains", "not_contains", "equals", "regex", "llm_rubr
 
 
 class EvalAssertion(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Validators are built when first used, not at import (cold starts).
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     type: AssertionType
     value: Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -37,7 +38,8 @@ class EvalAssertion(BaseModel):
 class EvalSpec(BaseModel):
     """A complete eval as stored (POST bodies, and PATCH results before saving)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Validators are built when first used, not at import (cold starts).
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     input: Annotated[str, Field(min_length=1, max_length=20_000)]
