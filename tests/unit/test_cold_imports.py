@@ -27,6 +27,7 @@ LAZY = (
     "phonenumbers",
     "stdnum",
     "convoship.runtime.pii",
+    "convoship.audit.verify",
     "pydantic.v1",  # FastAPI's check of route types answers without it (http/fastapi_v1.py)
 )
 FUNCTIONS = sorted(

@@ -7,7 +7,6 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response
 
 from convoship.audit import search as audit_search
-from convoship.audit.verify import verify_workspace_chain
 from convoship.core.settings import get_settings
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.secrets import store as secrets_store
@@ -146,4 +145,6 @@ async def search_audit_log(
 async def verify_audit_log(ctx: Admin) -> AuditVerification:
     """Walk the workspace's audit hash chain and check it against the latest signed checkpoint:
     ok, rows, head, and the first seq that is missing or wrong."""
+    from convoship.audit.verify import verify_workspace_chain  # lazy: a rare, admin-only read
+
     return AuditVerification.model_validate(verify_workspace_chain(ctx.workspace_id))
