@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 from convoship.studio.agents import SLUG, AgentConfig
 
 from .models_common import Given, Patch
@@ -18,7 +18,7 @@ AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 Description = Annotated[str, Field(max_length=2000)]
 
 
-class AgentIn(ApiModel):
+class AgentIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: AgentName
@@ -35,7 +35,7 @@ class AgentPatch(Patch):
     ] = None
 
 
-class AgentOut(ApiModel):
+class AgentOut(ResponseModel):
     id: UUID
     slug: str
     name: str
@@ -48,7 +48,7 @@ class AgentOut(ApiModel):
     updated_at: datetime
 
 
-class AgentList(ApiModel):
+class AgentList(ResponseModel):
     items: list[AgentOut]
 
 

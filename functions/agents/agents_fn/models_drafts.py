@@ -6,18 +6,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import ConfigDict
+from pydantic import BaseModel, ConfigDict
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 
 
-class DraftIn(ApiModel):
+class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     data: dict[str, Any]
 
 
-class DraftOut(ApiModel):
+class DraftOut(ResponseModel):
     id: UUID
     data: dict[str, Any]
     created_by: str | None
@@ -25,5 +25,5 @@ class DraftOut(ApiModel):
     updated_at: datetime
 
 
-class DraftList(ApiModel):
+class DraftList(ResponseModel):
     items: list[DraftOut]

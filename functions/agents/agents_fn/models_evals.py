@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 from convoship.studio.evals import EvalAssertion
 
 from .models_common import Given, Patch
@@ -24,7 +24,7 @@ class EvalPatch(Patch):
     ] = None
 
 
-class EvalOut(ApiModel):
+class EvalOut(ResponseModel):
     id: UUID
     name: str
     input: str
@@ -33,5 +33,5 @@ class EvalOut(ApiModel):
     updated_at: datetime
 
 
-class EvalList(ApiModel):
+class EvalList(ResponseModel):
     items: list[EvalOut]

@@ -6,15 +6,15 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 from convoship.studio.guardrail_configs import GuardrailKind
 
 from .models_common import Given, Patch
 
 
-class GuardrailIn(ApiModel):
+class GuardrailIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: GuardrailKind
@@ -31,7 +31,7 @@ class GuardrailPatch(Patch):
     enabled: Given[bool] = None
 
 
-class GuardrailOut(ApiModel):
+class GuardrailOut(ResponseModel):
     id: UUID
     kind: GuardrailKind
     config: dict[str, Any]
@@ -40,5 +40,5 @@ class GuardrailOut(ApiModel):
     updated_at: datetime
 
 
-class GuardrailList(ApiModel):
+class GuardrailList(ResponseModel):
     items: list[GuardrailOut]

@@ -6,16 +6,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from convoship.http.models import ApiModel, VersionOut
+from convoship.http.models import ResponseModel, VersionOut
 
 __all__ = ["VersionOut"]
 
 
-class VersionList(ApiModel):
+class VersionList(ResponseModel):
     items: list[VersionOut]
 
 
-class ConversationSummary(ApiModel):
+class ConversationSummary(ResponseModel):
     id: UUID
     channel: str
     status: str
@@ -26,12 +26,12 @@ class ConversationSummary(ApiModel):
     updated_at: datetime
 
 
-class ConversationPage(ApiModel):
+class ConversationPage(ResponseModel):
     items: list[ConversationSummary]
     next_cursor: str | None
 
 
-class MessageOut(ApiModel):
+class MessageOut(ResponseModel):
     seq: int
     role: str
     content: str
@@ -44,7 +44,7 @@ class ConversationOut(ConversationSummary):
     messages: list[MessageOut]
 
 
-class AuditEventOut(ApiModel):
+class AuditEventOut(ResponseModel):
     id: UUID
     occurred_at: datetime
     actor_type: str
@@ -59,6 +59,6 @@ class AuditEventOut(ApiModel):
     after_state: Any
 
 
-class AuditEventPage(ApiModel):
+class AuditEventPage(ResponseModel):
     items: list[AuditEventOut]
     next_cursor: str | None

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 from convoship.studio.tool_spec import TOOL_NAME
 
 from .models_common import Given, Patch
@@ -24,7 +24,7 @@ class ToolPatch(Patch):
     input_schema: Annotated[Given[dict[str, Any]], Field(description="replaces the schema")] = None
 
 
-class ToolOut(ApiModel):
+class ToolOut(ResponseModel):
     id: UUID
     name: str
     description: str
@@ -36,5 +36,5 @@ class ToolOut(ApiModel):
     updated_at: datetime
 
 
-class ToolList(ApiModel):
+class ToolList(ResponseModel):
     items: list[ToolOut]

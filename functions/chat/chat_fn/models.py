@@ -5,30 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
-from convoship.http.models import ApiModel
+from convoship.http.models import ResponseModel
 
 
-class ChatIn(ApiModel):
+class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     message: Annotated[str, Field(min_length=1)]
     conversation_id: UUID | None = None
 
 
-class ChatUsage(ApiModel):
+class ChatUsage(ResponseModel):
     input_tokens: int
     output_tokens: int
 
 
-class ChatOut(ApiModel):
+class ChatOut(ResponseModel):
     conversation_id: UUID
     reply: str
     escalated: bool
     usage: ChatUsage
 
 
-class EmbedProfile(ApiModel):
+class EmbedProfile(ResponseModel):
     name: str
     greeting: str | None

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
-
-from convoship.http.models import ApiModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class PublishIn(ApiModel):
+class PublishIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: Annotated[str, Field(max_length=2000)] | None = None

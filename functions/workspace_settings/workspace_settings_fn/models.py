@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from convoship.http.models import ApiModel, Given, Patch
+from convoship.http.models import Given, Patch, ResponseModel
 from convoship.secrets.hosts import MAX_ALLOWED_HOSTS, normalize_allowed_hosts
 from convoship.secrets.refs import SECRET_NAME
 
@@ -18,12 +18,12 @@ class AgentOpsPatch(Patch):
     eval_pass_threshold: Given[Annotated[float, Field(ge=0, le=1)]] = None
 
 
-class EffectiveCaps(ApiModel):
+class EffectiveCaps(ResponseModel):
     public_rpm_cap: int
     playground_rpm_cap: int | None
 
 
-class AgentOpsOut(ApiModel):
+class AgentOpsOut(ResponseModel):
     rpm_cap_per_agent: int | None
     eval_pass_threshold: float
     effective: EffectiveCaps
@@ -40,7 +40,7 @@ class AgentLlmPatch(Patch):
     api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
-class AgentLlmOut(ApiModel):
+class AgentLlmOut(ResponseModel):
     provider: Provider | None
     model: str | None
     base_url: str | None
@@ -72,7 +72,7 @@ AllowedHosts = Annotated[
 ]
 
 
-class SecretIn(ApiModel):
+class SecretIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
@@ -80,13 +80,13 @@ class SecretIn(ApiModel):
     allowed_hosts: Given[AllowedHosts] = None  # omitted: none, or a replaced secret's own
 
 
-class SecretHostsPatch(ApiModel):
+class SecretHostsPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     allowed_hosts: AllowedHosts
 
 
-class SecretOut(ApiModel):
+class SecretOut(ResponseModel):
     name: str
     allowed_hosts: list[str]
     created_at: datetime
@@ -94,11 +94,11 @@ class SecretOut(ApiModel):
     updated_by: str | None
 
 
-class SecretList(ApiModel):
+class SecretList(ResponseModel):
     items: list[SecretOut]
 
 
-class AuditEntry(ApiModel):
+class AuditEntry(ResponseModel):
     id: UUID
     occurred_at: datetime
     actor_type: str
@@ -116,22 +116,22 @@ class AuditEntry(ApiModel):
     hash: str
 
 
-class AuditPage(ApiModel):
+class AuditPage(ResponseModel):
     items: list[AuditEntry]
     next_cursor: str | None
 
 
-class ChainHead(ApiModel):
+class ChainHead(ResponseModel):
     seq: int
     hash: str
 
 
-class CheckpointOut(ApiModel):
+class CheckpointOut(ResponseModel):
     seq: int
     signed_at: datetime
 
 
-class AuditVerification(ApiModel):
+class AuditVerification(ResponseModel):
     ok: bool
     rows: int
     head: ChainHead

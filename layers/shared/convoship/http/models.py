@@ -36,15 +36,18 @@ else:
     Given = Annotated[T, WrapValidator(_not_null), Field(json_schema_extra=_without_default)]
 
 
-class ApiModel(BaseModel):
-    """Base of every request and response body: its validator and serializer are built when
-    first used, not at import (a function declares dozens of bodies; a container serves
-    a few of them)."""
+class ResponseModel(BaseModel):
+    """Base of every response body: its validator and serializer are built when first used,
+    not at import (a function declares dozens of responses; a container serves a few).
+
+    Request bodies stay plain models: FastAPI builds their validators when a route is
+    declared, under a filter for a pydantic warning its body parameters raise; built later,
+    on the first request, that warning would reach the logs."""
 
     model_config = ConfigDict(defer_build=True)
 
 
-class Patch(ApiModel):
+class Patch(BaseModel):
     """A partial update: unknown fields are refused, and at least one field must be set."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -60,7 +63,7 @@ class Patch(ApiModel):
         return self.model_dump(include=self.model_fields_set)
 
 
-class VersionOut(ApiModel):
+class VersionOut(ResponseModel):
     """An immutable published version: the frozen agent and the gate that let it through."""
 
     version: int

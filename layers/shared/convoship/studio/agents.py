@@ -41,10 +41,7 @@ _INSERT_DEFAULT_GUARDRAILS = (
 class AgentConfig(BaseModel):
     """The draft configuration of an agent, snapshotted into each published version."""
 
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(
-        extra="forbid", strict=True, protected_namespaces=(), defer_build=True
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, protected_namespaces=())
 
     system_prompt: Annotated[str, Field(max_length=20_000)] = ""
     greeting: Annotated[str, Field(max_length=2000)] | None = None

@@ -19,8 +19,7 @@ AssertionType = Literal["contains", "not_contains", "equals", "regex", "llm_rubr
 
 
 class EvalAssertion(BaseModel):
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     type: AssertionType
     value: Annotated[str, Field(min_length=1, max_length=10_000)]
@@ -38,8 +37,7 @@ class EvalAssertion(BaseModel):
 class EvalSpec(BaseModel):
     """A complete eval as stored (POST bodies, and PATCH results before saving)."""
 
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(min_length=1, max_length=200)]
     input: Annotated[str, Field(min_length=1, max_length=20_000)]

@@ -68,8 +68,7 @@ def _secret_reference(value: str) -> str:
 
 
 class _Config(BaseModel):
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
 Origin = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_origin)]

@@ -37,8 +37,7 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
 
 
 class HttpToolConfig(BaseModel):
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     url: Annotated[str, Field(min_length=1, max_length=2048)]
@@ -54,8 +53,7 @@ class HttpToolConfig(BaseModel):
 class ToolSpec(BaseModel):
     """A complete tool as stored (POST bodies, and PATCH results before saving)."""
 
-    # Validators are built when first used, not at import (cold starts).
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=TOOL_NAME.pattern)]
     description: Annotated[str, Field(max_length=2000)] = ""
