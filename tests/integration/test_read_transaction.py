@@ -52,6 +52,19 @@ def test_a_read_is_one_round_trip(proxy: Any, workspace: uuid.UUID) -> None:
     assert proxy.snapshot().round_trips == 0
 
 
+def test_an_embed_batch_sets_scope_timeout_and_role_in_one_statement() -> None:
+    with read_transaction(public_token="tok-abc") as conn:
+        cursor = conn.execute(
+            "SELECT current_user AS who, current_setting('statement_timeout') AS timeout,"
+            " current_setting('app.ai_agent_public_token') AS token"
+        )
+        text, before_queries = conn.sql()  # type: ignore[attr-defined]
+        row = cursor.fetchone()
+    assert row == {"who": "convoship_embed", "timeout": "10s", "token": "tok-abc"}
+    assert before_queries == 1
+    assert len(text.split(";\n")) == 4  # BEGIN, the scope, the query, COMMIT
+
+
 UPSERT_CAP = (
     "INSERT INTO workspace_agent_ops (workspace_id, rpm_cap_per_agent) VALUES (%(ws)s, %(cap)s)"
     " ON CONFLICT (workspace_id) DO UPDATE SET rpm_cap_per_agent = EXCLUDED.rpm_cap_per_agent"

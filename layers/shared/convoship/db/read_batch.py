@@ -21,7 +21,7 @@ from psycopg.rows import dict_row
 
 from convoship.core.settings import get_settings
 from convoship.db.connection import Connection, acquire, release, unavailable
-from convoship.db.scope import EMBED_ROLE_SQL, is_public, scope_of, scope_sql
+from convoship.db.scope import scope_of, scope_sql
 
 
 class ReadBatch:
@@ -61,20 +61,16 @@ class ReadBatch:
         return self._results[index]
 
     def sql(self, cursor: psycopg.ClientCursor[Any] | None = None) -> tuple[str, int]:
-        """The one message the batch sends, and how many results precede the queries'
-        (set_config's, and SET ROLE's for the embed) after BEGIN's."""
+        """The one message the batch sends, and how many results precede the queries' after
+        BEGIN's (the scope's)."""
         cursor = cursor or psycopg.ClientCursor(self._conn)
-        prelude = [
-            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms)),
-            *([EMBED_ROLE_SQL] if is_public(self._scope) else []),
-        ]
         statements = [
             "BEGIN",
-            *prelude,
+            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms)),
             *(cursor.mogrify(query, params) for query, params in self._queries),
             "COMMIT",
         ]
-        return ";\n".join(statements), len(prelude)
+        return ";\n".join(statements), 1
 
     def _send(self) -> list[list[dict[str, Any]]]:
         cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)

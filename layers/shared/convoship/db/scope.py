@@ -23,10 +23,10 @@ def is_public(scope: tuple[str, str]) -> bool:
 
 
 def scope_sql(scope: tuple[str, str], timeout_ms: str) -> tuple[str, tuple[str, str, str]]:
-    """The statement (and its values) that sets the scope and the statement timeout for the
-    rest of the transaction only."""
+    """The one statement (and its values) that sets the scope, the statement timeout and,
+    for a public token, the embed role, for the rest of the transaction only."""
     name, value = scope
-    return (
-        "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
-        (name, value, timeout_ms),
-    )
+    sql = "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)"
+    if is_public(scope):
+        sql += ", " + EMBED_ROLE_SQL.removeprefix("SELECT ")
+    return sql, (name, value, timeout_ms)
