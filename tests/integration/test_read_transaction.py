@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
-from convoship.db.read_batch import read_transaction, write_batch
+from convoship.db.read_batch import batch_transaction, read_transaction, write_batch
 from convoship.db.transactions import unscoped_transaction
 
 
@@ -63,6 +63,18 @@ def test_an_embed_batch_sets_scope_timeout_and_role_in_one_statement() -> None:
     assert row == {"who": "convoship_embed", "timeout": "10s", "token": "tok-abc"}
     assert before_queries == 1
     assert len(text.split(";\n")) == 4  # BEGIN, the scope, the query, COMMIT
+
+
+@pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
+def test_a_batch_that_may_die_with_a_crash_does_not_wait_for_the_flush(
+    workspace: uuid.UUID, durable: bool, setting: str
+) -> None:
+    with batch_transaction(workspace_id=workspace, durable=durable) as conn:
+        row = conn.execute("SELECT current_setting('synchronous_commit') AS wait").fetchone()
+    assert row == {"wait": setting}
+    with read_transaction(workspace_id=workspace) as conn:  # transaction-local: gone after
+        row = conn.execute("SELECT current_setting('synchronous_commit') AS wait").fetchone()
+    assert row == {"wait": "on"}
 
 
 UPSERT_CAP = (

@@ -33,10 +33,13 @@ class ReadBatch:
     fetch) work unchanged.
     """
 
-    def __init__(self, conn: Connection, scope: tuple[str, str], timeout_ms: str) -> None:
+    def __init__(
+        self, conn: Connection, scope: tuple[str, str], timeout_ms: str, *, durable: bool = True
+    ) -> None:
         self._conn = conn
         self._scope = scope
         self._timeout_ms = timeout_ms
+        self._durable = durable
         self._queries: list[tuple[Any, Any]] = []
         self._results: list[list[dict[str, Any]]] | None = None
 
@@ -66,7 +69,7 @@ class ReadBatch:
         cursor = cursor or psycopg.ClientCursor(self._conn)
         statements = [
             "BEGIN",
-            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms)),
+            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms, durable=self._durable)),
             *(cursor.mogrify(query, params) for query, params in self._queries),
             "COMMIT",
         ]
@@ -120,12 +123,16 @@ def read_transaction(
 
 
 def batch_transaction(
-    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+    *,
+    workspace_id: UUID | str | None = None,
+    public_token: str | None = None,
+    durable: bool = True,
 ) -> AbstractContextManager[Connection]:
     """Like rls_transaction, in one round trip, sent at the first fetch: the statements may
     write, but none may depend on another's result in Python. A failing statement rolls the
-    whole batch back (and costs a second trip, for the ROLLBACK)."""
-    return _batch(workspace_id, public_token, send_at_exit=False)
+    whole batch back (and costs a second trip, for the ROLLBACK). durable=False: the commit
+    does not wait for the WAL flush (db/scope.py), for what may be lost with a crash."""
+    return _batch(workspace_id, public_token, send_at_exit=False, durable=durable)
 
 
 def write_batch(
@@ -135,16 +142,21 @@ def write_batch(
     then: the transaction commits at the end of the block, as with rls_transaction, in one
     round trip (one simple-protocol message costs less CPU than a pipeline). Nothing is sent
     if the block raises."""
-    return _batch(workspace_id, public_token, send_at_exit=True)
+    return _batch(workspace_id, public_token, send_at_exit=True, durable=True)
 
 
 @contextmanager
 def _batch(
-    workspace_id: UUID | str | None, public_token: str | None, *, send_at_exit: bool
+    workspace_id: UUID | str | None,
+    public_token: str | None,
+    *,
+    send_at_exit: bool,
+    durable: bool,
 ) -> Iterator[Connection]:
     scope = scope_of(workspace_id, public_token)
     conn = acquire()
-    batch = ReadBatch(conn, scope, str(get_settings().db_statement_timeout_ms))
+    timeout_ms = str(get_settings().db_statement_timeout_ms)
+    batch = ReadBatch(conn, scope, timeout_ms, durable=durable)
     try:
         yield cast(Connection, batch)
         if send_at_exit:
