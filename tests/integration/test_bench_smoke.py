@@ -97,6 +97,13 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
     redis_trips = rows["embed chat turn: Redis round trips"]
     assert redis_trips["Median [min .. max]"].startswith("1 "), redis_trips
     assert redis_trips["Verdict"] == "ok", redis_trips
+    for name, target in (
+        ("embed chat turn: p50 overhead over one bare model call", "<=0.0025"),
+        ("embed chat turn: CPU per turn (handler only)", "<=0.003"),
+    ):
+        row = rows[name]
+        assert FIGURE.match(row["Median [min .. max]"]), row
+        assert row["Target"] == target and row["Verdict"] in {"ok", "MISSED"}, row
     db_trips = rows["embed chat turn: DB round trips"]
     assert db_trips["Target"] == "<=3 (max)" and db_trips["Verdict"] == "ok", db_trips
     fallback = rows["check_agent_rpm, production fallback (PostgreSQL): checks/s"]

@@ -43,6 +43,8 @@ EVAL_DELAY_S = 0.2
 EVALS = 20
 PUBLISH_TARGET = Target("ratio_max", 2.0)
 REDIS_TARGET = Target("value_max", 1, stat="max")
+OVERHEAD_TARGET = Target("value_max", 0.0025)  # issue 17: p50 over the bare model call
+CPU_TARGET = Target("value_max", 0.003)  # issue 17: process time per turn, handler only
 DB_TARGET = Target("value_max", 3, stat="max")  # read, reserve, write (issue 10)
 EVENTS = PROJECT_ROOT / "events"
 
@@ -211,15 +213,20 @@ def _chat_rows(
     p99s: list[float] = []
     base50: list[float] = []
     base99: list[float] = []
+    overheads: list[float] = []
+    cpu50s: list[float] = []
     for _ in range(2):  # warm both
         handler(copy.deepcopy(event), context)
         bare()
     for _ in range(rounds):
         mine: list[float] = []
         theirs: list[float] = []
+        cpu: list[float] = []
         for _ in range(iterations):
             payload = copy.deepcopy(event)
+            cpu_before = time.thread_time()  # this thread's: the loopback model runs in another
             elapsed, result = _timed(lambda p=payload: handler(p, context))  # type: ignore[misc]
+            cpu.append(time.thread_time() - cpu_before)
             mine.append(elapsed)
             outcomes.add(outcome(result))
             theirs.append(_timed(bare)[0])
@@ -227,6 +234,8 @@ def _chat_rows(
         p99s.append(percentile(mine, 99))
         base50.append(percentile(theirs, 50))
         base99.append(percentile(theirs, 99))
+        overheads.append(p50s[-1] - base50[-1])
+        cpu50s.append(percentile(cpu, 50))
     shown = "/".join(sorted(outcomes))
     rows = [
         Row(
@@ -245,6 +254,24 @@ def _chat_rows(
             Summary.of(p99s),
             baseline_name="one bare model call",
             baseline=Summary.of(base99),
+        ),
+        Row(
+            CHAT_SECTION,
+            "embed chat turn: p50 overhead over one bare model call",
+            "s",
+            Summary.of(overheads),
+            target=OVERHEAD_TARGET,
+            note="target 2.5 ms; p50 of the turns minus p50 of the bare calls, per round"
+            " (synchronous_commit on: one WAL flush per turn)",
+        ),
+        Row(
+            CHAT_SECTION,
+            "embed chat turn: CPU per turn (handler only)",
+            "s",
+            Summary.of(cpu50s),
+            target=CPU_TARGET,
+            note="target 3 ms; p50 per round of the CPU time (user + system) of the thread that"
+            " runs the handler, across one call; PostgreSQL's own CPU is not in it",
         ),
     ]
     rows += _chat_wire_rows(handler, context, event, stack, rounds)
