@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
-from convoship.db.read_batch import read_transaction
+from convoship.db.read_batch import batch_transaction, read_transaction, write_batch
 from convoship.db.transactions import unscoped_transaction
 
 
@@ -50,6 +50,81 @@ def test_a_read_is_one_round_trip(proxy: Any, workspace: uuid.UUID) -> None:
     with read_transaction(workspace_id=workspace) as conn:
         conn.execute("SELECT 1")  # never fetched: nothing is sent
     assert proxy.snapshot().round_trips == 0
+
+
+def test_an_embed_batch_sets_scope_timeout_and_role_in_one_statement() -> None:
+    with read_transaction(public_token="tok-abc") as conn:
+        cursor = conn.execute(
+            "SELECT current_user AS who, current_setting('statement_timeout') AS timeout,"
+            " current_setting('app.ai_agent_public_token') AS token"
+        )
+        text, before_queries = conn.sql()  # type: ignore[attr-defined]
+        row = cursor.fetchone()
+    assert row == {"who": "convoship_embed", "timeout": "10s", "token": "tok-abc"}
+    assert before_queries == 1
+    assert len(text.split(";\n")) == 4  # BEGIN, the scope, the query, COMMIT
+
+
+@pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
+def test_a_batch_that_may_die_with_a_crash_does_not_wait_for_the_flush(
+    workspace: uuid.UUID, durable: bool, setting: str
+) -> None:
+    with batch_transaction(workspace_id=workspace, durable=durable) as conn:
+        row = conn.execute("SELECT current_setting('synchronous_commit') AS wait").fetchone()
+    assert row == {"wait": setting}
+    with read_transaction(workspace_id=workspace) as conn:  # transaction-local: gone after
+        row = conn.execute("SELECT current_setting('synchronous_commit') AS wait").fetchone()
+    assert row == {"wait": "on"}
+
+
+UPSERT_CAP = (
+    "INSERT INTO workspace_agent_ops (workspace_id, rpm_cap_per_agent) VALUES (%(ws)s, %(cap)s)"
+    " ON CONFLICT (workspace_id) DO UPDATE SET rpm_cap_per_agent = EXCLUDED.rpm_cap_per_agent"
+)
+
+
+def _cap(owner_sql: Any, workspace: uuid.UUID) -> Any:
+    row = owner_sql.execute(
+        "SELECT rpm_cap_per_agent FROM workspace_agent_ops WHERE workspace_id = %s", (workspace,)
+    ).fetchone()
+    return row["rpm_cap_per_agent"] if row else None
+
+
+def test_a_write_batch_commits_at_the_end_of_the_block_in_one_round_trip(
+    proxy: Any, workspace: uuid.UUID, owner_sql: Any
+) -> None:
+    with read_transaction(workspace_id=workspace):
+        pass  # opens the connection
+    proxy.reset()
+    with write_batch(workspace_id=workspace) as conn:
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 7})
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 8})
+        assert proxy.snapshot().round_trips == 0  # queued, not sent
+    assert proxy.snapshot().round_trips == 1
+    assert _cap(owner_sql, workspace) == 8
+
+
+def test_a_write_batch_sends_nothing_when_its_block_raises(
+    proxy: Any, workspace: uuid.UUID, owner_sql: Any
+) -> None:
+    with read_transaction(workspace_id=workspace):
+        pass
+    proxy.reset()
+    with pytest.raises(RuntimeError), write_batch(workspace_id=workspace) as conn:
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 9})
+        raise RuntimeError("the caller changed its mind")
+    assert proxy.snapshot().round_trips == 0
+    assert _cap(owner_sql, workspace) != 9
+
+
+def test_a_failed_write_batch_writes_nothing(workspace: uuid.UUID, owner_sql: Any) -> None:
+    with pytest.raises(psycopg.errors.DivisionByZero), write_batch(workspace_id=workspace) as conn:
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 11})
+        conn.execute("SELECT 1 / 0")
+    assert _cap(owner_sql, workspace) != 11
+    with write_batch(workspace_id=workspace) as conn:  # the connection is clean again
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 12})
+    assert _cap(owner_sql, workspace) == 12
 
 
 @pytest.mark.parametrize(

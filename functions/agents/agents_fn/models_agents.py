@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from convoship.http.models import ResponseModel
 from convoship.studio.agents import SLUG, AgentConfig
 
 from .models_common import Given, Patch
@@ -34,7 +35,7 @@ class AgentPatch(Patch):
     ] = None
 
 
-class AgentOut(BaseModel):
+class AgentOut(ResponseModel):
     id: UUID
     slug: str
     name: str
@@ -47,7 +48,7 @@ class AgentOut(BaseModel):
     updated_at: datetime
 
 
-class AgentList(BaseModel):
+class AgentList(ResponseModel):
     items: list[AgentOut]
 
 

@@ -8,6 +8,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict
 
+from convoship.http.models import ResponseModel
+
 
 class DraftIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
@@ -15,7 +17,7 @@ class DraftIn(BaseModel):
     data: dict[str, Any]
 
 
-class DraftOut(BaseModel):
+class DraftOut(ResponseModel):
     id: UUID
     data: dict[str, Any]
     created_by: str | None
@@ -23,5 +25,5 @@ class DraftOut(BaseModel):
     updated_at: datetime
 
 
-class DraftList(BaseModel):
+class DraftList(ResponseModel):
     items: list[DraftOut]

@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from convoship.http.models import ResponseModel
 from convoship.studio.evals import EvalAssertion
 
 from .models_common import Given, Patch
@@ -23,7 +24,7 @@ class EvalPatch(Patch):
     ] = None
 
 
-class EvalOut(BaseModel):
+class EvalOut(ResponseModel):
     id: UUID
     name: str
     input: str
@@ -32,5 +33,5 @@ class EvalOut(BaseModel):
     updated_at: datetime
 
 
-class EvalList(BaseModel):
+class EvalList(ResponseModel):
     items: list[EvalOut]

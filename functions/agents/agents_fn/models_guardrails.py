@@ -8,6 +8,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from convoship.http.models import ResponseModel
 from convoship.studio.guardrail_configs import GuardrailKind
 
 from .models_common import Given, Patch
@@ -30,7 +31,7 @@ class GuardrailPatch(Patch):
     enabled: Given[bool] = None
 
 
-class GuardrailOut(BaseModel):
+class GuardrailOut(ResponseModel):
     id: UUID
     kind: GuardrailKind
     config: dict[str, Any]
@@ -39,5 +40,5 @@ class GuardrailOut(BaseModel):
     updated_at: datetime
 
 
-class GuardrailList(BaseModel):
+class GuardrailList(ResponseModel):
     items: list[GuardrailOut]

@@ -6,18 +6,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
-
-from convoship.http.models import VersionOut
+from convoship.http.models import ResponseModel, VersionOut
 
 __all__ = ["VersionOut"]
 
 
-class VersionList(BaseModel):
+class VersionList(ResponseModel):
     items: list[VersionOut]
 
 
-class ConversationSummary(BaseModel):
+class ConversationSummary(ResponseModel):
     id: UUID
     channel: str
     status: str
@@ -28,12 +26,12 @@ class ConversationSummary(BaseModel):
     updated_at: datetime
 
 
-class ConversationPage(BaseModel):
+class ConversationPage(ResponseModel):
     items: list[ConversationSummary]
     next_cursor: str | None
 
 
-class MessageOut(BaseModel):
+class MessageOut(ResponseModel):
     seq: int
     role: str
     content: str
@@ -46,7 +44,7 @@ class ConversationOut(ConversationSummary):
     messages: list[MessageOut]
 
 
-class AuditEventOut(BaseModel):
+class AuditEventOut(ResponseModel):
     id: UUID
     occurred_at: datetime
     actor_type: str
@@ -61,6 +59,6 @@ class AuditEventOut(BaseModel):
     after_state: Any
 
 
-class AuditEventPage(BaseModel):
+class AuditEventPage(ResponseModel):
     items: list[AuditEventOut]
     next_cursor: str | None

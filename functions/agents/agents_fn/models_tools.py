@@ -6,8 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
+from convoship.http.models import ResponseModel
 from convoship.studio.tool_spec import TOOL_NAME
 
 from .models_common import Given, Patch
@@ -23,7 +24,7 @@ class ToolPatch(Patch):
     input_schema: Annotated[Given[dict[str, Any]], Field(description="replaces the schema")] = None
 
 
-class ToolOut(BaseModel):
+class ToolOut(ResponseModel):
     id: UUID
     name: str
     description: str
@@ -35,5 +36,5 @@ class ToolOut(BaseModel):
     updated_at: datetime
 
 
-class ToolList(BaseModel):
+class ToolList(ResponseModel):
     items: list[ToolOut]

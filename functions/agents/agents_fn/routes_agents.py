@@ -1,15 +1,14 @@
 """Agent routes: create (with default guardrails), list, read, update, delete."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.studio import agents
 
 from .models_agents import AgentCreated, AgentIn, AgentList, AgentOut, AgentPatch
 
-router = APIRouter(prefix="/v1/ai-agents", tags=["agents"])
+router = api_router(prefix="/v1/ai-agents", tags=("agents",))
 
 
 @router.post("", response_model=AgentCreated, status_code=201)

@@ -1,16 +1,15 @@
 """Wizard draft routes: free-form JSON saved while an agent is being set up."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoship.http.deps import Editor, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.studio import drafts
 
 from .models_common import ItemId
 from .models_drafts import DraftIn, DraftList, DraftOut
 
-router = APIRouter(prefix="/v1/ai-agent-drafts", tags=["drafts"])
+router = api_router(prefix="/v1/ai-agent-drafts", tags=("drafts",))
 
 
 @router.get("", response_model=DraftList)

@@ -1,17 +1,16 @@
 """Eval routes of an agent: inputs and assertions that gate publishing."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.studio import evals
 from convoship.studio.evals import EvalSpec
 
 from .models_common import ItemId
 from .models_evals import EvalList, EvalOut, EvalPatch
 
-router = APIRouter(prefix="/v1/ai-agents/{slug}/evals", tags=["evals"])
+router = api_router(prefix="/v1/ai-agents/{slug}/evals", tags=("evals",))
 
 
 @router.get("", response_model=EvalList)

@@ -1,16 +1,15 @@
 """Guardrail routes of an agent: one guardrail per kind, config validated per kind."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.studio import guardrails
 
 from .models_common import ItemId
 from .models_guardrails import GuardrailIn, GuardrailList, GuardrailOut, GuardrailPatch
 
-router = APIRouter(prefix="/v1/ai-agents/{slug}/guardrails", tags=["guardrails"])
+router = api_router(prefix="/v1/ai-agents/{slug}/guardrails", tags=("guardrails",))
 
 
 @router.get("", response_model=GuardrailList)

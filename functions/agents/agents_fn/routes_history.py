@@ -1,12 +1,11 @@
 """Read-only history of an agent: published versions, conversations, audit events."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 
 from convoship.http.deps import Viewer, WorkspaceRead
+from convoship.http.routing import api_router
 from convoship.studio import history
 
 from .models_common import ItemId
@@ -18,7 +17,7 @@ from .models_history import (
     VersionOut,
 )
 
-router = APIRouter(prefix="/v1/ai-agents/{slug}", tags=["history"])
+router = api_router(prefix="/v1/ai-agents/{slug}", tags=("history",))
 Limit = Annotated[int, Query(ge=1, le=100)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 

@@ -1,18 +1,17 @@
 """Tool routes of an agent: HTTP tools whose url, headers and body may use secrets."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter, Response
+from fastapi import Response
 
 from convoship.core.settings import get_settings
 from convoship.http.deps import Editor, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.studio import tools
 from convoship.studio.tool_spec import ToolSpec
 
 from .models_common import ItemId
 from .models_tools import ToolList, ToolOut, ToolPatch
 
-router = APIRouter(prefix="/v1/ai-agents/{slug}/tools", tags=["tools"])
+router = api_router(prefix="/v1/ai-agents/{slug}/tools", tags=("tools",))
 
 
 @router.get("", response_model=ToolList)

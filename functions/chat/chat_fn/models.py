@@ -7,6 +7,8 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from convoship.http.models import ResponseModel
+
 
 def _no_nul(value: str) -> str:
     """Refused here, before the model runs: no text column could store it afterwards."""
@@ -22,18 +24,18 @@ class ChatIn(BaseModel):
     conversation_id: UUID | None = None
 
 
-class ChatUsage(BaseModel):
+class ChatUsage(ResponseModel):
     input_tokens: int
     output_tokens: int
 
 
-class ChatOut(BaseModel):
+class ChatOut(ResponseModel):
     conversation_id: UUID
     reply: str
     escalated: bool
     usage: ChatUsage
 
 
-class EmbedProfile(BaseModel):
+class EmbedProfile(ResponseModel):
     name: str
     greeting: str | None

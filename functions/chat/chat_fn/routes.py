@@ -1,17 +1,16 @@
 """Playground chat (studio), and the public embed: profile and chat."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Response
+from fastapi import Header, Path, Response
 
 from convoship.chat import turn as chat_turns
 from convoship.http.deps import Editor
+from convoship.http.routing import api_router
 
 from .models import ChatIn, ChatOut, EmbedProfile
 
-router = APIRouter(tags=["chat"])
+router = api_router(tags=("chat",))
 PublicToken = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 _CHAT_RESPONSES: dict[int | str, dict[str, str]] = {
     403: {"description": "forbidden, or origin-not-allowed (embed AUTH)"},

@@ -1,16 +1,13 @@
 """POST /v1/ai-agents/{slug}/publish."""
 
-from __future__ import annotations
-
-from fastapi import APIRouter
-
 from convoship.http.deps import Editor
 from convoship.http.models import VersionOut
+from convoship.http.routing import api_router
 from convoship.publish import publish as publishing
 
 from .models import PublishIn
 
-router = APIRouter(tags=["publish"])
+router = api_router(tags=("publish",))
 
 
 @router.post(

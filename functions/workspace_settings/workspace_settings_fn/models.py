@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from convoship.http.models import Given, Patch
+from convoship.http.models import Given, Patch, ResponseModel
 from convoship.secrets.hosts import MAX_ALLOWED_HOSTS, normalize_allowed_hosts
 from convoship.secrets.refs import SECRET_NAME
 
@@ -18,12 +18,12 @@ class AgentOpsPatch(Patch):
     eval_pass_threshold: Given[Annotated[float, Field(ge=0, le=1)]] = None
 
 
-class EffectiveCaps(BaseModel):
+class EffectiveCaps(ResponseModel):
     public_rpm_cap: int
     playground_rpm_cap: int | None
 
 
-class AgentOpsOut(BaseModel):
+class AgentOpsOut(ResponseModel):
     rpm_cap_per_agent: int | None
     eval_pass_threshold: float
     effective: EffectiveCaps
@@ -40,7 +40,7 @@ class AgentLlmPatch(Patch):
     api_key: Annotated[str, Field(min_length=1, max_length=4096)] | None = None
 
 
-class AgentLlmOut(BaseModel):
+class AgentLlmOut(ResponseModel):
     provider: Provider | None
     model: str | None
     base_url: str | None
@@ -86,7 +86,7 @@ class SecretHostsPatch(BaseModel):
     allowed_hosts: AllowedHosts
 
 
-class SecretOut(BaseModel):
+class SecretOut(ResponseModel):
     name: str
     allowed_hosts: list[str]
     created_at: datetime
@@ -94,11 +94,11 @@ class SecretOut(BaseModel):
     updated_by: str | None
 
 
-class SecretList(BaseModel):
+class SecretList(ResponseModel):
     items: list[SecretOut]
 
 
-class AuditEntry(BaseModel):
+class AuditEntry(ResponseModel):
     id: UUID
     occurred_at: datetime
     actor_type: str
@@ -116,22 +116,22 @@ class AuditEntry(BaseModel):
     hash: str
 
 
-class AuditPage(BaseModel):
+class AuditPage(ResponseModel):
     items: list[AuditEntry]
     next_cursor: str | None
 
 
-class ChainHead(BaseModel):
+class ChainHead(ResponseModel):
     seq: int
     hash: str
 
 
-class CheckpointOut(BaseModel):
+class CheckpointOut(ResponseModel):
     seq: int
     signed_at: datetime
 
 
-class AuditVerification(BaseModel):
+class AuditVerification(ResponseModel):
     ok: bool
     rows: int
     head: ChainHead

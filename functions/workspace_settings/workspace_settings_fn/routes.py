@@ -1,17 +1,15 @@
 """Routes of the workspace_settings function. Each parses, calls the layer, returns."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import Query, Response
 
 from convoship.audit import search as audit_search
-from convoship.audit.verify import verify_workspace_chain
 from convoship.core.settings import get_settings
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
+from convoship.http.routing import api_router
 from convoship.secrets import store as secrets_store
 from convoship.studio import workspace as ws
 from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
@@ -29,7 +27,7 @@ from .models import (
     SecretOut,
 )
 
-router = APIRouter(prefix="/v1")
+router = api_router(prefix="/v1")
 
 
 def _ops_out(ops: ws.AgentOps) -> AgentOpsOut:
@@ -148,4 +146,6 @@ async def search_audit_log(
 async def verify_audit_log(ctx: Admin) -> AuditVerification:
     """Walk the workspace's audit hash chain and check it against the latest signed checkpoint:
     ok, rows, head, and the first seq that is missing or wrong."""
+    from convoship.audit.verify import verify_workspace_chain  # lazy: a rare, admin-only read
+
     return AuditVerification.model_validate(verify_workspace_chain(ctx.workspace_id))

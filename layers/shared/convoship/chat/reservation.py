@@ -25,16 +25,12 @@ from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import logger
 from convoship.db.read_batch import batch_transaction
-from convoship.db.scope import NO_FLUSH_WAIT_SQL
 from convoship.runtime.snapshot import AgentSnapshot, RunContext
 
 # Longer than any turn can live: the chat function's timeout is 30 s (template.yaml), and
 # a turn that outlives its reservation anyway is refused when it settles (503, nothing
 # written), since later reservations no longer counted it.
 RESERVATION_TTL_S = 120
-# A reservation need not survive a server crash: the WAL of anything committed after it is
-# lost with it, and its turn then fails to settle (503) and writes nothing. So its commit
-# does not wait for the WAL flush (about 2 ms of a turn on this disk): NO_FLUSH_WAIT_SQL.
 BYTES_PER_TOKEN = 3  # cautious: English runs about 4 characters per token
 TOKENS_PER_MESSAGE = 4  # role and framing
 
@@ -93,8 +89,10 @@ def reserve_turn(
         "day_tokens": budget["max_tokens_per_day"] if budget else None,
         "ttl": RESERVATION_TTL_S,
     }
-    with batch_transaction(**scope.transaction) as conn:
-        conn.execute(NO_FLUSH_WAIT_SQL)
+    # Not durable: a reservation need not survive a server crash (the WAL of anything
+    # committed after it is lost with it, and its turn then fails to settle, 503, and writes
+    # nothing), so its commit does not wait for the WAL flush (about 2 ms of a turn here).
+    with batch_transaction(**scope.transaction, durable=False) as conn:
         row = conn.execute(
             "SELECT reserve_chat_turn(%(id)s, %(ws)s, %(agent)s, %(channel)s, %(conv)s,"
             " %(existing)s, %(visitor)s, %(tokens)s, %(turns)s, %(conv_tokens)s,"
@@ -121,8 +119,7 @@ def release_turn(scope: ChannelScope, reservation: Reservation) -> None:
     """Give back what a failed turn held. If the database cannot be reached, the reservation
     lapses by itself; the turn's own failure is what the caller reports."""
     try:
-        with batch_transaction(**scope.transaction) as conn:
-            conn.execute(NO_FLUSH_WAIT_SQL)
+        with batch_transaction(**scope.transaction, durable=False) as conn:
             conn.execute("SELECT release_chat_turn(%s)", (reservation.id,)).fetchall()
     except (ConvoshipError, psycopg.Error) as exc:
         logger.warning(

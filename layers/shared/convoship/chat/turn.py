@@ -28,8 +28,7 @@ from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
 from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import metrics
 from convoship.core.settings import get_settings
-from convoship.db.read_batch import read_transaction
-from convoship.db.transactions import rls_transaction
+from convoship.db.read_batch import read_transaction, write_batch
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.vault import SecretVault
 
@@ -140,7 +139,7 @@ def _answer(
         record, reply, redactions = _turn_record(
             context, request, conv, vault, conversation_id, escalation, visitor, reservation
         )
-        with _refused_values_are_ours(), rls_transaction(**scope.transaction) as conn:
+        with _refused_values_are_ours(), write_batch(**scope.transaction) as conn:
             persist_turn(conn, context, scope.channel, record)
     except BaseException:
         if reservation is not None:

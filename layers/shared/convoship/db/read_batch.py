@@ -4,6 +4,8 @@
 scope and COMMIT as one simple-protocol message (values bound by psycopg's ClientCursor).
 `batch_transaction` does the same for a short write whose statements are all known before
 any result is read (a turn's reservation, a rate counter): one round trip, all or nothing.
+`write_batch` sends it when the block ends, for a write that reads nothing back (a chat
+turn's transcript): like rls_transaction, in one simple-protocol message.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from psycopg.rows import dict_row
 
 from convoship.core.settings import get_settings
 from convoship.db.connection import Connection, acquire, release, unavailable
-from convoship.db.scope import EMBED_ROLE_SQL, is_public, scope_of, scope_sql
+from convoship.db.scope import scope_of, scope_sql
 
 
 class ReadBatch:
@@ -31,10 +33,13 @@ class ReadBatch:
     fetch) work unchanged.
     """
 
-    def __init__(self, conn: Connection, scope: tuple[str, str], timeout_ms: str) -> None:
+    def __init__(
+        self, conn: Connection, scope: tuple[str, str], timeout_ms: str, *, durable: bool = True
+    ) -> None:
         self._conn = conn
         self._scope = scope
         self._timeout_ms = timeout_ms
+        self._durable = durable
         self._queries: list[tuple[Any, Any]] = []
         self._results: list[list[dict[str, Any]]] | None = None
 
@@ -48,30 +53,31 @@ class ReadBatch:
         self._queries.append((query, params))
         return _BatchCursor(self, len(self._queries) - 1)
 
+    def flush(self) -> None:
+        """Send what is queued, if it was not sent yet."""
+        if self._results is None and self._queries:
+            self._results = self._send()
+
     def results_of(self, index: int) -> list[dict[str, Any]]:
         if self._results is None:
             self._results = self._send()
         return self._results[index]
 
-    def sql(self) -> tuple[str, int]:
-        """The one message the batch sends, and how many results precede the queries'
-        (set_config's, and SET ROLE's for the embed) after BEGIN's."""
-        cursor = psycopg.ClientCursor(self._conn)
-        prelude = [
-            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms)),
-            *([EMBED_ROLE_SQL] if is_public(self._scope) else []),
-        ]
+    def sql(self, cursor: psycopg.ClientCursor[Any] | None = None) -> tuple[str, int]:
+        """The one message the batch sends, and how many results precede the queries' after
+        BEGIN's (the scope's)."""
+        cursor = cursor or psycopg.ClientCursor(self._conn)
         statements = [
             "BEGIN",
-            *prelude,
+            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms, durable=self._durable)),
             *(cursor.mogrify(query, params) for query, params in self._queries),
             "COMMIT",
         ]
-        return ";\n".join(statements), len(prelude)
+        return ";\n".join(statements), 1
 
     def _send(self) -> list[list[dict[str, Any]]]:
-        text, skipped = self.sql()
         cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
+        text, skipped = self.sql(cursor)
         try:
             cursor.execute(text)
             results: list[list[dict[str, Any]]] = []
@@ -116,18 +122,45 @@ def read_transaction(
     return batch_transaction(workspace_id=workspace_id, public_token=public_token)
 
 
-@contextmanager
 def batch_transaction(
-    *, workspace_id: UUID | str | None = None, public_token: str | None = None
-) -> Iterator[Connection]:
+    *,
+    workspace_id: UUID | str | None = None,
+    public_token: str | None = None,
+    durable: bool = True,
+) -> AbstractContextManager[Connection]:
     """Like rls_transaction, in one round trip, sent at the first fetch: the statements may
     write, but none may depend on another's result in Python. A failing statement rolls the
-    whole batch back (and costs a second trip, for the ROLLBACK)."""
+    whole batch back (and costs a second trip, for the ROLLBACK). durable=False: the commit
+    does not wait for the WAL flush (db/scope.py), for what may be lost with a crash."""
+    return _batch(workspace_id, public_token, send_at_exit=False, durable=durable)
+
+
+def write_batch(
+    *, workspace_id: UUID | str | None = None, public_token: str | None = None
+) -> AbstractContextManager[Connection]:
+    """Like batch_transaction, and whatever is still queued when the block ends is sent
+    then: the transaction commits at the end of the block, as with rls_transaction, in one
+    round trip (one simple-protocol message costs less CPU than a pipeline). Nothing is sent
+    if the block raises."""
+    return _batch(workspace_id, public_token, send_at_exit=True, durable=True)
+
+
+@contextmanager
+def _batch(
+    workspace_id: UUID | str | None,
+    public_token: str | None,
+    *,
+    send_at_exit: bool,
+    durable: bool,
+) -> Iterator[Connection]:
     scope = scope_of(workspace_id, public_token)
     conn = acquire()
-    batch = ReadBatch(conn, scope, str(get_settings().db_statement_timeout_ms))
+    timeout_ms = str(get_settings().db_statement_timeout_ms)
+    batch = ReadBatch(conn, scope, timeout_ms, durable=durable)
     try:
         yield cast(Connection, batch)
+        if send_at_exit:
+            batch.flush()
     except psycopg.OperationalError as exc:
         raise unavailable(conn) from exc
     finally:

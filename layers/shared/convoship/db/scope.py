@@ -25,11 +25,17 @@ def is_public(scope: tuple[str, str]) -> bool:
     return scope[0] == "app.ai_agent_public_token"
 
 
-def scope_sql(scope: tuple[str, str], timeout_ms: str) -> tuple[str, tuple[str, str, str]]:
-    """The statement (and its values) that sets the scope and the statement timeout for the
-    rest of the transaction only."""
+def scope_sql(
+    scope: tuple[str, str], timeout_ms: str, *, durable: bool = True
+) -> tuple[str, tuple[str, str, str]]:
+    """The one statement (and its values) that sets the scope, the statement timeout and,
+    for a public token, the embed role, for the rest of the transaction only. Not durable:
+    its commit does not wait for the WAL flush either (synchronous_commit off), for writes
+    that may be lost with a server crash (a turn's reservation, a rate count)."""
     name, value = scope
-    return (
-        "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)",
-        (name, value, timeout_ms),
-    )
+    sql = "SELECT set_config(%s, %s, true), set_config('statement_timeout', %s, true)"
+    if is_public(scope):
+        sql += ", " + EMBED_ROLE_SQL.removeprefix("SELECT ")
+    if not durable:
+        sql += ", " + NO_FLUSH_WAIT_SQL.removeprefix("SELECT ")
+    return sql, (name, value, timeout_ms)

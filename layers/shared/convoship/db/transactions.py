@@ -20,7 +20,7 @@ from psycopg import pq
 from convoship.core.errors import ServiceUnavailable
 from convoship.core.settings import get_settings
 from convoship.db.connection import Connection, acquire, release, unavailable
-from convoship.db.scope import EMBED_ROLE_SQL, is_public, scope_of, scope_sql
+from convoship.db.scope import scope_of, scope_sql
 
 
 @contextmanager
@@ -41,8 +41,6 @@ def rls_transaction(
         with conn.pipeline() as pipeline:
             conn.execute("BEGIN")
             conn.execute(*scope_sql(scope, timeout_ms))
-            if is_public(scope):
-                conn.execute(EMBED_ROLE_SQL)
             try:
                 yield conn
             except BaseException:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,7 +18,7 @@ from convoship.core import snapstart
 from convoship.core.observability import logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
-from convoship.http.query_guard import reject_unknown_query_parameters
+from convoship.http.routing import unguarded_routes
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
 # Mangum base64-encodes any body whose type it does not know as text: problem+json (and
@@ -109,12 +109,18 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
-        dependencies=[Depends(reject_unknown_query_parameters)],
     )
     install_problem_handlers(app)
     app.add_middleware(LoneSurrogateGuard)
     for router in routers:
-        app.include_router(router)
+        # The routes as they were built when declared. include_router would keep the
+        # router aside and build every route of it again on the first request it serves
+        # (FastAPI >= 0.16x), a second dependency analysis paid by each cold start. So the
+        # app's own dependencies would not reach them either: routers come from api_router.
+        unguarded = unguarded_routes(router.routes)
+        if unguarded:
+            raise TypeError(f"routes declared without api_router: {', '.join(unguarded)}")
+        app.router.routes.extend(router.routes)
     return app
 
 

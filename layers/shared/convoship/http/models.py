@@ -36,6 +36,17 @@ else:
     Given = Annotated[T, WrapValidator(_not_null), Field(json_schema_extra=_without_default)]
 
 
+class ResponseModel(BaseModel):
+    """Base of every response body: its validator and serializer are built when first used,
+    not at import (a function declares dozens of responses; a container serves a few).
+
+    Request bodies stay plain models: FastAPI builds their validators when a route is
+    declared, under a filter for a pydantic warning its body parameters raise; built later,
+    on the first request, that warning would reach the logs."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 class Patch(BaseModel):
     """A partial update: unknown fields are refused, and at least one field must be set."""
 
@@ -53,7 +64,7 @@ class Patch(BaseModel):
         return self.model_dump(include=self.model_fields_set)
 
 
-class VersionOut(BaseModel):
+class VersionOut(ResponseModel):
     """An immutable published version: the frozen agent and the gate that let it through."""
 
     version: int

@@ -16,7 +16,6 @@ from typing import Any
 from uuid import UUID
 
 from convoship.db.read_batch import batch_transaction
-from convoship.db.scope import NO_FLUSH_WAIT_SQL
 
 
 @dataclass(frozen=True)
@@ -57,8 +56,7 @@ def count_in_postgres(
         "window": window,
         "seen": redis_seen,
     }
-    with batch_transaction(**scope.transaction) as conn:
-        conn.execute(NO_FLUSH_WAIT_SQL)  # a count may die with a crash
+    with batch_transaction(**scope.transaction, durable=False) as conn:  # may die in a crash
         row = conn.execute(_COUNT, params).fetchone()
     assert row is not None  # an upsert always returns its row
     return int(row["count"])
