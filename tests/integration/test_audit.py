@@ -11,7 +11,7 @@ import pytest
 from convoship.audit.record import Actor, AgentRef, record
 from convoship.db.transactions import rls_transaction
 from convoship.secrets import store as secrets_store
-from convoship.studio import workspace as workspace_settings
+from convoship.studio import agent_ops
 
 Conn = psycopg.Connection[dict[str, Any]]
 
@@ -65,7 +65,7 @@ def test_failure_after_the_write_leaves_neither_change_nor_audit(
 ) -> None:
     actor = Actor(workspace, "u-1")
     with pytest.raises(RuntimeError), rls_transaction(workspace_id=workspace) as tx:
-        workspace_settings.update_agent_ops(tx, actor, {"rpm_cap_per_agent": 5})
+        agent_ops.update_agent_ops(tx, actor, {"rpm_cap_per_agent": 5})
         raise RuntimeError("the request failed after writing")
     assert counts(owner_sql, workspace) == {
         "audit_log": 0,

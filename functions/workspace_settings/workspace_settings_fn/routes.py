@@ -11,8 +11,8 @@ from convoship.core.settings import get_settings
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.http.routing import api_router
 from convoship.secrets import store as secrets_store
-from convoship.studio import workspace as ws
-from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
+from convoship.studio import agent_ops, llm_settings
+from convoship.studio.agent_ops import playground_rpm_cap, public_rpm_cap
 
 from .models import (
     AgentLlmOut,
@@ -30,7 +30,7 @@ from .models import (
 router = api_router(prefix="/v1")
 
 
-def _ops_out(ops: ws.AgentOps) -> AgentOpsOut:
+def _ops_out(ops: agent_ops.AgentOps) -> AgentOpsOut:
     return AgentOpsOut.model_validate(
         {
             "rpm_cap_per_agent": ops.rpm_cap_per_agent,
@@ -44,27 +44,27 @@ def _ops_out(ops: ws.AgentOps) -> AgentOpsOut:
     )
 
 
-def _llm_out(llm: ws.LlmSettings) -> AgentLlmOut:
+def _llm_out(llm: llm_settings.LlmSettings) -> AgentLlmOut:
     return AgentLlmOut.model_validate({**llm.public_state(), "updated_at": llm.updated_at})
 
 
 @router.get("/workspaces/agent-ops", response_model=AgentOpsOut)
 async def get_agent_ops(ctx: Viewer, tx: WorkspaceRead) -> AgentOpsOut:
     """Per-agent request caps and the eval pass threshold, with the caps in effect."""
-    return _ops_out(ws.get_agent_ops(tx, ctx.workspace_id))
+    return _ops_out(agent_ops.get_agent_ops(tx, ctx.workspace_id))
 
 
 @router.patch("/workspaces/agent-ops", response_model=AgentOpsOut)
 async def patch_agent_ops(body: AgentOpsPatch, ctx: Admin, tx: WorkspaceTx) -> AgentOpsOut:
     """Change the per-agent RPM cap (null or 0..100000) and/or the eval pass threshold."""
     changes = body.changes()
-    return _ops_out(ws.update_agent_ops(tx, ctx.actor, changes))
+    return _ops_out(agent_ops.update_agent_ops(tx, ctx.actor, changes))
 
 
 @router.get("/workspaces/agent-llm", response_model=AgentLlmOut)
 async def get_agent_llm(ctx: Viewer, tx: WorkspaceRead) -> AgentLlmOut:
     """The workspace's model provider settings; the API key itself is never returned."""
-    return _llm_out(ws.get_llm_settings(tx, ctx.workspace_id))
+    return _llm_out(llm_settings.get_llm_settings(tx, ctx.workspace_id))
 
 
 @router.patch("/workspaces/agent-llm", response_model=AgentLlmOut)
@@ -72,7 +72,9 @@ async def patch_agent_llm(body: AgentLlmPatch, ctx: Admin, tx: WorkspaceTx) -> A
     """Bring your own key: provider, model, base URL and a write-only API key (null clears)."""
     changes = body.changes()
     allow_private = get_settings().allow_private_network
-    return _llm_out(ws.update_llm_settings(tx, ctx.actor, changes, allow_private=allow_private))
+    return _llm_out(
+        llm_settings.update_llm_settings(tx, ctx.actor, changes, allow_private=allow_private)
+    )
 
 
 @router.get("/secrets", response_model=SecretList)

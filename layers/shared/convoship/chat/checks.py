@@ -27,8 +27,8 @@ from convoship.runtime.ratelimit_postgres import CounterScope
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.refs import reference_name
 from convoship.secrets.vault import SecretVault
+from convoship.studio.agent_ops import playground_rpm_cap, public_rpm_cap
 from convoship.studio.guardrail_configs import normalize_origin
-from convoship.studio.workspace import playground_rpm_cap, public_rpm_cap
 
 MAX_VISITOR_CHARS = 256  # a visitor token's `sub`
 

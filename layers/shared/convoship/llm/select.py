@@ -11,7 +11,7 @@ from uuid import UUID
 from convoship.core.errors import LlmNotConfigured
 from convoship.core.settings import Settings
 from convoship.llm.types import ChatModel
-from convoship.studio.workspace import LlmSettings
+from convoship.studio.llm_settings import LlmSettings
 
 
 def chat_model(

@@ -12,15 +12,13 @@ from convoship.core.errors import NotFound
 from convoship.db.connection import Connection
 from convoship.llm.types import Sampling, ToolDef
 from convoship.secrets.refs import reference_name
-from convoship.studio.owned import AGENT_ID, agent_not_found
-from convoship.studio.workspace import (
-    AGENT_OPS_COLUMNS,
+from convoship.studio.agent_ops import AGENT_OPS_COLUMNS, AgentOps, agent_ops_of
+from convoship.studio.llm_settings import (
     LLM_RUN_COLUMNS,
-    AgentOps,
     LlmSettings,
-    agent_ops_of,
     llm_settings_of,
 )
+from convoship.studio.owned import AGENT_ID, agent_not_found
 
 # How tools and guardrails are frozen into a version (and read for a draft run).
 SNAPSHOT_TOOL = (

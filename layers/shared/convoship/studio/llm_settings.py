@@ -1,8 +1,8 @@
-"""Workspace agent-ops (and the RPM caps they put in effect) and LLM (BYOK) settings:
-read with defaults, written with audit.
+"""Workspace LLM (BYOK) settings: read with defaults, written with audit; the stored key is
+only ever sent to the provider and host it was entered for.
 
-No row means defaults; a GET never writes. Writes lock the current row (FOR UPDATE) so the
-audited before-state is exactly what the update replaced, then upsert.
+No row means defaults; a GET never writes. A write locks the current row (FOR UPDATE) so the
+audited before-state is exactly what the update replaced, then upserts.
 """
 
 from __future__ import annotations
@@ -12,23 +12,14 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-from psycopg import sql
-
 from convoship.audit.record import Actor, record
-from convoship.core.errors import NotFound, ValidationFailed
+from convoship.core.errors import ValidationFailed
 from convoship.db.connection import Connection
 from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.security.context import WrappedDataKey
 from convoship.security.key_store import data_key_for_write, data_key_of, data_key_sql
 from convoship.security.netguard import UnsafeUrl, check_outbound_url, explain
-
-
-@dataclass(frozen=True)
-class AgentOps:
-    rpm_cap_per_agent: int | None
-    eval_pass_threshold: float
-    updated_at: datetime | None
+from convoship.studio.settings_row import upsert_settings_row
 
 
 @dataclass(frozen=True)
@@ -53,32 +44,10 @@ class LlmSettings:
         }
 
 
-DEFAULT_PUBLIC_RPM_CAP = 60
-
-
-def public_rpm_cap(rpm_cap_per_agent: int | None) -> int:
-    """Embed chat: the workspace cap when it is a positive integer, else 60."""
-    return (
-        rpm_cap_per_agent if rpm_cap_per_agent and rpm_cap_per_agent > 0 else DEFAULT_PUBLIC_RPM_CAP
-    )
-
-
-def playground_rpm_cap(rpm_cap_per_agent: int | None) -> int | None:
-    """Playground: the workspace cap when positive, else unlimited (None)."""
-    return rpm_cap_per_agent if rpm_cap_per_agent and rpm_cap_per_agent > 0 else None
-
-
-_OPS_DEFAULT = AgentOps(rpm_cap_per_agent=None, eval_pass_threshold=0.0, updated_at=None)
 _LLM_DEFAULT = LlmSettings(None, None, None, None, None, None)
-AGENT_OPS_COLUMNS = "rpm_cap_per_agent, eval_pass_threshold, updated_at"
 LLM_COLUMNS = "provider, model, base_url, api_key_ciphertext, api_key_hint, updated_at"
 # What a run reads: the settings and, in the same query, the data key that opens the api key.
 LLM_RUN_COLUMNS = f"{LLM_COLUMNS}, {data_key_sql('workspace_llm_settings')} AS api_key_data_key"
-
-
-def agent_ops_of(row: dict[str, Any] | None) -> AgentOps:
-    """Settings from a row selected with AGENT_OPS_COLUMNS (defaults when there is none)."""
-    return AgentOps(**row) if row else _OPS_DEFAULT
 
 
 def llm_settings_of(row: dict[str, Any] | None) -> LlmSettings:
@@ -89,70 +58,6 @@ def llm_settings_of(row: dict[str, Any] | None) -> LlmSettings:
     values = dict(row)
     values["api_key_data_key"] = data_key_of(values.get("api_key_data_key"))
     return LlmSettings(**values)
-
-
-def _agent_ops_row(conn: Connection, workspace_id: object, lock: bool) -> dict[str, Any] | None:
-    query = f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops WHERE workspace_id = %s" + (
-        " FOR UPDATE" if lock else ""
-    )
-    return conn.execute(query.encode(), (workspace_id,)).fetchone()
-
-
-def get_agent_ops(conn: Connection, workspace_id: object) -> AgentOps:
-    return agent_ops_of(_agent_ops_row(conn, workspace_id, lock=False))
-
-
-def _ops_state(ops: AgentOps | dict[str, Any] | None) -> dict[str, Any] | None:
-    if ops is None:
-        return None
-    if isinstance(ops, AgentOps):
-        return {
-            "rpm_cap_per_agent": ops.rpm_cap_per_agent,
-            "eval_pass_threshold": ops.eval_pass_threshold,
-        }
-    return {k: ops[k] for k in ("rpm_cap_per_agent", "eval_pass_threshold")}
-
-
-def _upsert(
-    conn: Connection, table: str, columns: dict[str, Any], workspace_id: object, actor_id: str
-) -> dict[str, Any]:
-    """Insert or update the workspace's row of a settings table; returns the new row."""
-    names = [sql.Identifier(n) for n in columns]
-    query = sql.SQL(
-        "INSERT INTO {table} (workspace_id, updated_by, {cols}) VALUES"
-        " (%(workspace_id)s, %(updated_by)s, {values}) ON CONFLICT (workspace_id) DO UPDATE"
-        " SET {updates}, updated_at = now(), updated_by = EXCLUDED.updated_by RETURNING *"
-    ).format(
-        table=sql.Identifier(table),
-        cols=sql.SQL(", ").join(names),
-        values=sql.SQL(", ").join(sql.Placeholder(n) for n in columns),
-        updates=sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(n) for n in names),
-    )
-    params = {"workspace_id": workspace_id, "updated_by": actor_id, **columns}
-    try:
-        row = conn.execute(query, params).fetchone()
-    except psycopg.errors.ForeignKeyViolation:
-        raise NotFound("workspace not found") from None
-    assert row is not None
-    return row
-
-
-def update_agent_ops(conn: Connection, actor: Actor, changes: dict[str, Any]) -> AgentOps:
-    previous = _agent_ops_row(conn, actor.workspace_id, lock=True)
-    before = _ops_state(previous)
-    merged = {**(before or _ops_state(_OPS_DEFAULT)), **changes}  # type: ignore[dict-item]
-    row = _upsert(conn, "workspace_agent_ops", merged, actor.workspace_id, actor.actor_id)
-    after = AgentOps(row["rpm_cap_per_agent"], row["eval_pass_threshold"], row["updated_at"])
-    record(
-        conn,
-        actor,
-        action="workspace.agent_ops.updated",
-        resource_type="workspace_agent_ops",
-        resource_id=actor.workspace_id,
-        before=before,
-        after=_ops_state(after),
-    )
-    return after
 
 
 def _llm_row(conn: Connection, workspace_id: object, lock: bool) -> LlmSettings | None:
@@ -248,7 +153,9 @@ def update_llm_settings(
             )
         )
         merged["api_key_hint"] = None if api_key is None else key_hint(api_key)
-    row = _upsert(conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id)
+    row = upsert_settings_row(
+        conn, "workspace_llm_settings", merged, actor.workspace_id, actor.actor_id
+    )
     after = LlmSettings(**{k: row[k] for k in LlmSettings.__dataclass_fields__ if k in row})
     record(
         conn,
