@@ -279,3 +279,22 @@ def test_a_backtracking_pattern_is_stopped_and_a_huge_one_refused_at_save(
         "properties": {"q": {"type": "string", "pattern": "(?:x{2000}){2000}"}},
     }
     assert "too large" in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(huge, "h")))
+
+
+def test_a_huge_schema_is_refused_by_its_size_before_anything_reads_it(
+    api: ApiClient, editor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 64 KiB: refused before the metaschema, the patterns or the references are read."""
+    from convoship.studio import input_schema
+
+    def costly(*_: Any) -> None:
+        raise AssertionError("a costly check ran on a schema refused by its size")
+
+    monkeypatch.setattr(input_schema, "check_schema_patterns", costly)
+    monkeypatch.setattr(input_schema, "_in_place_graph", costly)
+    patterns = {f"^p{i}(a|aa)+$": {"type": "string", "pattern": "(x+x+)+y"} for i in range(3000)}
+    huge = {"type": "object", "patternProperties": patterns}
+    response = api.post(f"{BASE}/tools", token=editor, json=tool(huge))
+    problem = problem_of(response, 422, "validation")
+    assert "bytes; the limit is 65536" in problem["detail"]
+    assert problem["errors"][0]["loc"] == ["body", "input_schema"]
