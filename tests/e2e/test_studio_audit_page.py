@@ -142,3 +142,20 @@ def test_audit_page_in_headless_chromium(
     assert "expired" in browser.find_element(By.ID, "sign-in-message").text
     assert not browser.find_element(By.ID, "events").is_displayed()
     assert browser.execute_script("return sessionStorage.getItem('convoship.studioToken')") is None
+
+
+def test_a_malformed_escape_in_the_path_leaves_the_page_working(
+    served: str, browser: Any, token: Token, workspace: uuid.UUID
+) -> None:
+    """decodeURIComponent throws on `%E0%A4%A`: the page shows the raw slug and still works."""
+    browser.get(f"{served}/app/agents/bad%E0%A4%A/audit")
+    browser.execute_script("sessionStorage.removeItem('convoship.studioToken')")
+    browser.refresh()
+    wait = WebDriverWait(browser, 15)
+    wait.until(ready.visibility_of_element_located((By.ID, "sign-in-form")))
+    assert browser.find_element(By.ID, "agent-slug").text == "bad%E0%A4%A"
+    browser.find_element(By.ID, "token").send_keys(token(workspace, "viewer"))
+    browser.find_element(By.ID, "sign-in-button").click()
+    wait.until(
+        lambda d: "There is no agent named bad%E0%A4%A" in d.find_element(By.ID, "status").text
+    )

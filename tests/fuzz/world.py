@@ -12,7 +12,7 @@ from tests.support.api_client import ApiClient, ApiResponse
 
 SLUG = "support-bot"
 MEMBERS = "members-bot"  # its embed needs a visitor token
-VISITOR_SECRET = "visitor-secret-value"
+VISITOR_SECRET = "visitor-secret-value-0123456789abcdef"
 DEAD_URL = "http://127.0.0.1:9"  # nothing listens: tool and model calls there fail fast
 
 AGENT_CONFIG = {"system_prompt": "You help.", "temperature": 0.5, "max_output_tokens": 200}

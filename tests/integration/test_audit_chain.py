@@ -263,3 +263,37 @@ def test_a_chain_longer_than_one_chunk_is_walked_whole(
     tamper(owner_sql, "DELETE FROM audit_log WHERE workspace_id = %s AND seq = 5", workspace)
     result = verify_workspace_chain(workspace)
     assert (result["ok"], result["rows"], result["first_bad_seq"]) == (False, 9, 5)
+
+
+@pytest.mark.parametrize(
+    "claimed", ["2001-01-01T00:00:00Z", "10000-01-01T00:00:00Z", "infinity", "-infinity"]
+)
+def test_a_writer_cannot_choose_when_its_row_occurred(
+    api: Any,
+    token: Callable[..., str],
+    app_sql: Conn,
+    owner_sql: Conn,
+    workspace: uuid.UUID,
+    claimed: str,
+) -> None:
+    """Backdated or far-future: the database stamps the row with now(), and both the
+    search and the chain walk keep working over it."""
+    write(workspace, 1)
+    with app_sql.transaction():
+        app_sql.execute("SELECT set_config('app.workspace_id', %s, true)", (str(workspace),))
+        stamped = app_sql.execute(
+            "INSERT INTO audit_log (workspace_id, actor_type, actor_id, action, resource_type,"
+            " occurred_at) VALUES (%s, 'user', 'u', 'dated', 'x', %s::timestamptz)"
+            " RETURNING occurred_at = now() AS now",
+            (workspace, claimed),
+        ).fetchone()
+    assert stamped == {"now": True}
+    admin = token(workspace, "admin")
+    search = api.get("/v1/audit-log?action=dated", token=admin)
+    assert search.status == 200, search.text
+    assert [e["action"] for e in search.json()["items"]] == ["dated"]
+    everything = api.get("/v1/audit-log", token=admin)
+    assert everything.status == 200 and len(everything.json()["items"]) == 2
+    verified = api.get("/v1/audit-log/verify", token=admin)
+    assert verified.status == 200 and verified.json()["ok"] is True, verified.text
+    assert verified.json()["rows"] == 2

@@ -106,7 +106,11 @@ def test_auth_origin_and_visitor_token(
     workspace: Any,
 ) -> None:
     admin = token(workspace, "admin")
-    api.post("/v1/secrets", token=admin, json={"name": "VISITOR_KEY", "value": "s3cret-visitor"})
+    api.post(
+        "/v1/secrets",
+        token=admin,
+        json={"name": "VISITOR_KEY", "value": "s3cret-visitor-0123456789abcdef0123456789"},
+    )
     set_guardrail(
         api,
         editor,
@@ -124,16 +128,16 @@ def test_auth_origin_and_visitor_token(
     problem_of(
         embed(api, public, "hi", **good_origin, **{"x-visitor-token": wrong}), 401, "unauthorized"
     )
-    expired = sign({"sub": "v1", "exp": 1000}, "s3cret-visitor")
+    expired = sign({"sub": "v1", "exp": 1000}, "s3cret-visitor-0123456789abcdef0123456789")
     problem_of(
         embed(api, public, "hi", **good_origin, **{"x-visitor-token": expired}),
         401,
         "unauthorized",
     )
-    valid = sign({"sub": "v1", "exp": 4102444800}, "s3cret-visitor")
+    valid = sign({"sub": "v1", "exp": 4102444800}, "s3cret-visitor-0123456789abcdef0123456789")
     ok = embed(api, public, "hi", **good_origin, **{"x-visitor-token": valid})
     assert ok.status == 200, ok.text
-    assert "s3cret-visitor" not in ok.text
+    assert "s3cret-visitor-0123456789abcdef0123456789" not in ok.text
 
 
 def test_limit_budget_and_their_order(

@@ -14,7 +14,7 @@ from tests.support.api_client import ApiClient
 from tests.support.chat import chat, embed
 from tests.support.publishing import publish, set_guardrail, set_threshold
 
-SIGNING_KEY = "visitor-signing-secret-of-the-shop"
+SIGNING_KEY = "visitor-signing-secret-of-the-shop-0123456789"
 ORIGIN = {"origin": "https://shop.example.com"}
 
 

@@ -4,16 +4,21 @@ died with its container lapses by itself."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 
 from convoship.chat.reservation import estimate_input_tokens
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
 from convoship.runtime.snapshot import AgentSnapshot
-from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.agents import SLUG, Conn, Token, count, create_agent, created, problem_of
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.chat import chat, transcript
+from tests.support.http_servers import RecordingServer, Seen
 from tests.support.publishing import set_guardrail
 
 SYSTEM_PROMPT = "You help."
@@ -211,7 +216,8 @@ def test_a_turn_that_outlives_its_reservation_writes_nothing(
     problem_of(chat(api, editor, "too slow", conv), 503, "service-unavailable")
     assert len(transcript(owner_sql, conv)) == 2
     assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1
-    assert count(owner_sql, spent_query, workspace) == spent
+    # what the model spent is charged all the same (chat/spent.py), the turn is not written
+    assert count(owner_sql, spent_query, workspace) > spent
     assert reservations(owner_sql, workspace) == 0
 
 
@@ -224,3 +230,109 @@ def test_refusals_reserve_nothing(
     problem_of(chat(api, editor, "hello"), 413, "payload-too-large")
     assert reservations(owner_sql, workspace) == 0
     assert fake_llm.requests == []
+
+
+TOOL_URL = "http://127.0.0.1:9/lookup"  # nothing listens: the tool call fails fast, offline
+
+
+@pytest.fixture
+def with_tool(
+    api: ApiClient, editor: str, agent: Any, monkeypatch: pytest.MonkeyPatch
+) -> Callable[[str, int], None]:
+    """Adds a tool calling url (private addresses allowed, as a local deployment does)."""
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+
+    def add(url: str, timeout_s: int = 10) -> None:
+        tool = {"name": "lookup", "config": {"method": "GET", "url": url, "timeout_s": timeout_s}}
+        created(api.post(f"/v1/ai-agents/{SLUG}/tools", token=editor, json=tool))
+
+    return add
+
+
+def usage_of(owner_sql: Conn, workspace: Any, conv: str) -> tuple[int, int]:
+    """(the agent's tokens today, the conversation's tokens)"""
+    today = count(
+        owner_sql,
+        "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
+        workspace,
+    )
+    conversation = count(
+        owner_sql,
+        "SELECT (usage->>'input_tokens')::int + (usage->>'output_tokens')::int"
+        " FROM ai_agent_conversations WHERE id = %s",
+        conv,
+    )
+    return today, conversation
+
+
+def test_a_turn_that_fails_after_the_model_spent_is_charged(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    with_tool: Callable[[str, int], None],
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+) -> None:
+    """The second model call of a tool loop fails: what the first spent is charged, so
+    failing turns cannot spend past the budget."""
+    with_tool(TOOL_URL, 10)
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=2000)
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    before = usage_of(owner_sql, workspace, conv)
+    failing = "call:lookup {} fail-after-tool:500 " + "padding " * 40
+    problem_of(chat(api, editor, failing, conv), 502, "upstream-unavailable")
+    after = usage_of(owner_sql, workspace, conv)
+    spent = after[0] - before[0]
+    assert spent > 0 and after[1] - before[1] == spent  # charged to the day and the talk
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 2  # the failed turn wrote no message
+    assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1
+    for _ in range(2000 // spent + 1):  # failing again and again ends at the budget
+        response = chat(api, editor, failing, conv)
+        if response.status == 429:
+            break
+        problem_of(response, 502, "upstream-unavailable")
+    problem_of(response, 429, "budget-exceeded")
+
+
+def test_a_turn_past_its_deadline_stops_and_is_charged(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    with_tool: Callable[[str, int], None],
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Model and tool calls share one deadline: a tool that answers within its own timeout
+    (10 s) but past the turn's (1 s) stops the turn: 502, and what the model spent is
+    charged."""
+    release = threading.Event()
+
+    def hang(_: Seen) -> tuple[int, bytes]:
+        release.wait(60)
+        return 200, b"{}"
+
+    server = RecordingServer(hang)
+    try:
+        with_tool(server.url + "/slow", 10)
+        monkeypatch.setenv(env.CHAT_TURN_DEADLINE_S, "1")
+        reset_settings()
+        conv = chat(api, editor, "start").json()["conversation_id"]
+        before = usage_of(owner_sql, workspace, conv)
+        response = chat(api, editor, "call:lookup {}", conv)
+        problem = problem_of(response, 502, "upstream-unavailable")
+        assert problem["detail"] == (
+            "the turn did not finish within 1 s (its model and tool calls together)"
+        )
+        assert len(server.received) == 1  # the tool was called, and cut short
+        after = usage_of(owner_sql, workspace, conv)
+        assert after[0] > before[0] and after[1] > before[1]
+        assert reservations(owner_sql, workspace) == 0
+        assert len(transcript(owner_sql, conv)) == 2
+    finally:
+        release.set()
+        server.stop()

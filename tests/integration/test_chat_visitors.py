@@ -14,7 +14,7 @@ from tests.support.api_client import ApiClient
 from tests.support.chat import embed
 from tests.support.publishing import publish, set_guardrail
 
-SECRET = "visitor-signing-secret"
+SECRET = "visitor-signing-secret-0123456789abcdef"
 ORIGIN = {"origin": "https://shop.example.com"}
 
 
@@ -81,3 +81,30 @@ def test_a_token_must_name_its_visitor(
         problem_of(embed(api, public_token, "hi", **visitor(sub)), 401, "unauthorized")
     query = "SELECT count(*) FROM ai_agent_conversations WHERE workspace_id = %s"
     assert count(owner_sql, query, workspace) == 0
+
+
+@pytest.mark.parametrize("weak", ["short-secret", "x" * 31, "é" * 15])  # é: 2 bytes each
+def test_a_signing_secret_shorter_than_32_bytes_fails_closed(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    public_token: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    weak: str,
+) -> None:
+    """Any token it signed would let its secret be guessed offline: the embed answers 503,
+    a misconfiguration, and verifies nothing, even a token the weak secret did sign."""
+    admin = token(workspace, "admin")
+    response = api.post("/v1/secrets", token=admin, json={"name": "VISITOR_KEY", "value": weak})
+    assert response.status == 200, response.text
+    for signed_with in (weak, SECRET):
+        claims = {"sub": "v1", "exp": 4102444800}
+        headers = {"x-visitor-token": sign(claims, signed_with), **ORIGIN}
+        answer = embed(api, public_token, "hi", **headers)
+        problem = problem_of(answer, 503, "service-unavailable")
+        assert "shorter than 32 bytes" in problem["detail"]
+        assert weak not in answer.text
+    query = "SELECT count(*) FROM ai_agent_conversations WHERE workspace_id = %s"
+    assert count(owner_sql, query, workspace) == 0
+    assert fake_llm.requests == []

@@ -29,7 +29,11 @@ def test_a_nested_visitor_token_is_401_on_the_public_embed(
 ) -> None:
     editor, admin = token(workspace, "editor"), token(workspace, "admin")
     agent = create_agent(api, editor, slug=SLUG)
-    api.post("/v1/secrets", token=admin, json={"name": "VISITOR_KEY", "value": "s3cret-visitor"})
+    api.post(
+        "/v1/secrets",
+        token=admin,
+        json={"name": "VISITOR_KEY", "value": "s3cret-visitor-0123456789abcdef0123456789"},
+    )
     set_guardrail(api, editor, "AUTH", visitor_token_secret="{{secret:VISITOR_KEY}}")
     assert publish(api, editor).status == 201
     response = api.post(

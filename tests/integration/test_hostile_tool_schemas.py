@@ -16,6 +16,7 @@ from tests.support.agents import SLUG, Conn, Token, create_agent, created, probl
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.publishing import BASE, publish, set_threshold
 
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
 TOOL_URL = "http://127.0.0.1:9/lookup"  # nothing listens: a tool call fails fast, offline
 
 
@@ -45,12 +46,12 @@ THROUGH_ALL_OF = {
     "properties": {"a": {"$ref": "#/$defs/x"}},
     "$defs": {"x": {"allOf": [{"type": "string"}, {"$ref": "#/$defs/x"}]}},
 }
-THROUGH_AN_ANCHOR = {
+THROUGH_ONE_OF = {
     "type": "object",
     "properties": {"a": {"$ref": "#/$defs/x"}},
-    "$defs": {"x": {"$anchor": "loop", "anyOf": [{"$ref": "#loop"}]}},
+    "$defs": {"x": {"oneOf": [{"type": "string"}, {"$ref": "#/$defs/x"}]}},
 }
-CYCLES = [SELF, MUTUAL, THROUGH_ALL_OF, THROUGH_AN_ANCHOR]
+CYCLES = [SELF, MUTUAL, THROUGH_ALL_OF, THROUGH_ONE_OF]
 
 
 def refusal(response: ApiResponse) -> str:
@@ -69,7 +70,7 @@ def editor(api: ApiClient, token: Token, workspace: Any, monkeypatch: pytest.Mon
     return editor
 
 
-@pytest.mark.parametrize("schema", CYCLES, ids=["self", "mutual", "allOf", "anchor"])
+@pytest.mark.parametrize("schema", CYCLES, ids=["self", "mutual", "allOf", "oneOf"])
 def test_a_ref_cycle_is_refused_at_save(api: ApiClient, editor: str, schema: Any) -> None:
     assert "$ref cycle" in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(schema)))
     saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
@@ -82,7 +83,7 @@ def test_a_ref_cycle_is_refused_at_save(api: ApiClient, editor: str, schema: Any
     [
         ({"type": "object", "properties": {"a": {"$ref": "#/$defs/missing"}}}, "does not resolve"),
         ({"type": "object", "properties": {"a": {"$ref": "#/required"}}, "required": []}, "schema"),
-        ({"type": "object", "properties": {"a": {"$ref": "#nowhere"}}}, "does not resolve"),
+        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/x~"}}}, "does not resolve"),
     ],
 )
 def test_a_reference_to_nothing_is_refused_at_save(
@@ -102,6 +103,80 @@ def test_a_recursive_schema_that_descends_into_the_arguments_is_kept(
         },
     }
     created(api.post(f"{BASE}/tools", token=editor, json=tool(tree)))
+
+
+SHADOWING = {
+    "$id of the metaschema": (
+        {"type": "object", "$id": DRAFT, "properties": {"a": {"$ref": "#"}}},
+        "$id",
+        "/$id",
+    ),
+    "$dynamicRef": (
+        {"type": "object", "properties": {"a": {"$dynamicRef": "#m"}}},
+        "$dynamicRef",
+        "/properties/a/$dynamicRef",
+    ),
+    "$anchor": (
+        {"type": "object", "$defs": {"x": {"$anchor": "loop"}}},
+        "$anchor",
+        "/$defs/x/$anchor",
+    ),
+    "another draft": (
+        {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#"},
+        "$schema",
+        "/$schema",
+    ),
+    "$ref to the metaschema": (
+        {"type": "object", "properties": {"a": {"$ref": DRAFT}}},
+        "only local references",
+        "/properties/a/$ref",
+    ),
+}
+
+
+def keyword_refusal(response: ApiResponse, keyword: str, pointer: str) -> None:
+    """A 422 whose detail names the keyword and where it stands."""
+    problem = problem_of(response, 422, "validation")
+    assert keyword in problem["detail"] and f"at {pointer}" in problem["detail"], problem
+    assert problem["errors"] == [{"loc": ["body", "input_schema"], "msg": problem["detail"]}]
+
+
+@pytest.mark.parametrize(("schema", "keyword", "pointer"), SHADOWING.values(), ids=SHADOWING)
+def test_keywords_that_could_leave_the_metered_validator_are_refused_at_save(
+    api: ApiClient, editor: str, schema: Any, keyword: str, pointer: str
+) -> None:
+    response = api.post(f"{BASE}/tools", token=editor, json=tool(schema))
+    keyword_refusal(response, keyword, pointer)
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    patch = api.patch(f"{BASE}/tools/{saved['id']}", token=editor, json={"input_schema": schema})
+    keyword_refusal(patch, keyword, pointer)
+    assert api.get(f"{BASE}/tools/{saved['id']}", token=editor).json()["input_schema"] == {
+        "type": "object"
+    }
+
+
+@pytest.mark.parametrize(("schema", "keyword", "pointer"), SHADOWING.values(), ids=SHADOWING)
+def test_a_stored_schema_that_could_leave_the_metered_validator_is_a_tool_error(
+    api: ApiClient,
+    editor: str,
+    owner_sql: Conn,
+    fake_llm: Any,
+    schema: Any,
+    keyword: str,
+    pointer: str,
+) -> None:
+    # Given a tool whose schema was stored before the keyword check existed
+    saved = created(api.post(f"{BASE}/tools", token=editor, json=tool({"type": "object"})))
+    owner_sql.execute(
+        "UPDATE ai_agent_tools SET input_schema = %s WHERE id = %s", (Jsonb(schema), saved["id"])
+    )
+    # When the model calls it
+    call = 'call:lookup {"a": {"type": "string"}}'
+    reply = api.post(f"{BASE}/playground/chat", token=editor, json={"message": call})
+    # Then the call is refused cleanly: a tool error naming the keyword, never validated
+    assert reply.status == 200, reply.text
+    assert "the input schema cannot be checked" in reply.json()["reply"]
+    assert keyword in reply.json()["reply"] and pointer in reply.json()["reply"]
 
 
 @pytest.mark.parametrize("levels", [17, 100])
@@ -204,3 +279,22 @@ def test_a_backtracking_pattern_is_stopped_and_a_huge_one_refused_at_save(
         "properties": {"q": {"type": "string", "pattern": "(?:x{2000}){2000}"}},
     }
     assert "too large" in refusal(api.post(f"{BASE}/tools", token=editor, json=tool(huge, "h")))
+
+
+def test_a_huge_schema_is_refused_by_its_size_before_anything_reads_it(
+    api: ApiClient, editor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over 64 KiB: refused before the metaschema, the patterns or the references are read."""
+    from convoship.studio import input_schema
+
+    def costly(*_: Any) -> None:
+        raise AssertionError("a costly check ran on a schema refused by its size")
+
+    monkeypatch.setattr(input_schema, "check_schema_patterns", costly)
+    monkeypatch.setattr(input_schema, "_in_place_graph", costly)
+    patterns = {f"^p{i}(a|aa)+$": {"type": "string", "pattern": "(x+x+)+y"} for i in range(3000)}
+    huge = {"type": "object", "patternProperties": patterns}
+    response = api.post(f"{BASE}/tools", token=editor, json=tool(huge))
+    problem = problem_of(response, 422, "validation")
+    assert "bytes; the limit is 65536" in problem["detail"]
+    assert problem["errors"][0]["loc"] == ["body", "input_schema"]

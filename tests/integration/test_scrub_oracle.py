@@ -26,7 +26,7 @@ from tests.support.http_servers import RecordingServer, Seen
 from tests.support.publishing import BASE, add_eval, publish, set_guardrail, set_threshold
 
 TOOL_SECRET = "sk-live-Oracle/Secret+Value-0042"
-SIGNING_KEY = "visitor-signing-key-of-the-shop-01"
+SIGNING_KEY = "visitor-signing-key-of-the-shop-0123456789"
 ORIGIN = "https://shop.example.com"
 
 

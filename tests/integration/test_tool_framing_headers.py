@@ -1,8 +1,10 @@
 """A tool may not set the headers that frame the HTTP message or concern one hop
 (`Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`, `TE`, `Trailer`,
 `Keep-Alive`, `Proxy-*`, and `Host`): they could smuggle a second request past the allowed
-host or desynchronise the connection. Refused at save (422) and, for a config stored
-before, at call time, before anything is sent."""
+host or desynchronise the connection; nor those that change routing or the method on the far
+side (`X-Forwarded-*`, `Forwarded`, `X-Original-URL`, `X-Rewrite-URL`, method overrides,
+`X-Host`). Refused at save (422) and, for a config stored before, at call time, before
+anything is sent."""
 
 from __future__ import annotations
 
@@ -33,6 +35,20 @@ FRAMING = [
     "Proxy-Authorization",
     "proxy-connection",
     "Host",
+]
+# Read by proxies and frameworks on the far side: another host or path behind the allowed
+# one, or another method.
+ROUTING = [
+    "X-Forwarded-Host",
+    "x-forwarded-for",
+    "X-Forwarded-Proto",
+    "Forwarded",
+    "X-Original-URL",
+    "X-Rewrite-URL",
+    "X-HTTP-Method-Override",
+    "X-HTTP-Method",
+    "X-Method-Override",
+    "X-HOST",
 ]
 
 
@@ -65,13 +81,15 @@ def _tool(url: str, header: str) -> dict[str, Any]:
     }
 
 
-@pytest.mark.parametrize("header", FRAMING)
-def test_a_framing_or_hop_header_is_refused_at_save(
+@pytest.mark.parametrize("header", FRAMING + ROUTING)
+def test_a_framing_hop_or_routing_header_is_refused_at_save(
     api: ApiClient, editor: str, owner_sql: Conn, workspace: uuid.UUID, header: str
 ) -> None:
     response = api.post(TOOLS, token=editor, json=_tool("https://api.example.com/x", header))
-    locs = error_locs(problem_of(response, 422, "validation"))
+    problem = problem_of(response, 422, "validation")
+    locs = error_locs(problem)
     assert any("headers" in loc for loc in locs), locs
+    assert any(f"the {header} header" in e["msg"] for e in problem["errors"]), problem
     row = owner_sql.execute(
         "SELECT count(*) AS n FROM ai_agent_tools WHERE workspace_id = %s", (workspace,)
     ).fetchone()
@@ -79,12 +97,16 @@ def test_a_framing_or_hop_header_is_refused_at_save(
 
 
 def test_ordinary_headers_are_still_saved(api: ApiClient, editor: str) -> None:
-    for name in ("Authorization", "X-Connection-Id", "Content-Type", "Accept", "X-Proxy"):
+    ordinary = ("Authorization", "X-Connection-Id", "Content-Type", "Accept", "X-Proxy")
+    for name in (*ordinary, "X-Forwarded-Hostname", "X-Hosts", "X-Request-Method"):
         tool = {**_tool("https://api.example.com/x", name), "name": f"t_{name.replace('-', '_')}"}
         assert api.post(TOOLS, token=editor, json=tool).status == 201, name
 
 
-@pytest.mark.parametrize("header", ["Content-Length", "Transfer-Encoding", "Connection"])
+@pytest.mark.parametrize(
+    "header",
+    ["Content-Length", "Transfer-Encoding", "Connection", "X-Forwarded-Host", "X-HTTP-Method"],
+)
 def test_a_stored_config_with_one_is_refused_at_call_time(
     api: ApiClient,
     editor: str,

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 Seen = dict[str, Any]
-Respond = Callable[[Seen], tuple[int, bytes]]
+# (status, body) sent as application/json, or (status, body, content type)
+Respond = Callable[[Seen], tuple[int, bytes] | tuple[int, bytes, str]]
 
 
 def echo(seen: Seen) -> tuple[int, bytes]:
@@ -39,9 +40,9 @@ class RecordingServer:
                     "body": self.rfile.read(length).decode(),
                 }
                 recorder.received.append(seen)
-                status, payload = respond(seen)
+                status, payload, *content_type = respond(seen)
                 self.send_response(status)
-                self.send_header("content-type", "application/json")
+                self.send_header("content-type", (content_type or ["application/json"])[0])
                 self.send_header("content-length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -135,18 +135,21 @@ def test_bedrock_wire_format() -> None:
     assert completion.tool_calls[0].arguments == {} and completion.input_tokens == 9
 
 
+K = "visitor-signing-key-" + "k" * 32
+
+
 def test_visitor_tokens() -> None:
-    token = visitor_tokens.sign({"sub": "v-1", "exp": time.time() + 60}, "k")
-    assert visitor_tokens.verify(token, "k")["sub"] == "v-1"
+    token = visitor_tokens.sign({"sub": "v-1", "exp": time.time() + 60}, K)
+    assert visitor_tokens.verify(token, K)["sub"] == "v-1"
     for bad, secret in (
-        (token, "other"),
-        (visitor_tokens.sign({"sub": "v"}, "k"), "k"),
-        (visitor_tokens.sign({"exp": 1}, "k"), "k"),
-        (visitor_tokens.sign({"exp": True}, "k"), "k"),
-        (token[:-2], "k"),
-        ("a.b", "k"),
-        ("x" * 5000, "k"),
-        (token.replace(token.split(".")[0], "eyJhbGciOiJub25lIn0"), "k"),  # alg none
+        (token, "other-" + K),
+        (visitor_tokens.sign({"sub": "v"}, K), K),
+        (visitor_tokens.sign({"exp": 1}, K), K),
+        (visitor_tokens.sign({"exp": True}, K), K),
+        (token[:-2], K),
+        ("a.b", K),
+        ("x" * 5000, K),
+        (token.replace(token.split(".")[0], "eyJhbGciOiJub25lIn0"), K),  # alg none
     ):
         with pytest.raises(visitor_tokens.InvalidVisitorToken):
             visitor_tokens.verify(bad, secret)

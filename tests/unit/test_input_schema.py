@@ -6,7 +6,10 @@ from typing import Any
 
 import pytest
 
+from convoship.core.errors import ValidationFailed
 from convoship.studio.input_schema import check_input_schema
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
 
 def obj(**keywords: Any) -> dict[str, Any]:
@@ -23,20 +26,15 @@ KEPT = {
     "boolean schemas": obj(properties={"a": {"$ref": "#/properties/b"}, "b": False}),
     "a property named $ref": obj(properties={"$ref": {"type": "string"}}),
     "$ref as data": obj(properties={"a": {"enum": [{"$ref": "#"}]}}),
-    "by $id, descending": obj(
-        properties={
-            "a": {"$id": "https://x.test/a", "type": "object", "properties": {"b": {"$ref": "#"}}}
-        }
+    "arguments named like keywords": obj(
+        properties={"$id": {"type": "string"}, "$schema": {"$ref": "#/$defs/$anchor"}},
+        **{"$defs": {"$anchor": {"type": "string"}}},
     ),
-    "dynamic, descending": obj(properties={"a": {"$dynamicRef": "#m"}}, **{"$dynamicAnchor": "m"}),
+    "Draft 2020-12 declared at the top": obj(**{"$schema": DRAFT}),
 }
 
 REFUSED = {
     "self": (obj(**{"$ref": "#"}), "$ref cycle through '#'"),
-    "self under $id": (
-        obj(properties={"a": {"$id": "https://x.test/a", "$ref": "#"}}),
-        "$ref cycle",
-    ),
     "mutual": (
         obj(
             properties={"a": {"$ref": "#/$defs/x"}},
@@ -52,12 +50,6 @@ REFUSED = {
         ),
         "$ref cycle",
     ),
-    "dynamic": (obj(allOf=[{"$dynamicRef": "#m"}], **{"$dynamicAnchor": "m"}), "$ref cycle"),
-    "remote": (
-        obj(properties={"a": {"$ref": "https://169.254.169.254/latest/meta-data"}}),
-        "only local references",
-    ),
-    "relative": (obj(properties={"a": {"$ref": "other.json"}}), "only local references"),
     "missing": (obj(properties={"a": {"$ref": "#/$defs/nope"}}), "does not resolve"),
     "bad escape": (obj(properties={"a": {"$ref": "#/$defs/%"}}), "does not resolve"),
     "not a schema": (obj(properties={"a": {"$ref": "#/required"}}, required=[]), "not point to a"),
@@ -78,13 +70,120 @@ def test_refused(schema: dict[str, Any], message: str) -> None:
     assert message in str(refused.value)
 
 
+# Keywords that would let a schema shadow a metaschema, or resolve by URI into one whose
+# `$schema` switches jsonschema to a validator class that counts no step (runtime/tool_args.py).
+SHADOWING = {
+    "$id shadowing the metaschema": (
+        obj(**{"$id": DRAFT}, properties={"a": {"$ref": "#"}}),
+        "$id",
+        "/$id",
+    ),
+    "$id below": (
+        obj(properties={"a": {"$id": "https://x.test/a", "type": "object"}}),
+        "$id",
+        "/properties/a/$id",
+    ),
+    "$anchor": (obj(**{"$defs": {"x": {"$anchor": "m"}}}), "$anchor", "/$defs/x/$anchor"),
+    "$dynamicAnchor": (obj(**{"$dynamicAnchor": "m"}), "$dynamicAnchor", "/$dynamicAnchor"),
+    "$dynamicRef": (
+        obj(properties={"a": {"$dynamicRef": "#m"}}),
+        "$dynamicRef",
+        "/properties/a/$dynamicRef",
+    ),
+    "$recursiveRef": (
+        obj(allOf=[{"$recursiveRef": "#"}]),
+        "$recursiveRef",
+        "/allOf/0/$recursiveRef",
+    ),
+    "$recursiveAnchor": (obj(**{"$recursiveAnchor": True}), "$recursiveAnchor", "/$recursiv"),
+    "$vocabulary": (
+        obj(**{"$vocabulary": {DRAFT: True}}),
+        "$vocabulary",
+        "/$vocabulary",
+    ),
+    "another draft at the top": (
+        obj(**{"$schema": "http://json-schema.org/draft-04/schema#"}),
+        "$schema",
+        "/$schema",
+    ),
+    "Draft 2020-12 below the top": (
+        obj(properties={"a": {"$schema": DRAFT}}),
+        "$schema",
+        "/properties/a/$schema",
+    ),
+    "a $ref to the metaschema": (
+        obj(properties={"a": {"$ref": DRAFT}}),
+        "only local references",
+        "/properties/a/$ref",
+    ),
+    "a remote $ref": (
+        obj(properties={"a": {"$ref": "https://169.254.169.254/latest/meta-data"}}),
+        "only local references",
+        "/properties/a/$ref",
+    ),
+    "a relative $ref": (
+        obj(properties={"a": {"$ref": "other.json"}}),
+        "only local references",
+        "/properties/a/$ref",
+    ),
+    "an anchor $ref": (
+        obj(properties={"a": {"$ref": "#m"}}),
+        "only local references",
+        "/properties/a/$ref",
+    ),
+    "in data a $ref may point to": (
+        obj(
+            properties={"a": {"$ref": "#/$defs/d/enum/0"}},
+            **{"$defs": {"d": {"enum": [{"$id": DRAFT}]}}},
+        ),
+        "$id",
+        "/$defs/d/enum/0/$id",
+    ),
+    "escaped in the pointer": (
+        obj(properties={"a/b~c": {"$anchor": "m"}}),
+        "$anchor",
+        "/properties/a~1b~0c/$anchor",
+    ),
+}
+
+
+@pytest.mark.parametrize(("schema", "keyword", "pointer"), SHADOWING.values(), ids=SHADOWING)
+def test_keywords_that_could_leave_the_metered_validator_are_refused(
+    schema: dict[str, Any], keyword: str, pointer: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        check_input_schema(schema)
+    assert keyword in refused.value.detail
+    assert f"(at {pointer}" in refused.value.detail or f"at {pointer}" in refused.value.detail
+    assert refused.value.errors == [{"loc": ["body", "input_schema"], "msg": refused.value.detail}]
+
+
 @pytest.mark.parametrize("levels", [33, 1000])
 def test_nesting_deeper_than_32_is_refused_before_anything_recurses(levels: int) -> None:
     schema: Any = {}
     for _ in range(levels):
         schema = [schema]
-    with pytest.raises(ValueError, match="deeper than 32"):
+    with pytest.raises(ValidationFailed, match="deeper than 32"):
         check_input_schema(obj(default=schema))
+
+
+def test_a_huge_schema_is_refused_before_any_costly_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its size is read before the metaschema, the patterns or the references are."""
+    import jsonschema
+
+    from convoship.studio import input_schema
+
+    def costly(*_: Any) -> None:
+        raise AssertionError("a costly check ran on a schema refused by its size")
+
+    monkeypatch.setattr(jsonschema.Draft202012Validator, "check_schema", costly)
+    monkeypatch.setattr(input_schema, "check_schema_patterns", costly)
+    monkeypatch.setattr(input_schema, "_in_place_graph", costly)
+    patterns = {f"^p{i}(a|aa)+$": {"type": "string"} for i in range(5000)}
+    with pytest.raises(ValidationFailed, match="bytes; the limit is 65536"):
+        check_input_schema(obj(patternProperties=patterns))
 
 
 def doubling(levels: int) -> dict[str, Any]:

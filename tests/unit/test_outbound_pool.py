@@ -354,3 +354,42 @@ def test_a_server_trickling_its_headers_cannot_stretch_the_deadline() -> None:
         stop.set()
         thread.join(5)
         listener.close()
+
+
+@pytest.fixture
+def stuck_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
+    """`slow.test` takes until released to resolve (a resolver that does not answer)."""
+    release = threading.Event()
+    real_lookup = socket.getaddrinfo
+
+    def lookup(host: str, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host != "slow.test":
+            return real_lookup(host, port, *args, **kwargs)
+        release.wait(60)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    yield release
+    release.set()  # the resolving thread ends
+
+
+def test_a_slow_resolver_fails_the_call_within_its_deadline(
+    upstream: Upstream, stuck_resolver: threading.Event
+) -> None:
+    """Resolving the host is part of the exchange: the same timeout as a slow server."""
+    url = upstream.url("/ok", host="slow.test")
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            outbound.request("GET", url, **{**CALL, "timeout_s": 1})
+        except BaseException as exc:
+            outcome.append(exc)
+
+    caller = threading.Thread(target=call, daemon=True)
+    caller.start()
+    caller.join(30)  # a guard against hanging only: the call returns on its own
+    assert not caller.is_alive(), "the call waited for the resolver past its deadline"
+    assert len(outcome) == 1 and isinstance(outcome[0], outbound.OutboundError)
+    assert str(outcome[0]) == "slow.test did not answer within 1 s"
+    assert upstream.connections == 0

@@ -98,3 +98,26 @@ def test_an_empty_scrubber_returns_its_input() -> None:
     text = "anything " + VALUE
     assert Scrubber().text(text) is text
     assert not Scrubber() and Scrubber([VALUE])
+
+
+@pytest.mark.parametrize("between", ["\0", "\ufffd", "\0\0", "\ufffd\0", "\0 "])
+def test_a_value_with_nul_or_replacement_characters_between_is_scrubbed(between: str) -> None:
+    """A body read in the wrong encoding puts NUL or U+FFFD between a value's characters."""
+    text = "echo: " + between.join(VALUE) + between + " end"
+    scrubbed = Scrubber([VALUE]).text(text)
+    squeezed = scrubbed.replace("\0", "").replace("\ufffd", "").replace(" ", "")
+    assert VALUE.replace(" ", "").lower() not in squeezed.lower()
+    assert scrubbed.startswith("echo: ") and scrubbed.endswith(" end") and SCRUBBED in scrubbed
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+@pytest.mark.parametrize("prefix", [b"", b"x", b"xy", b"xyz"])
+def test_a_value_in_bytes_is_scrubbed_at_any_alignment(encoding: str, prefix: bytes) -> None:
+    value = "Sk-Live-😀-가-Ké"
+    ascii_upper = value.upper().replace("É", "é")  # bytes fold ASCII letters only
+    body = prefix + f"[{ascii_upper}|{value}]".encode(encoding)
+    scrubbed = Scrubber([value]).bytes(body)
+    for reading in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        assert value.encode(reading).strip(b"\0").lower() not in scrubbed.lower()
+    if not prefix:  # aligned: what follows a replaced value still reads in its encoding
+        assert scrubbed.decode(encoding) == f"[{SCRUBBED}|{SCRUBBED}]"

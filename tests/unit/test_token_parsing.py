@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT / "functions" / "authorizer"))
 import authorizer  # noqa: E402
 
 WS = "6f1c3f1e-7d0e-4e55-9d55-0c2f1f4b9a01"
-VISITOR_SECRET = "visitor-secret"
+VISITOR_SECRET = "visitor-secret-0123456789abcdef0123456789"
 
 
 def b64(data: bytes | str) -> str:
@@ -136,3 +136,14 @@ def test_the_authorizer_refuses_a_user_id_no_database_can_store(sub: str) -> Non
     claims = json.dumps({"sub": sub, "wid": WS, "role": "owner", "exp": LATER})
     token = signed(HS256, claims, JWT_SECRET)
     assert authorizer.verify_token(token, (JWT_SECRET.encode(),)) is None
+
+
+@pytest.mark.parametrize("weak", ["", "s3cret", "x" * 31, "é" * 15])
+def test_a_visitor_token_signing_secret_shorter_than_32_bytes_verifies_nothing(
+    weak: str,
+) -> None:
+    token = visitor_tokens.sign({"sub": "v", "exp": time.time() + 60}, weak)
+    with pytest.raises(visitor_tokens.WeakSigningSecret):
+        visitor_tokens.verify(token, weak)
+    strong = "x" * 32
+    assert visitor_tokens.verify(visitor_tokens.sign({"exp": 4102444800}, strong), strong)

@@ -14,9 +14,16 @@ from typing import Any
 import jsonschema._utils
 import pytest
 
+from convoship.core.errors import ValidationFailed
 from convoship.runtime.tool_arg_patterns import Matching
-from convoship.runtime.tool_args import MAX_VALIDATION_STEPS, args_problem
+from convoship.runtime.tool_args import (
+    MAX_VALIDATION_STEPS,
+    UnmeteredSchema,
+    args_problem,
+    counted_validator,
+)
 from convoship.studio.input_schema import check_input_schema
+from tests.unit.test_input_schema import SHADOWING
 
 TOO_MUCH = "checking them would take too much work"
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
@@ -186,7 +193,7 @@ def test_a_large_but_ordinary_argument_fits_the_budget() -> None:
 )
 def test_a_schema_that_switches_dialect_inside_is_refused(schema: dict[str, Any]) -> None:
     """Another `$schema` inside would hand that part to a validator the budget does not see."""
-    with pytest.raises(ValueError, match=r"\$schema"):
+    with pytest.raises(ValidationFailed, match=r"\$schema"):
         check_input_schema(schema)
     problem = args_problem(schema, {"a": 1})  # stored before this check
     assert problem is not None
@@ -198,3 +205,47 @@ def test_a_top_level_schema_declaration_is_fine() -> None:
     assert check_input_schema(schema) is schema
     assert args_problem(schema, {"a": 1}) is None
     assert args_problem(schema, {"a": "x"}) == "invalid arguments (a): 'x' is not of type 'integer'"
+
+
+@pytest.mark.parametrize(("schema", "keyword", "pointer"), SHADOWING.values(), ids=SHADOWING)
+def test_a_stored_schema_that_could_leave_the_metered_validator_is_refused_at_call(
+    schema: dict[str, Any], keyword: str, pointer: str
+) -> None:
+    """Stored before the save check existed: the call is refused, nothing is validated."""
+    problem = args_problem(schema, {"a": {"a": 1}})
+    assert problem is not None
+    assert problem.startswith("the input schema cannot be checked: ")
+    assert keyword in problem
+    assert pointer in problem
+
+
+# Each of these, validated by jsonschema's own means, lands in a subschema declaring `$schema`
+# (a metaschema, by URI) and switches to a validator class that counts nothing.
+LANDING_IN_A_METASCHEMA = {
+    "$ref to the metaschema": obj(properties={"a": {"$ref": DRAFT}}),
+    "$ref to a vocabulary": obj(
+        properties={"a": {"$ref": "https://json-schema.org/draft/2020-12/meta/applicator"}}
+    ),
+    "$ref to draft 4": obj(properties={"a": {"$ref": "http://json-schema.org/draft-04/schema"}}),
+}
+
+
+@pytest.mark.parametrize("schema", LANDING_IN_A_METASCHEMA.values(), ids=LANDING_IN_A_METASCHEMA)
+def test_the_counted_validator_resolves_nothing_outside_the_schema(schema: dict[str, Any]) -> None:
+    from jsonschema.exceptions import _WrappedReferencingError
+
+    validator = counted_validator(schema)
+    with pytest.raises(_WrappedReferencingError, match="Unresolvable"):
+        list(validator.iter_errors({"a": {"type": "string"}}))
+
+
+def test_the_counted_validator_never_evolves_into_another_class() -> None:
+    """Whatever path leads to a subschema that declares `$schema`, validating stops there."""
+    schema = obj(
+        properties={"a": {"$ref": "#/$defs/x"}},
+        **{"$defs": {"x": {"$schema": "http://json-schema.org/draft-04/schema#"}}},
+    )
+    validator = counted_validator(schema)
+    with pytest.raises(UnmeteredSchema):
+        list(validator.iter_errors({"a": 1}))
+    assert type(validator.evolve(schema={"type": "string"})) is type(validator)

@@ -5,6 +5,7 @@ What it answers depends only on the request, so tests can script a conversation:
 - `call:TOOL {"json": "args"}` in the last user message: it calls TOOL (when offered), then
   answers `tool said: <result>` once the result comes back;
 - `fail:500` (any status), `fail:garbage` (not JSON), `sleep:MS`: failures and latency;
+  `fail-after-tool:500`: the call that reads a tool's result fails (the first one spent);
 - a grading request (system prompt starting "You grade"): `PASS ...`, unless the rubric
   says ALWAYS_FAIL (`FAIL ...`) or GIBBERISH (an answer without a verdict);
 - anything else: `echo: <last user message>`.
@@ -28,6 +29,7 @@ from typing import Any
 
 _CALL = re.compile(r"call:([A-Za-z_][A-Za-z0-9_-]*)\s*(\{.*\})?", re.S)
 _FAIL = re.compile(r"fail:(\d{3}|garbage)")
+_FAIL_AFTER_TOOL = re.compile(r"fail-after-tool:(\d{3})")
 _SLEEP = re.compile(r"sleep:(\d+)")
 
 
@@ -233,6 +235,10 @@ class FakeLlm:
                 reply.garbage = True
             else:
                 reply.status = int(fail.group(1))
+            return reply
+        after_tool = _FAIL_AFTER_TOOL.search(last_user)
+        if after_tool is not None and messages and messages[-1]["tool_result"]:
+            reply.status = int(after_tool.group(1))
             return reply
         if system.startswith("You grade"):
             if "ALWAYS_FAIL" in last_user:

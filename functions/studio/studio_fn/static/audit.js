@@ -11,9 +11,19 @@ function $(id) {
   return document.getElementById(id);
 }
 
+// A malformed % escape (`/app/agents/bad%E0%A4%A/audit`) makes decodeURIComponent throw
+// (URIError): the raw text is the slug then, and the API answers for it.
+function decodedOrRaw(text) {
+  try {
+    return decodeURIComponent(text);
+  } catch (error) {
+    return text;
+  }
+}
+
 function slugFromPath() {
   const match = window.location.pathname.match(/^\/app\/agents\/([^/]+)\/audit\/?$/);
-  return match ? decodeURIComponent(match[1]) : null;
+  return match ? decodedOrRaw(match[1]) : null;
 }
 
 function element(tag, className, text) {

@@ -13,6 +13,7 @@ from convoship.chat.conversation import Conversation
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import (
     BudgetExceeded,
+    ConfigurationError,
     NotFound,
     OriginNotAllowed,
     PayloadTooLarge,
@@ -88,13 +89,24 @@ def check_auth(
     if not visitor_token:
         raise Unauthorized("this agent needs a visitor token (X-Visitor-Token)")
     from convoship.secrets.vault import SecretMissing
-    from convoship.security.visitor_tokens import InvalidVisitorToken, verify
+    from convoship.security.visitor_tokens import (
+        MIN_SECRET_BYTES,
+        InvalidVisitorToken,
+        WeakSigningSecret,
+        verify,
+    )
 
     try:
         claims = verify(visitor_token, vault.get(secret_name))
     except SecretMissing:  # the secret is gone: nobody can be verified
         logger.warning("visitor token secret missing", extra={"secret": secret_name})
         raise Unauthorized("visitor tokens cannot be verified for this agent") from None
+    except WeakSigningSecret:  # fail closed: the deployment's to fix, not the visitor's
+        logger.warning("visitor token secret too short", extra={"secret": secret_name})
+        raise ConfigurationError(
+            "visitor tokens cannot be verified for this agent: its signing secret is shorter"
+            f" than {MIN_SECRET_BYTES} bytes (an admin must replace it)"
+        ) from None
     except InvalidVisitorToken as exc:
         raise Unauthorized(f"the visitor token is not valid: {exc}") from None
     visitor = claims.get("sub")

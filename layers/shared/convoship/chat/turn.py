@@ -6,8 +6,10 @@ Three short transactions, one round trip each: the first reads everything (agent
 version, settings, the conversation and today's usage); the second reserves the turn and
 its tokens (chat/reservation.py) once every check passed; the third writes the turn
 (messages after REDACT, usage, turn count) and settles the reservation. No transaction is
-open while the model thinks, and a turn that fails anywhere writes nothing and releases
-what it reserved.
+open while the model thinks. A turn that fails writes nothing and releases what it
+reserved, unless the model already spent tokens: then that usage is charged
+(chat/spent.py). The model and tool calls of a turn share one deadline
+(CONVOSHIP_CHAT_TURN_DEADLINE_S), past which the turn stops (502, TurnTimedOut).
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
 from convoship.chat.reservation import Reservation, release_turn, reserve_turn, turn_tokens
 from convoship.chat.scope import ChannelScope
+from convoship.chat.spent import charge_failed_turn
 from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
-from convoship.core.errors import ConvoshipError, NotFound
+from convoship.core.errors import ConvoshipError, NotFound, TurnTimedOut
 from convoship.core.observability import metrics
 from convoship.core.settings import get_settings
 from convoship.db.read_batch import read_transaction, write_batch
+from convoship.llm.types import Usage
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.vault import SecretVault
 
@@ -76,9 +80,16 @@ def _refused_values_are_ours() -> Iterator[None]:
 
 
 def _model_reply(
-    context: RunContext, request: ChatRequest, conv: Conversation | None, vault: SecretVault
+    context: RunContext,
+    request: ChatRequest,
+    conv: Conversation | None,
+    vault: SecretVault,
+    spent: Usage,
 ) -> tuple[str, dict[str, int], list[Any]]:
-    """The model's answer (secrets scrubbed), its usage and the tool calls it made."""
+    """The model's answer (secrets scrubbed), its usage and the tool calls it made; spent
+    holds the usage so far, also when this raises."""
+    import time
+
     from convoship.llm.select import chat_model
     from convoship.llm.types import Message
     from convoship.runtime.turn import run_turn
@@ -91,14 +102,22 @@ def _model_reply(
         settings=settings,
     )
     history = [Message(m["role"], m["content"]) for m in (conv.history if conv else [])]
-    outcome = run_turn(
-        model,
-        context.snapshot,
-        history,
-        request.message,
-        vault,
-        allow_private=settings.allow_private_network,
-    )
+    seconds = settings.chat_turn_deadline_s
+    try:
+        outcome = run_turn(
+            model,
+            context.snapshot,
+            history,
+            request.message,
+            vault,
+            allow_private=settings.allow_private_network,
+            spent=spent,
+            deadline=time.monotonic() + seconds,
+        )
+    except TurnTimedOut:
+        raise TurnTimedOut(
+            f"the turn did not finish within {seconds} s (its model and tool calls together)"
+        ) from None
     # Whole values only: the model never read one (tool results, error texts and its own
     # calls are scrubbed before it sees them), so a reply holds one only if the visitor typed
     # it; scrubbing a tail that merely begins a value would confirm a guess at it.
@@ -126,6 +145,7 @@ def _answer(
     tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
     checks.check_budget(context, conv, today, tokens)
     conversation_id = conv.id if conv else uuid4()
+    spent = Usage()
     with _refused_values_are_ours():
         reservation = reserve_turn(
             scope,
@@ -137,12 +157,21 @@ def _answer(
         )
     try:
         record, reply, redactions = _turn_record(
-            context, request, conv, vault, conversation_id, escalation, visitor, reservation
+            context, request, conv, vault, conversation_id, escalation, visitor, reservation, spent
         )
         with _refused_values_are_ours(), write_batch(**scope.transaction) as conn:
             persist_turn(conn, context, scope.channel, record)
     except BaseException:
-        if reservation is not None:
+        if spent.input_tokens or spent.output_tokens:  # charged, never released as unused
+            charge_failed_turn(
+                scope,
+                context,
+                conversation_id,
+                existing=conv is not None,
+                usage=spent.as_dict(),
+                reservation=reservation,
+            )
+        elif reservation is not None:
             release_turn(scope, reservation)
         raise
     if redactions:
@@ -167,6 +196,7 @@ def _turn_record(
     escalation: str | None,
     visitor: str | None,
     reservation: Reservation | None,
+    spent: Usage,
 ) -> tuple[TurnRecord, str, int]:
     """The turn as it is written, the live reply (the model's answer or the escalation
     message, unredacted) and how many values REDACT replaced."""
@@ -176,7 +206,7 @@ def _turn_record(
     if escalation is not None:
         reply = escalation
     else:
-        reply, usage, tool_events = _model_reply(context, request, conv, vault)
+        reply, usage, tool_events = _model_reply(context, request, conv, vault, spent)
     # Scrubbed now that the vault knows every value the turn used (even typed by the user).
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": redact(vault.scrub(request.message))}

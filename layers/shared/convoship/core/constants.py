@@ -44,6 +44,8 @@ LLM_MODEL = "CONVOSHIP_LLM_MODEL"
 LLM_BASE_URL = "CONVOSHIP_LLM_BASE_URL"  # operator-chosen: may be private (no SSRF guard)
 LLM_API_KEY = "CONVOSHIP_LLM_API_KEY"  # best kept in the CONVOSHIP_APP_SECRET_ARN secret
 LLM_TIMEOUT_S = "CONVOSHIP_LLM_TIMEOUT_S"  # per model call
+# A chat turn's model and tool calls together (under the chat function's 30 s timeout)
+CHAT_TURN_DEADLINE_S = "CONVOSHIP_CHAT_TURN_DEADLINE_S"
 EVAL_CONCURRENCY = "CONVOSHIP_EVAL_CONCURRENCY"  # evals run at once by the publish gate
 LOG_LEVEL = "POWERTOOLS_LOG_LEVEL"
 SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"

@@ -79,6 +79,10 @@ class UpstreamUnavailable(ConvoshipError):
     pass
 
 
+class TurnTimedOut(UpstreamUnavailable):
+    """A chat turn's model and tool calls did not end within its deadline."""
+
+
 class ServiceUnavailable(ConvoshipError):
     """A dependency (database, KMS, ...) is down; the client should retry later."""
 

@@ -46,6 +46,7 @@ class Settings:
     audit_signing_key_id: str | None = None
     audit_dev_signing_key: str | None = field(default=None, repr=False)
     llm_timeout_s: int = 25
+    chat_turn_deadline_s: int = 25
     eval_concurrency: int = 20
 
     @property
@@ -191,6 +192,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         audit_signing_key_id=values.get(env.AUDIT_SIGNING_KEY_ID) or None,
         audit_dev_signing_key=dev_signing_key,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
+        chat_turn_deadline_s=_int(values, env.CHAT_TURN_DEADLINE_S, 25, 1, 600),
         eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 20, 1, 64),
     )
 

@@ -10,9 +10,13 @@ or one per value it loops over (`patternProperties` one per pattern and property
 one per pair it may compare), and past MAX_VALIDATION_STEPS the check stops: a tool error the
 model reads, like every other failure of a tool call.
 
-Only this module's validator counts steps. A `$schema` below the top would hand that part of
-the schema to another draft's validator, so it is refused (as at save); the top-level one is
-left out, so a `$ref` back to the root is counted too.
+Only this module's validator counts steps, so nothing may hand part of the schema to another
+validator class: keywords that could (`$schema` below the top or naming another draft, `$id`,
+anchors, dynamic references, a `$ref` that is not `#/...`) are refused before validating, as
+at save (studio/schema_keywords.py, for schemas stored before that check); references resolve
+in this document alone (no metaschema to land in), and the validator refuses to evolve into a
+subschema that declares `$schema` whatever path led there. The top-level `$schema` is left
+out, so a `$ref` back to the root is counted too.
 
 A regex search costs a step too, and time: `pattern` and `patternProperties` are matched on
 the `regex` package, stopped when the check has spent MATCHING_SECONDS matching
@@ -33,7 +37,7 @@ from convoship.runtime.tool_arg_patterns import (
     PatternTooSlow,
     PatternUnusable,
 )
-from convoship.studio.input_schema import dialect_inside
+from convoship.studio.schema_keywords import refused_keyword
 
 # An ordinary call takes tens of steps; a step is a few microseconds of jsonschema.
 MAX_VALIDATION_STEPS = 20_000
@@ -47,18 +51,21 @@ class _TooMuchWork(Exception):
     """The steps are spent (never a ValueError: format checks swallow those)."""
 
 
+class UnmeteredSchema(Exception):
+    """Validating would hand a subschema to another validator class, which counts no step."""
+
+
 def args_problem(schema: dict[str, Any], args: Any) -> str | None:
     """Why the arguments are refused, as a message for the model; None when they are valid."""
     import jsonschema  # lazy: only tool calls need it
-    from referencing import Registry
 
-    if dialect_inside(schema):
-        return "the input schema declares another $schema inside it: it cannot be checked"
+    refused = refused_keyword(schema)
+    if refused is not None:
+        return f"the input schema cannot be checked: {refused}"
     left = _steps_left.set([MAX_VALIDATION_STEPS])
     try:
         with Matching(_charge):
-            # An empty registry: a reference that leaves the schema is unresolvable, never fetched.
-            validator = _validator_class()(_without_dialect(schema), registry=Registry())
+            validator = counted_validator(schema)
             error = jsonschema.exceptions.best_match(validator.iter_errors(args))
     except _TooMuchWork:
         return (
@@ -75,6 +82,11 @@ def args_problem(schema: dict[str, Any], args: Any) -> str | None:
             "the arguments could not be checked against the input schema: its pattern"
             f" {shown(exc.pattern)} cannot be used ({exc.reason})"
         )
+    except UnmeteredSchema:
+        return (
+            "the arguments could not be checked against the input schema: part of it declares"
+            " another $schema"
+        )
     except Exception as exc:  # a schema saved before today's checks, or arguments it chokes on
         return f"the arguments could not be checked against the input schema ({type(exc).__name__})"
     finally:
@@ -83,6 +95,18 @@ def args_problem(schema: dict[str, Any], args: Any) -> str | None:
         return None
     where = "/".join(str(p) for p in error.absolute_path) or "arguments"
     return f"invalid arguments ({where}): {error.message}"
+
+
+def counted_validator(schema: dict[str, Any]) -> Any:
+    """The metered Draft 2020-12 validator of schema, resolving references in schema alone:
+    a reference that leaves it (a metaschema's URI, a remote one) is unresolvable, never
+    fetched nor looked up among the metaschemas jsonschema knows."""
+    from referencing import Registry
+    from referencing.jsonschema import DRAFT202012
+
+    root = _without_dialect(schema)
+    resolver = Registry().resolver_with_root(DRAFT202012.create_resource(root))
+    return _validator_class()(root, _resolver=resolver)
 
 
 def _without_dialect(schema: dict[str, Any]) -> dict[str, Any]:
@@ -153,4 +177,16 @@ def _validator_class() -> Any:
     from jsonschema.validators import extend
 
     base = jsonschema.Draft202012Validator
-    return extend(base, {name: _metered(name, check) for name, check in base.VALIDATORS.items()})
+    metered = extend(base, {name: _metered(name, check) for name, check in base.VALIDATORS.items()})
+    evolve = metered.evolve
+
+    def evolve_metered(self: Any, **changes: Any) -> Any:
+        """jsonschema picks the class of the subschema it descends into by its `$schema`
+        (validator_for): refused, so the class stays this one."""
+        schema = changes.get("schema", self.schema)
+        if isinstance(schema, dict) and "$schema" in schema:
+            raise UnmeteredSchema
+        return evolve(self, **changes)
+
+    metered.evolve = evolve_metered
+    return metered

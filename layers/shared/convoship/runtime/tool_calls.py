@@ -31,6 +31,7 @@ from convoship.secrets.hosts import HostNotAllowed, url_host
 from convoship.secrets.refs import SECRET_REF, referenced_secrets, strings_in
 from convoship.secrets.vault import HostRefused, SecretMissing, SecretVault
 from convoship.security import outbound
+from convoship.security.body_encoding import UTF8, body_encoding
 from convoship.studio.tool_spec import ARG_REF, HttpToolConfig
 
 MAX_RESPONSE_CHARS = 16 * 1024
@@ -158,13 +159,37 @@ def _saved_config(config: Any) -> HttpToolConfig:
 
 
 def _scrubbed_text(response: outbound.OutboundResponse, vault: SecretVault) -> str:
-    """What the model reads: the status and the body as text, scrubbed. A body over the
-    cap is scrubbed whole as read (up to vault.reach bytes past the cap), then cut at the
-    cap, so a value the cap splits goes whole; the cut loses a character it splits."""
+    """What the model reads: the status and the body as text, scrubbed. The bytes are
+    scrubbed first (a value in UTF-16 or UTF-32, at any alignment), then read in the body's
+    encoding (BOM, declared charset, NUL pattern: security/body_encoding.py) and scrubbed as
+    text. When that encoding is not UTF-8, the UTF-8 reading is scrubbed too, and is what the
+    model reads if it held a value: a wrong charset cannot hide a spelling in garbage.
+    A body over the cap is scrubbed whole as read (up to vault.reach bytes past the cap),
+    then cut at the cap, so a value the cap splits goes whole; the cut loses a character it
+    splits."""
     head = f"HTTP {response.status}\n"
-    if len(response.body) <= MAX_RESPONSE_CHARS and not response.truncated:
-        return vault.scrub(head + response.text())
-    decoder = codecs.getincrementaldecoder("utf-8")("replace")
-    kept = head + decoder.decode(response.body[:MAX_RESPONSE_CHARS])
-    rest = decoder.decode(response.body[MAX_RESPONSE_CHARS:], final=not response.truncated)
-    return vault.scrub(kept + rest, keep=len(kept)) + "\n[response truncated]"
+    body = vault.scrub_bytes(response.body)
+    encoding = body_encoding(body, response.headers.get("content-type"))
+    text, cut = _read(body, encoding, response.truncated)
+    if encoding != UTF8:
+        as_utf8, utf8_cut = _read(body, UTF8, response.truncated)
+        if vault.scrub(as_utf8) != as_utf8:
+            text, cut = as_utf8, utf8_cut
+    if cut is None:
+        return vault.scrub(head + text)
+    return vault.scrub(head + text, keep=len(head) + cut) + "\n[response truncated]"
+
+
+def _read(body: bytes, encoding: str, truncated: bool) -> tuple[str, int | None]:
+    """body as text, and where the cap cuts it (None: it is whole). A codec that cannot
+    decode with replacement characters (idna) reads as UTF-8."""
+    try:
+        decoder = codecs.getincrementaldecoder(encoding)("replace")
+        if len(body) <= MAX_RESPONSE_CHARS and not truncated:
+            return decoder.decode(body, final=True), None
+        kept = decoder.decode(body[:MAX_RESPONSE_CHARS])
+        return kept + decoder.decode(body[MAX_RESPONSE_CHARS:], final=not truncated), len(kept)
+    except (LookupError, UnicodeError, TypeError, ValueError):
+        if encoding == UTF8:
+            raise
+        return _read(body, UTF8, truncated)

@@ -3,17 +3,25 @@
 Chat and the publish gate's evals share it. The model may call tools up to the LIMIT
 guardrail's `max_tool_calls_per_turn`; after that it is asked once more without tools, so
 every turn ends with an answer.
+
+What the model spent is added to `spent` (the caller's) as each completion arrives, so a turn
+that fails after spending still says what it spent (chat charges it). With a `deadline`
+(monotonic seconds), the model and tool calls together end by it: each call's own timeout is
+cut to what is left (security/outbound.py), and no call starts after it (TurnTimedOut).
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from convoship.core.errors import TurnTimedOut, UpstreamUnavailable
 from convoship.llm.types import ChatModel, Completion, Message, Usage
 from convoship.runtime.snapshot import AgentSnapshot
 from convoship.runtime.tool_calls import ToolResult, call_http_tool
 from convoship.secrets.vault import SecretVault
+from convoship.security.outbound import deadline_for_calls
 
 
 @dataclass(frozen=True)
@@ -40,8 +48,32 @@ def run_turn(
     vault: SecretVault,
     *,
     allow_private: bool,
+    spent: Usage | None = None,
+    deadline: float | None = None,
 ) -> TurnOutcome:
-    """Answer user_text after history. Provider failures raise UpstreamUnavailable."""
+    """Answer user_text after history. Provider failures raise UpstreamUnavailable, a turn
+    past its deadline TurnTimedOut; spent (if given) holds the usage so far either way."""
+    outcome = TurnOutcome(reply="", usage=Usage() if spent is None else spent)
+    with deadline_for_calls(deadline):
+        try:
+            return _tool_loop(
+                model, agent, history, user_text, vault, allow_private, outcome, deadline
+            )
+        except UpstreamUnavailable:
+            _check_deadline(deadline)  # a model call the deadline cut: the deadline is why
+            raise
+
+
+def _tool_loop(
+    model: ChatModel,
+    agent: AgentSnapshot,
+    history: list[Message],
+    user_text: str,
+    vault: SecretVault,
+    allow_private: bool,
+    outcome: TurnOutcome,
+    deadline: float | None,
+) -> TurnOutcome:
     messages: list[Message] = []
     if agent.config.get("system_prompt"):
         messages.append(Message("system", agent.config["system_prompt"]))
@@ -49,8 +81,8 @@ def run_turn(
     tools = {t["name"]: t for t in agent.tools}
     offered = agent.tool_defs()
     calls_left = agent.max_tool_calls
-    outcome = TurnOutcome(reply="", usage=Usage())
     while True:
+        _check_deadline(deadline)
         completion = model.complete(
             messages, tools=offered if calls_left > 0 else [], sampling=agent.sampling
         )
@@ -65,6 +97,7 @@ def run_turn(
             elif call.name not in tools:
                 result = ToolResult(f"error: there is no tool named {call.name!r}", ok=False)
             else:
+                _check_deadline(deadline)
                 calls_left -= 1
                 result = call_http_tool(
                     tools[call.name], call.arguments, vault, allow_private=allow_private
@@ -77,6 +110,11 @@ def run_turn(
         for (call_id, result), call in zip(answered, completion.tool_calls, strict=True):
             content = vault.scrub(result.content)
             messages.append(Message("tool", content, tool_call_id=call_id, name=call.name))
+
+
+def _check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise TurnTimedOut("the turn's model and tool calls did not end within its deadline")
 
 
 def _asking_for_tools(completion: Completion, vault: SecretVault) -> Message:

@@ -17,6 +17,13 @@ tool response over its size cap) is scrubbed whole first, then cut (`keep`): a v
 starts before the cut goes whole, so none of it is left behind. The text read must then
 reach `Scrubber.reach` characters past the cut.
 
+A body that comes as bytes (a tool's response) is scrubbed as bytes first (`Scrubber.bytes`):
+the value encoded in UTF-16 and UTF-32, either byte order, without the NUL bytes at its
+ends, so it is found at any alignment (after an odd byte, under a wrong or missing charset,
+or as ASCII with a NUL after each character), then read as text in its encoding
+(security/body_encoding.py) and scrubbed as text (UTF-8 spellings: there, a value the size
+cap splits is replaced whole before the cut).
+
 Every search is `str.find` on folded text, moving past each match: linear in the text.
 """
 
@@ -75,6 +82,52 @@ def needles(value: str) -> set[str]:
     return {fold(n) for n in found if n}
 
 
+# A value as bytes in these encodings, NUL bytes at its ends dropped: where a body's bytes
+# are searched (UTF-8 is searched in the text, in all its spellings).
+BYTE_ENCODINGS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+ByteNeedles = frozenset[tuple[bytes, bytes]]  # (needle, what replaces it)
+
+
+def byte_needles(value: str) -> set[tuple[bytes, bytes]]:
+    """(folded needle, replacement) per encoding: the replacement is SCRUBBED encoded alike,
+    with as many bytes dropped at each end as the needle, so what follows stays aligned."""
+    found = set()
+    marker_bytes = {encoding: SCRUBBED.encode(encoding) for encoding in BYTE_ENCODINGS}
+    for encoding in BYTE_ENCODINGS:
+        data = value.encode(encoding, "surrogatepass")
+        needle = data.strip(b"\0")
+        if not needle:
+            continue
+        lead = len(data) - len(data.lstrip(b"\0"))
+        trail = len(data) - len(data.rstrip(b"\0"))
+        marker = marker_bytes[encoding]
+        found.add((needle.lower(), marker[lead : len(marker) - trail]))
+    return found
+
+
+def scrub_bytes(data: bytes, needles: ByteNeedles) -> bytes:
+    """data with every byte needle replaced (ASCII letters matched in either case)."""
+    folded = data.lower()
+    spans: list[tuple[int, int, bytes]] = []
+    for needle, replacement in needles:
+        at = folded.find(needle)
+        while at >= 0:
+            spans.append((at, at + len(needle), replacement))
+            at = folded.find(needle, at + len(needle))
+    if not spans:
+        return data
+    out: list[bytes] = []
+    position = 0
+    for start, end, replacement in sorted(spans):
+        if start < position:  # overlaps one replaced already: that one reaches on
+            position = max(position, end)
+            continue
+        out += [data[position:start], replacement]
+        position = end
+    out.append(data[position:])
+    return b"".join(out)
+
+
 def loose_needles(exact: Iterable[str]) -> set[str]:
     """The needles of loose views: each exact needle read as a loose view reads text."""
     return {n for n in (fold(loosened(needle)) for needle in exact) if n}
@@ -130,6 +183,7 @@ class Scrubber:
 
     def __init__(self, values: Iterable[str] = ()) -> None:
         self._needles: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+        self._byte_needles: ByteNeedles = frozenset()
         self.reach = 0  # bytes: the longest spelling of any value added
         for value in values:
             self.add(value)
@@ -141,6 +195,7 @@ class Scrubber:
                 self._needles[0] | exact,
                 self._needles[1] | loose_needles(exact),
             )
+            self._byte_needles = self._byte_needles | byte_needles(value)
             self.reach = max(self.reach, reach(value))
 
     def __bool__(self) -> bool:
@@ -151,6 +206,11 @@ class Scrubber:
         if not exact:
             return text if keep is None else text[:keep]
         return scrub_text(text, exact, loose, keep=keep)
+
+    def bytes(self, data: bytes) -> bytes:
+        """data with every value, encoded in UTF-16 or UTF-32, replaced."""
+        needles = self._byte_needles
+        return scrub_bytes(data, needles) if needles and data else data
 
     def json(self, value: Any) -> Any:
         """A JSON value with every string in it scrubbed, keys included."""

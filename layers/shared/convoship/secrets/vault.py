@@ -102,6 +102,10 @@ class SecretVault:
         text[:keep] becomes, a value that starts before keep scrubbed whole."""
         return self._scrubber.text(text, keep=keep)
 
+    def scrub_bytes(self, data: bytes) -> bytes:
+        """data with every value known, in UTF-16 or UTF-32 at any alignment, replaced."""
+        return self._scrubber.bytes(data)
+
     def scrub_value(self, value: Any) -> Any:
         """A JSON value with every string in it scrubbed, keys included."""
         return self._scrubber.json(value)

@@ -11,7 +11,8 @@ Views decode, in the chains `views()` builds: JSON string escapes (up to three l
 JSON inside JSON), percent-encoding (with `+` as a space or not, and twice), HTML
 character references (twice, for `&amp;quot;`), JSON then percent then JSON, and a "loose"
 reading: NFKC (full-width forms, decomposed accents) without whitespace or invisible
-characters (line-wrapped values, header folding, zero-width and soft hyphens).
+characters (line-wrapped values, header folding, zero-width and soft hyphens), nor NUL and
+U+FFFD (a value with a NUL byte after each character, read as UTF-8).
 """
 
 from __future__ import annotations
@@ -40,10 +41,11 @@ _PERCENT_PLUS = re.compile(r"%[0-9A-Fa-f]{2}|\+")
 _HTML_REF = re.compile(r"&(?:#[0-9]{1,8}|#[xX][0-9A-Fa-f]{1,7}|[A-Za-z][A-Za-z0-9]{1,31});")
 # Whitespace, and characters that show as nothing: soft hyphen, zero-width and joiners,
 # direction marks and isolates, word joiner and invisible operators, variation selectors,
-# the Hangul fillers, the byte order mark.
+# the Hangul fillers, the byte order mark; and NUL and U+FFFD, which a body read in the wrong
+# encoding puts between the characters of a value (`s\0e\0c\0`, `s\ufffde\ufffd`).
 _SHOWS_AS_NOTHING = (
-    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
-    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0"
+    "\x00\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+    "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufffd"
 )
 _INVISIBLE = re.compile(f"[\\s{_SHOWS_AS_NOTHING}]+")
 _NOT_WHITESPACE_BUT_INVISIBLE = re.compile(f"[{_SHOWS_AS_NOTHING}]")

@@ -133,10 +133,15 @@ class PinnedConnection(http.client.HTTPConnection):
 
 
 def open_pinned(key: PoolKey, deadline: float) -> PinnedConnection:
-    """A new connection for key: resolve the host, vet every address (UnsafeUrl when one is
-    not allowed), connect to the first that accepts. Nothing is sent yet, so a failed
-    connect moves on to the next address."""
-    addresses = resolve_public_addresses(key.host, key.port, allow_private=key.allow_private)
+    """A new connection for key: resolve the host (TimeoutError past deadline), vet every
+    address (UnsafeUrl when one is not allowed), connect to the first that accepts. Nothing
+    is sent yet, so a failed connect moves on to the next address."""
+    addresses = resolve_public_addresses(
+        key.host,
+        key.port,
+        allow_private=key.allow_private,
+        timeout_s=deadline - time.monotonic(),  # resolving is part of the exchange
+    )
     error: OSError = TimeoutError("the deadline passed before a connection was made")
     for address in addresses:
         remaining = deadline - time.monotonic()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
+from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -131,13 +133,17 @@ def check_outbound_url(url: str, *, allow_private: bool) -> SplitResult:
     return parts
 
 
-def resolve_public_addresses(host: str, port: int, *, allow_private: bool) -> list[str]:
+def resolve_public_addresses(
+    host: str, port: int, *, allow_private: bool, timeout_s: float | None = None
+) -> list[str]:
     """Resolve host at call time; every address must be public unless private is allowed.
+    timeout_s: TimeoutError when resolving takes longer (a slow resolver cannot stretch a
+    call past its deadline).
 
     A name that does not resolve and one that resolves somewhere private fail with the same
     text: telling them apart would map the deployment's internal DNS for a caller."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = _lookup(host, port, timeout_s)
     except (socket.gaierror, UnicodeError):  # UnicodeError: not a valid host name
         raise UnsafeUrl(f"{host} {UNREACHABLE}") from None
     addresses = sorted({str(info[4][0]) for info in infos})
@@ -146,3 +152,29 @@ def resolve_public_addresses(host: str, port: int, *, allow_private: bool) -> li
             if not is_public_address(ipaddress.ip_address(address.split("%")[0])):
                 raise UnsafeUrl(f"{host} {UNREACHABLE}")
     return addresses
+
+
+def _lookup(host: str, port: int, timeout_s: float | None) -> Any:
+    """socket.getaddrinfo, waited for at most timeout_s: it cannot be interrupted, so it runs
+    in a daemon thread left to finish on its own (its answer then goes nowhere)."""
+    if timeout_s is None:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    if timeout_s <= 0:
+        raise TimeoutError("the deadline passed before the host was resolved")
+    outcome: list[Any] = []
+    done = threading.Event()
+
+    def resolve() -> None:
+        try:
+            outcome.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except BaseException as exc:  # handed to the caller, raised there
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=resolve, name="resolve-host", daemon=True).start()
+    if not done.wait(timeout_s):
+        raise TimeoutError("the host was not resolved before the deadline")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]

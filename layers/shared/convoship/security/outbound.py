@@ -25,6 +25,9 @@ from __future__ import annotations
 
 import http.client
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 from convoship.security.http_pool import POOL, PinnedConnection, PoolKey, open_pinned
@@ -32,6 +35,19 @@ from convoship.security.netguard import UnsafeUrl, check_outbound_url
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 _READ_CHUNK = 64 * 1024
+# A deadline (monotonic seconds) over every exchange made meanwhile: a chat turn's.
+_outer_deadline: ContextVar[float | None] = ContextVar("outbound_deadline", default=None)
+
+
+@contextmanager
+def deadline_for_calls(at: float | None) -> Iterator[None]:
+    """Every exchange started inside ends by `at` (monotonic) at the latest: its own
+    timeout_s is cut to what is left."""
+    token = _outer_deadline.set(at)
+    try:
+        yield
+    finally:
+        _outer_deadline.reset(token)
 
 
 class OutboundError(Exception):
@@ -73,6 +89,12 @@ def request(
         parts.scheme, parts.hostname or "", parts.port or (443 if tls else 80), allow_private
     )
     deadline = time.monotonic() + timeout_s
+    outer = _outer_deadline.get()
+    if outer is not None and outer < deadline:
+        timeout_s = max(0.0, outer - time.monotonic())
+        deadline = outer
+        if timeout_s <= 0:
+            raise OutboundError(f"{parts.hostname} was not called: the deadline passed")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     replayable = method.upper() in IDEMPOTENT_METHODS if replay_safe is None else replay_safe
     _check_carriable(method, target, headers or {})
@@ -136,7 +158,7 @@ def _open(key: PoolKey, deadline: float, timeout_s: float) -> PinnedConnection:
 
 def _failure(host: str, timeout_s: float, exc: Exception) -> OutboundError:
     if isinstance(exc, TimeoutError):
-        return OutboundError(f"{host} did not answer within {timeout_s:g} s")
+        return OutboundError(f"{host} did not answer within {timeout_s:.3g} s")
     return OutboundError(f"{host}: {type(exc).__name__}: {exc}")
 
 

@@ -3,6 +3,10 @@
 The customer's backend signs a short-lived HS256 JWT for its signed-in visitor with that
 workspace secret (claims: `exp` required, `sub` the visitor id); the widget sends it as
 `X-Visitor-Token`. Standard library only: three base64 segments and one HMAC.
+
+A signing secret shorter than MIN_SECRET_BYTES (the HMAC-SHA256 output, RFC 7518 3.2) could be
+guessed offline from any one token: no token is verified with it (WeakSigningSecret, a
+misconfiguration the caller cannot fix, so never a verdict on the token).
 """
 
 from __future__ import annotations
@@ -17,10 +21,21 @@ import time
 from typing import Any, TypeGuard
 
 MAX_TOKEN_CHARS = 4096
+MIN_SECRET_BYTES = 32
 
 
 class InvalidVisitorToken(ValueError):
     pass
+
+
+class WeakSigningSecret(Exception):
+    """The signing secret is shorter than MIN_SECRET_BYTES: nothing is verified with it."""
+
+
+def check_signing_secret(secret: str) -> None:
+    """WeakSigningSecret unless secret has MIN_SECRET_BYTES bytes (UTF-8) or more."""
+    if len(secret.encode("utf-8", "surrogatepass")) < MIN_SECRET_BYTES:
+        raise WeakSigningSecret(f"the signing secret is shorter than {MIN_SECRET_BYTES} bytes")
 
 
 def _segment(text: str) -> bytes:
@@ -57,7 +72,9 @@ def _finite_number(value: object) -> TypeGuard[int | float]:
 
 
 def verify(token: str, secret: str, *, now: float | None = None) -> dict[str, Any]:
-    """The claims of a valid, unexpired token signed with secret; InvalidVisitorToken else."""
+    """The claims of a valid, unexpired token signed with secret; InvalidVisitorToken else,
+    and WeakSigningSecret (whatever the token) when secret is too short to trust."""
+    check_signing_secret(secret)
     if len(token) > MAX_TOKEN_CHARS or token.count(".") != 2:
         raise InvalidVisitorToken("malformed token")
     header_b64, claims_b64, signature_b64 = token.split(".")

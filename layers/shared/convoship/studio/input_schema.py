@@ -7,9 +7,14 @@ or to something that is not a schema, reference cycles that never reach into the
 on any input), fan-outs applying more than MAX_FAN_OUT subschemas to one value (`allOf`
 of two refs to the next of twenty `$defs`: a million checks), in place or level after level
 of the arguments (two `patternProperties` matching one name under a `$ref` back to the root:
-2**32 checks of a 32-deep argument; schema_levels.py), and `$schema` below the top (another
-draft's validator, outside the call-time work budget of runtime/tool_args.py), and patterns
-that do not compile within bounds (schema_patterns.py). A recursive
+2**32 checks of a 32-deep argument; schema_levels.py), keywords that would hand part of the
+schema to another validator class, outside the call-time work budget of runtime/tool_args.py
+(`$id`, anchors, dynamic references, `$schema` other than Draft 2020-12 at the top:
+schema_keywords.py), and patterns that do not compile within bounds (schema_patterns.py).
+
+The document is read as a document first, cheaply: its size, nesting and those keywords are
+refused (a 422 naming what and where, ValidationFailed) before any check that interprets it
+(the metaschema, patterns, references), which raise ValueError. A recursive
 schema that descends into the arguments on the way round (a tree of `children`) stays
 allowed: validating it ends with the arguments.
 """
@@ -19,10 +24,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from convoship.core.validation import MAX_JSON_DEPTH, json_depth_exceeds
+from convoship.core.errors import ValidationFailed
+from convoship.core.validation import MAX_JSON_DEPTH, check_json_document
+from convoship.studio.schema_keywords import refused_keyword
 from convoship.studio.schema_levels import descending_groups, most_checks_of_one_value
 from convoship.studio.schema_patterns import check_schema_patterns
 
+MAX_SCHEMA_BYTES = 64 * 1024  # as compact JSON
+_LOC = ("body", "input_schema")
 MAX_FAN_OUT = 1000  # two refs to the next of 20 $defs would mean a million checks
 _REF_KEYWORDS = ("$ref", "$dynamicRef")
 # Keywords whose subschemas apply to the same instance (no descent into the arguments).
@@ -133,37 +142,29 @@ def _widest_fan_out(graph: dict[int, list[Edge]]) -> int:
     return max(count.values(), default=1)
 
 
-def dialect_inside(schema: dict[str, Any]) -> bool:
-    """Whether an object below the top of the schema declares `$schema`: validating would hand
-    that part to another draft's validator, which the call-time work budget does not see
-    (runtime/tool_args.py). Checked everywhere in the document, as a `$ref` may point anywhere."""
-    todo: list[Any] = list(schema.values())
-    while todo:
-        value = todo.pop()
-        if isinstance(value, dict):
-            if isinstance(value.get("$schema"), str):
-                return True
-            todo += value.values()
-        elif isinstance(value, list):
-            todo += value
-    return False
+def check_schema_document(schema: dict[str, Any]) -> None:
+    """What can be refused without interpreting the schema, cheapest first: nesting deeper
+    than MAX_JSON_DEPTH, values no database stores, more than MAX_SCHEMA_BYTES, and keywords
+    the metered validator cannot keep to itself. ValidationFailed (422) naming what and
+    where."""
+    check_json_document(schema, MAX_SCHEMA_BYTES, _LOC)
+    problem = refused_keyword(schema)
+    if problem is not None:
+        raise ValidationFailed.at(_LOC, problem)
 
 
 def check_input_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """schema when arguments can safely be validated against it; ValueError (a message for
-    the caller) otherwise."""
+    """schema when arguments can safely be validated against it; ValidationFailed
+    (check_schema_document) or ValueError (a message for the caller) otherwise."""
     import jsonschema  # lazy: slow to import, and only tool writes need it
 
-    if json_depth_exceeds(schema, MAX_JSON_DEPTH):
-        raise ValueError(f"the schema nests deeper than {MAX_JSON_DEPTH} levels")
+    check_schema_document(schema)
     try:
         jsonschema.Draft202012Validator.check_schema(schema)
     except jsonschema.SchemaError as exc:
         raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
     if schema.get("type") != "object":
         raise ValueError('the top level must be {"type": "object", ...}: tools take named args')
-    if dialect_inside(schema):
-        raise ValueError("$schema may only stand at the top level: the schema is Draft 2020-12")
     check_schema_patterns(schema)
     groups: dict[int, list[list[Any]]] = {}
     graph = _in_place_graph(schema, groups)

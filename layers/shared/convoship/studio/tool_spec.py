@@ -25,20 +25,42 @@ ARG_REF = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
 _SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
 
 
-# Set by the HTTP client, never by a tool (nor Host, below): they frame the message or
-# concern one hop, and a tool setting them could smuggle a second request past the allowed
-# host or desynchronise the connection.
-_CLIENT_HEADERS = frozenset(
-    {
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "upgrade",
-        "te",
-        "trailer",
-        "keep-alive",
-    }
-)
+# Headers a tool may never set, and why. Framing and hop-by-hop headers are the HTTP
+# client's (nor Host, below): a tool setting them could smuggle a second request past the
+# allowed host or desynchronise the connection. Routing and method overrides are read by
+# proxies and frameworks on the far side: a tool setting them could reach another host or
+# path behind the allowed one, or turn its GET into a DELETE.
+_FRAMING = "is set by the HTTP client"
+_ROUTING = "changes where or how the far side routes the request"
+_REFUSED_HEADERS = {
+    **dict.fromkeys(
+        (
+            "content-length",
+            "transfer-encoding",
+            "connection",
+            "upgrade",
+            "te",
+            "trailer",
+            "keep-alive",
+        ),
+        _FRAMING,
+    ),
+    **dict.fromkeys(
+        (
+            "x-forwarded-host",
+            "x-forwarded-for",
+            "x-forwarded-proto",
+            "forwarded",
+            "x-original-url",
+            "x-rewrite-url",
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+            "x-host",
+        ),
+        _ROUTING,
+    ),
+}
 
 
 def _headers(headers: dict[str, str]) -> dict[str, str]:
@@ -47,8 +69,11 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"{name!r} is not a valid header name")
         if name.lower() == "host":  # the url's host, whose secrets are checked, names it
             raise ValueError("the Host header comes from the url and cannot be set")
-        if name.lower() in _CLIENT_HEADERS or name.lower().startswith("proxy-"):
-            raise ValueError(f"the {name} header is set by the HTTP client and cannot be set")
+        reason = _REFUSED_HEADERS.get(name.lower())
+        if reason is None and name.lower().startswith("proxy-"):
+            reason = _FRAMING
+        if reason is not None:
+            raise ValueError(f"the {name} header {reason} and cannot be set")
         if "\r" in value or "\n" in value or len(value) > 8192:
             raise ValueError(f"header {name}: value must be one line of at most 8192 characters")
     return headers

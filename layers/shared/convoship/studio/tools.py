@@ -84,7 +84,6 @@ def _vetted(
 ) -> tuple[dict[str, Any], list[str]]:
     config = spec.config.model_dump()
     check_json_document(config, MAX_CONFIG_BYTES, ("body", "config"))
-    check_json_document(spec.input_schema, MAX_CONFIG_BYTES, ("body", "input_schema"))
     check_tool_url(spec.config.url, allow_private=allow_private)
     check_placeholders(spec)
     return config, _checked_secret_refs(conn, workspace_id, spec.config)

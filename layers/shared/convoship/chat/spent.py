@@ -1,0 +1,73 @@
+"""What a failed chat turn spent is charged, never released as if unused.
+
+A turn can fail after the model already spent tokens: a later model call of its tool loop
+fails, its deadline passes during a tool call, or its write is refused. Releasing its
+reservation then would let a visitor spend without limit by forcing failures. So the usage
+so far goes into the agent's daily usage and, for a conversation that exists, the
+conversation's usage, in the transaction that takes the reservation out (one commit, as a
+turn that succeeds settles it: chat/transcript.py). No message and no turn are written: the
+turn did not happen, but what it cost did.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from convoship.chat.reservation import Reservation
+from convoship.chat.scope import ChannelScope
+from convoship.core.errors import ConvoshipError
+from convoship.core.observability import logger
+from convoship.db.transactions import rls_transaction
+from convoship.runtime.snapshot import RunContext
+
+
+def charge_failed_turn(
+    scope: ChannelScope,
+    context: RunContext,
+    conversation_id: UUID,
+    *,
+    existing: bool,
+    usage: dict[str, int],
+    reservation: Reservation | None,
+) -> None:
+    """Charge usage and take the reservation out, atomically. If the database cannot be
+    reached the reservation lapses by itself (and the usage goes uncharged); the turn's own
+    failure is what the caller reports."""
+    tokens = usage["input_tokens"] + usage["output_tokens"]
+    params: dict[str, Any] = {
+        "id": conversation_id,
+        "ws": context.workspace_id,
+        "agent": context.agent_id,
+        "in": usage["input_tokens"],
+        "out": usage["output_tokens"],
+        "tokens": tokens,
+        "reservation": reservation.id if reservation else None,
+    }
+    try:
+        with rls_transaction(**scope.transaction) as conn:
+            if existing:  # the row lock first, as reserve_chat_turn and a settling turn take it
+                conn.execute(
+                    "UPDATE ai_agent_conversations SET updated_at = now(), usage ="
+                    " jsonb_build_object('input_tokens',"
+                    " COALESCE((usage->>'input_tokens')::bigint, 0) + %(in)s,"
+                    " 'output_tokens', COALESCE((usage->>'output_tokens')::bigint, 0) + %(out)s)"
+                    " WHERE id = %(id)s",
+                    params,
+                )
+            if reservation is not None:  # lapsed or not: the usage below is what counts now
+                conn.execute("SELECT release_chat_turn(%(reservation)s)", params)
+            conn.execute(
+                "INSERT INTO ai_agent_usage_daily (workspace_id, agent_id, day, tokens)"
+                " VALUES (%(ws)s, %(agent)s, (now() AT TIME ZONE 'utc')::date, %(tokens)s)"
+                " ON CONFLICT (agent_id, day)"
+                " DO UPDATE SET tokens = ai_agent_usage_daily.tokens + EXCLUDED.tokens",
+                params,
+            )
+    except (ConvoshipError, psycopg.Error) as exc:
+        logger.warning(
+            "a failed turn's usage was not charged",
+            extra={"tokens": tokens, "error": type(exc).__name__},
+        )

@@ -1,0 +1,85 @@
+"""Keywords that would take a tool's input schema out of the metered validator.
+
+Arguments are checked by a Draft 2020-12 validator that counts its steps
+(runtime/tool_args.py). jsonschema hands a subschema to another validator class when it
+declares `$schema`, and resolves references against a registry holding every metaschema:
+`$id` can shadow a metaschema's URI, `$ref` to a metaschema's URI lands in a document whose
+`$schema` switches class, `$anchor` / `$dynamicAnchor` / `$dynamicRef` (and Draft 2019-09's
+`$recursiveRef` / `$recursiveAnchor`) resolve by URI and scope rather than by place, and
+`$vocabulary` belongs in metaschemas. None of them is needed to describe a tool's arguments,
+so they are refused everywhere in the document (at save, and again at call time for schemas
+stored before this check), and so is `$schema` unless it names Draft 2020-12 at the top, and
+a `$ref` that is not a JSON pointer into the document itself (`#` or `#/...`).
+
+"Everywhere" includes values that are data to a validator (`enum`, `const`, `default`):
+a `$ref` may point into them and make them a schema. Only the names of a name map
+(`properties`, `$defs`, ...) whose value is a schema are names, not keywords: a tool may take
+an argument called `$id`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+_DIALECTS = frozenset({DRAFT_2020_12, DRAFT_2020_12 + "#"})
+REFUSED_KEYWORDS = (
+    "$id",
+    "$anchor",
+    "$dynamicAnchor",
+    "$dynamicRef",
+    "$recursiveRef",
+    "$recursiveAnchor",
+    "$vocabulary",
+)
+_REFUSED = frozenset(REFUSED_KEYWORDS)
+# Objects whose keys are names (of properties, definitions), each mapped to a schema.
+_NAME_MAPS = frozenset(
+    {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+)
+
+
+def pointer_token(key: str | int) -> str:
+    """One reference token of a JSON pointer (RFC 6901)."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def refused_keyword(schema: Any) -> str | None:
+    """Why schema cannot be validated by the metered validator, naming the keyword and its
+    JSON pointer; None when no keyword stands in the way. Iterative: safe on any depth."""
+    todo: list[tuple[Any, str, bool]] = [(schema, "", False)]
+    while todo:
+        value, at, names = todo.pop()
+        if isinstance(value, list):
+            todo += [(item, f"{at}/{i}", False) for i, item in enumerate(value)]
+            continue
+        if not isinstance(value, dict):
+            continue
+        for key, item in value.items():
+            where = f"{at}/{pointer_token(key)}"
+            if names and isinstance(item, dict | bool):
+                todo.append((item, where, False))  # a name, mapped to a schema
+                continue
+            problem = _keyword_problem(key, item, where)
+            if problem is not None:
+                return problem
+            todo.append((item, where, key in _NAME_MAPS))
+    return None
+
+
+def _keyword_problem(key: str, value: Any, where: str) -> str | None:
+    if key in _REFUSED:
+        return (
+            f"{key} is not allowed in a tool's input schema (at {where}): use local"
+            " references (#/$defs/...) instead"
+        )
+    if key == "$schema" and (
+        where != "/$schema" or not (isinstance(value, str) and value in _DIALECTS)
+    ):
+        return (
+            f"$schema is only allowed at the top level, naming {DRAFT_2020_12} (at {where}):"
+            " the schema is validated as Draft 2020-12"
+        )
+    if key == "$ref" and isinstance(value, str) and not (value == "#" or value[:2] == "#/"):
+        return f"$ref at {where}: only local references (# or #/...) are allowed, not {value!r}"
+    return None

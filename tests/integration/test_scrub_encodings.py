@@ -1,0 +1,159 @@
+"""A tool that answers in UTF-16 or UTF-32 (with or without a byte order mark, declared by
+its charset or not), or as ASCII with a NUL byte after each character, cannot carry a secret
+value past the scrubber: the body is scrubbed as bytes at any alignment, read in its own
+encoding, and the loose view reads past NUL and U+FFFD.
+
+A loopback tool answers with the value it was sent, encoded as the model asks.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from psycopg.types.json import Jsonb
+
+from convoship.core import constants as env
+from convoship.core.settings import reset_settings
+from tests.support.agents import SLUG, Conn, Token, create_agent
+from tests.support.api_client import ApiClient
+from tests.support.chat import chat, transcript
+from tests.support.http_servers import RecordingServer, Seen
+
+VALUE = "Sk-Live-Se7cret-Kx42ab"
+PAGE = '{"echo": "%s", "status": "ok"}'
+
+
+def _between(after: bytes) -> Callable[[str], bytes]:
+    return lambda text: b"".join(c.encode() + after for c in text)
+
+
+def _codec(encoding: str, prefix: bytes = b"") -> Callable[[str], bytes]:
+    return lambda text: prefix + text.encode(encoding)
+
+
+# name: (how the page is encoded, its content type)
+ENCODED: dict[str, tuple[Callable[[str], bytes], str]] = {
+    "utf-16-le": (_codec("utf-16-le"), "application/json"),
+    "utf-16-be": (_codec("utf-16-be"), "application/json"),
+    "utf-16-le-declared": (_codec("utf-16-le"), "application/json; charset=UTF-16LE"),
+    "utf-16-be-declared": (_codec("utf-16-be"), 'text/plain; charset="utf-16be"'),
+    "utf-16-bom": (_codec("utf-16"), "application/json"),
+    "utf-16-be-bom": (_codec("utf-16-be", codecs.BOM_UTF16_BE), "text/plain"),
+    "utf-32": (_codec("utf-32"), "application/json"),
+    "utf-32-le": (_codec("utf-32-le"), "application/json"),
+    "utf-32-be-declared": (_codec("utf-32-be"), "application/json; charset=utf-32be"),
+    "utf-16-after-an-odd-byte": (_codec("utf-16-le", b"x"), "text/plain"),
+    "utf-16-declared-as-utf-8": (_codec("utf-16-le"), "text/plain; charset=utf-8"),
+    "utf-8-declared-as-utf-16": (_codec("utf-8"), "text/plain; charset=utf-16"),
+    "ascii-with-nuls": (_between(b"\0"), "text/plain"),
+    "ascii-with-nuls-declared-utf-8": (_between(b"\0"), "text/plain; charset=utf-8"),
+    "ascii-with-double-nuls": (_between(b"\0\0"), "text/plain; charset=utf-8"),
+    "ascii-with-invalid-bytes": (_between(b"\xff"), "text/plain; charset=utf-8"),
+    "a charset python cannot decode with": (_codec("utf-8"), "text/plain; charset=idna"),
+    "a charset that is no text encoding": (_codec("utf-8"), "text/plain; charset=base64"),
+}
+
+
+def _respond(seen: Seen) -> tuple[int, bytes, str]:
+    encode, content_type = ENCODED[unquote(seen["path"].split("?")[0]).strip("/")]
+    return 200, encode(PAGE % seen["headers"]["X-Key"]), content_type
+
+
+def spellings(value: str) -> list[str]:
+    """The value as each encoding would leave it in text read the wrong way."""
+    found = [value]
+    for encoding in ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"):
+        found.append(value.encode(encoding).decode("latin-1"))
+        found.append(value.encode(encoding).decode("latin-1").replace("\0", "\ufffd"))
+    for between in ("\0", "\0\0", "\ufffd", "\ufffd\ufffd", "\ufffd\0"):
+        found.append(between.join(value))
+    return [s.lower() for s in found]
+
+
+def leaked(text: str) -> list[str]:
+    folded = text.lower()
+    squeezed = folded.replace("\0", "").replace("\ufffd", "")
+    return [s for s in spellings(VALUE) if s in folded] + (
+        ["squeezed"] if VALUE.lower() in squeezed else []
+    )
+
+
+@pytest.fixture
+def server() -> Iterator[RecordingServer]:
+    running = RecordingServer(_respond)
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def editor(
+    api: ApiClient,
+    token: Token,
+    workspace: uuid.UUID,
+    fake_llm: Any,
+    server: RecordingServer,
+    owner_sql: Conn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> str:
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+    admin, editor = token(workspace, "admin"), token(workspace, "editor")
+    assert api.post("/v1/secrets", token=admin, json={"name": "KEY", "value": VALUE}).status == 201
+    api.patch("/v1/secrets/KEY", token=admin, json={"allowed_hosts": ["127.0.0.1"]})
+    create_agent(api, editor, slug=SLUG)
+    config = {
+        "method": "GET",
+        "url": server.url + "/{{encoding}}",
+        "headers": {"X-Key": "{{secret:KEY}}"},
+    }
+    schema = {"type": "object", "properties": {"encoding": {"type": "string"}}}
+    owner_sql.execute(
+        "INSERT INTO ai_agent_tools (workspace_id, agent_id, name, handler_kind, config,"
+        " input_schema, secret_refs) SELECT %s, id, 'encoded', 'http', %s, %s, %s"
+        " FROM ai_agents WHERE workspace_id = %s AND slug = %s",
+        (workspace, Jsonb(config), Jsonb(schema), ["KEY"], workspace, SLUG),
+    )
+    return editor
+
+
+@pytest.mark.parametrize("encoding", ENCODED)
+def test_a_value_in_another_encoding_is_scrubbed_everywhere(
+    api: ApiClient,
+    editor: str,
+    owner_sql: Conn,
+    fake_llm: Any,
+    server: RecordingServer,
+    workspace: uuid.UUID,
+    encoding: str,
+) -> None:
+    response = chat(api, editor, "call:encoded " + json.dumps({"encoding": encoding}))
+    assert response.status == 200, response.text
+    assert server.received[-1]["headers"]["X-Key"] == VALUE  # the tool got the value
+    rows = transcript(owner_sql, response.json()["conversation_id"])
+    shown_back = [m for m in fake_llm.requests[-1].body["messages"] if m["role"] == "tool"]
+    audit = owner_sql.execute(
+        "SELECT before_state::text || after_state::text AS states FROM audit_log"
+        " WHERE workspace_id = %s UNION ALL SELECT coalesce(before_state::text, '')"
+        " || coalesce(after_state::text, '') FROM ai_agent_audit_events WHERE workspace_id = %s",
+        (workspace, workspace),
+    ).fetchall()
+    seen = {
+        "reply": response.json()["reply"],
+        "response": response.text,
+        "transcript": "\n".join(str(r["content"]) for r in rows),
+        "tool_args": json.dumps([r["tool_args"] for r in rows]),
+        "tool_result": "\n".join(str(m["content"]) for m in shown_back),
+        "audit": "\n".join(str(row["states"]) for row in audit),
+    }
+    for where, text in seen.items():
+        assert leaked(text) == [], (where, text)
+    # The body reads as text where its encoding can be told (after an odd byte, U+FFFD
+    # stands between the characters)
+    readable = seen["tool_result"].replace("\ufffd", "")
+    assert "HTTP 200" in readable and '"[secret]", "status": "ok"' in readable
