@@ -71,6 +71,8 @@ def test_an_escape_is_redacted_over_all_of_its_characters() -> None:
         ("card [4111, 1111, 1111, 1111]", "card [[CREDIT_CARD]]"),
         ('{"pan": [5500, 0000, 0000, 0004]}', '{"pan": [[CREDIT_CARD]]}'),
         ("card\\n4111\\n1111\\n1111\\n1111", "card\\n[CREDIT_CARD]"),  # escaped newlines
+        ("name,4111111111111111,12,27", "name,[CREDIT_CARD],12,27"),  # a CSV row
+        ("card 4111111111111111, 4111111111111111", "card [CREDIT_CARD], [CREDIT_CARD]"),
     ],
 )
 def test_cards_in_other_layouts_are_redacted(text: str, expected: str) -> None:
@@ -84,6 +86,7 @@ def test_cards_in_other_layouts_are_redacted(text: str, expected: str) -> None:
         "totals: 1,234,567,890,123 units",
         "sha 3f4111111111111111a0c9",  # Luhn-valid digits inside a hexadecimal word
         "version 4.1.1.1 released 2024.01.15",
+        "amount 4111111111111111.50 exceeds the limit",  # a decimal point
         "rows 4111\n1112\n1113\n1114",
     ],
 )

@@ -62,10 +62,11 @@ def _card_at(text: str, groups: list[Span], first: int) -> int | None:
 
 
 def _decimal_part(text: str, groups: list[Span], index: int) -> bool:
-    """Whether groups[index] is glued by a lone `.` or `,` to the digits next to it."""
+    """Whether groups[index] is glued by a lone `.` to the digits next to it (a comma is a
+    list's: `name,4111111111111111,12,27` is a CSV row with a card)."""
     start, end = groups[index]
-    before = index > 0 and groups[index - 1][1] == start - 1 and text[start - 1] in ".,"
-    after = index + 1 < len(groups) and groups[index + 1][0] == end + 1 and text[end] in ".,"
+    before = index > 0 and groups[index - 1][1] == start - 1 and text[start - 1] == "."
+    after = index + 1 < len(groups) and groups[index + 1][0] == end + 1 and text[end] == "."
     return before or after
 
 
