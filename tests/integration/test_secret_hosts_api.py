@@ -247,3 +247,31 @@ def test_a_tool_saved_while_hosts_narrow_waits_and_is_refused(
         app_sql.commit()
         response = saving.result(timeout=30)
     assert "api.example.com" in problem_of(response, 422, "validation")["detail"]
+
+
+@pytest.mark.parametrize(
+    ("hosts", "said"),
+    [
+        (["*.co.uk"], "co.uk is a public suffix"),
+        (["api.example.com", "*.github.io"], "github.io is a public suffix"),
+        (["co.uk"], "'co.uk' is a public suffix"),
+        (["*.amazonaws.com"], "names under amazonaws.com are registered by others"),
+    ],
+)
+def test_hosts_that_reach_names_others_register_are_422_and_write_nothing(
+    api: ApiClient, workspace: uuid.UUID, token: Token, owner_sql: Conn, hosts: list[str], said: str
+) -> None:
+    admin = token(workspace, "admin")
+    assert api.post("/v1/secrets", token=admin, json={"name": "CRM", "value": "v"}).status == 201
+    before = workspace_rows(owner_sql, "workspace_secrets", workspace)
+    audits = workspace_rows(owner_sql, "audit_log", workspace)
+    for response in (
+        api.patch("/v1/secrets/CRM", token=admin, json={"allowed_hosts": hosts}),
+        api.post(
+            "/v1/secrets", token=admin, json={"name": "NEW", "value": "v", "allowed_hosts": hosts}
+        ),
+    ):
+        problem = problem_of(response, 422, "validation")
+        assert any(said in error["msg"] for error in problem["errors"]), problem
+    assert workspace_rows(owner_sql, "workspace_secrets", workspace) == before
+    assert workspace_rows(owner_sql, "audit_log", workspace) == audits

@@ -1,5 +1,6 @@
-"""The labelled corpus (tests/data/pii_corpus.jsonl): per entity, recall >= 97% and at most 2%
-false positives, both as a share of the samples without that entity and of its redactions."""
+"""The labelled corpus (tests/data/pii_corpus.jsonl): per entity, every labelled entity found
+(recall 1.00) and no false positive, neither in the samples without that entity nor among its
+redactions (the bench reports the same figures against looser targets)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 from convoship.runtime.pii import ENTITIES, find_pii
 from convoship_dev.pii_corpus import EntityScore, Sample, load_corpus, score
 
-MIN_RECALL = 0.97
-MAX_FALSE_POSITIVE_RATE = 0.02
+MIN_RECALL = 1.0
+MAX_FALSE_POSITIVE_RATE = 0.0
 MIN_SAMPLES = {"PHONE": 100, "CREDIT_CARD": 40, "US_SSN": 30, "IBAN": 30, "EMAIL": 30}
 
 

@@ -59,7 +59,7 @@ print(json.dumps(out))
 def measure(runs: int) -> list[Row]:
     try:
         from convoship.runtime.pii import ENTITIES, find_pii, redact_text
-        from convoship.runtime.pii.phones import clear_cache
+        from convoship.runtime.pii.phone_numbers import clear_cache
     except ImportError as exc:  # pragma: no cover - the layer is part of this repo
         return [Row(SECTION, "PII redaction", "s", None, status=ERROR, note=str(exc))]
     samples = load_corpus()

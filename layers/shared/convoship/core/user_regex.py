@@ -1,10 +1,13 @@
 """Regular expressions written by users (eval assertions, a tool's `pattern` and
 `patternProperties`), run on the `regex` package: its matching can stop at a timeout.
 
-Its compiling cannot: a pattern whose compiled form would pass MAX_COMPILED_NODES
-(core/regex_size.py) is refused at save and, if it was stored before, never compiled. At the
-bound a pattern compiles into at most ~2.4 MB, with ~5.5 MB at the peak and ~6-9 ms of CPU; the
-patterns people write take tens to a few thousand nodes, a 10,000-character literal 10,000.
+Its compiling cannot: a pattern whose compile cost would pass MAX_COMPILE_COST
+(core/regex_size.py: the nodes it builds and the Python work of building them, in units of
+~0.5 us) is refused at save and, if it was stored before, never compiled. At the bound a
+pattern compiles into at most ~2.4 MB, with ~5.5 MB at the peak and at most ~10 ms of CPU in
+`regex.compile` (the table in regex_size.py); the patterns people write cost a few hundred
+units, a 100-word alternation about 6,000, a 250-word one 16,000, a 1,500-character literal
+10,000.
 
 A pattern must compile under both `re` (JSON Schema's `format: regex`, and what evals have
 always required) and `regex` (version 0, which follows `re`): what is accepted is what the
@@ -18,10 +21,10 @@ import re
 import threading
 from typing import Any
 
-from convoship.core.regex_size import NODE_BYTES, compiled_size
+from convoship.core.regex_size import compile_cost
 
-MAX_COMPILED_NODES = 20_000
-CACHE_NODES = 200_000  # compiled patterns kept in a warm process: ~24 MB at most
+MAX_COMPILE_COST = 20_000
+CACHE_COST = 200_000  # compiled patterns kept in a warm process: ~24 MB at most
 
 
 def shown(pattern: str) -> str:
@@ -43,22 +46,22 @@ def check_pattern(pattern: str) -> None:
 
 
 def compile_pattern(pattern: str) -> Any:
-    """pattern compiled by `regex`, if its compiled size is within MAX_COMPILED_NODES;
-    PatternRefused otherwise. Kept (oldest out first) up to CACHE_NODES in all."""
+    """pattern compiled by `regex`, if its compile cost is within MAX_COMPILE_COST;
+    PatternRefused otherwise. Kept (oldest out first) up to CACHE_COST in all."""
     hit = _CACHE.get(pattern)
     if hit is not None:
         return hit
     import regex  # lazy: only user patterns need it
 
     try:
-        size = compiled_size(pattern)
+        size = compile_cost(pattern)
     except ValueError as exc:
         raise PatternRefused(f"regex does not compile: {exc}") from None
-    if size > MAX_COMPILED_NODES:
+    if size > MAX_COMPILE_COST:
         raise PatternRefused(
-            f"the regex is too large: compiled, it would take about {size:,} nodes"
-            f" ({size * NODE_BYTES / 1e6:,.1f} MB), over the {MAX_COMPILED_NODES:,} allowed"
-            " (a repeat count multiplies what it repeats, nested counts each other)"
+            f"the regex is too large: compiling it would cost about {size:,} units,"
+            f" over the {MAX_COMPILE_COST:,} allowed (a repeat count multiplies what it"
+            " repeats, nested counts each other; every alternative, class and group adds)"
         )
     try:
         compiled = regex.compile(pattern, cache_pattern=False)
@@ -98,4 +101,4 @@ class _SizedCache:
             self._total = 0
 
 
-_CACHE = _SizedCache(CACHE_NODES)
+_CACHE = _SizedCache(CACHE_COST)

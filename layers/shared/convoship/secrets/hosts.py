@@ -5,7 +5,9 @@ Both sides are brought to one spelling before they are compared: lower case, IDN
 addresses in their canonical form. A target spelled in a way that could mean something else
 (userinfo, a percent sign, `127.1` for 127.0.0.1, an IPv4-mapped IPv6 address, two trailing
 dots) is refused rather than interpreted. `*.example.com` allows every name below
-example.com, not example.com itself.
+example.com, not example.com itself. An admin's entry may not reach names others register
+(public_suffixes.py): no wildcard over a public suffix (`*.co.uk`, `*.github.io`) or over names
+that hold one (`*.amazonaws.com`), and no public suffix as a host (`co.uk`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from convoship.secrets.public_suffixes import is_public_suffix, public_suffix_in_reach
 from convoship.security.netguard import literal_address
 
 MAX_ALLOWED_HOSTS = 50
@@ -76,10 +79,33 @@ def normalize_allowed_host(entry: str) -> str:
         suffix = normalize_host(entry[2:])
         if literal_address(suffix) is not None or "." not in suffix:
             raise HostNotAllowed(f"{entry!r}: a wildcard needs a domain of two labels or more")
+        _refuse_public_wildcard(entry, suffix)
         return "*." + suffix
     if "*" in entry:
         raise HostNotAllowed(f"{entry!r}: only a leading `*.` wildcard is allowed")
-    return normalize_host(entry)
+    host = normalize_host(entry)
+    if _address(host) is None and is_public_suffix(host):
+        raise HostNotAllowed(
+            f"{entry!r} is a public suffix, under which anyone can register a name:"
+            " allow the host names under it themselves (api.example.co.uk)"
+        )
+    return host
+
+
+def _refuse_public_wildcard(entry: str, base: str) -> None:
+    public = public_suffix_in_reach(base)
+    if public == base:
+        raise HostNotAllowed(
+            f"{entry!r}: {base} is a public suffix, under which anyone can register a name,"
+            " so the wildcard would let the secret go to any of them: allow the host names"
+            " themselves, or a wildcard under a domain of your own (*.example.co.uk)"
+        )
+    if public is not None:
+        raise HostNotAllowed(
+            f"{entry!r}: names under {base} are registered by others ({public} is a public"
+            " suffix), so the wildcard would let the secret go to any of them: allow the host"
+            " names themselves"
+        )
 
 
 def normalize_allowed_hosts(entries: Iterable[str]) -> list[str]:

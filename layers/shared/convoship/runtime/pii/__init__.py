@@ -7,8 +7,9 @@ numbers included; `find_pii` returns the spans. Only the entities asked for are 
 unknown entity name is a ValueError. National phone numbers are recognised for the REDACT
 guardrail's `phone_regions` (default `DEFAULT_PHONE_REGIONS`).
 
-Text is read normalised (normalize.py: NFKC, every script's digits as ASCII), and each
-placeholder covers the whole original entity. Detectors run in the order CREDENTIAL, EMAIL,
+Text is read decoded (urlcoded.py, escapes.py: `%40`, `&#64;`, `\\u0040` as `@`) and
+normalised (normalize.py: NFKC, every script's digits as ASCII), and each placeholder covers
+the whole original entity. Detectors run in the order CREDENTIAL, EMAIL,
 IBAN, CREDIT_CARD, US_SSN, IP_ADDRESS, PHONE; each sees the text with earlier findings masked,
 wanted or not, so secrets and checksummed entities win and a card is never taken for a phone.
 Each module states its entity's rules. Patterns are built from possessive quantifiers and

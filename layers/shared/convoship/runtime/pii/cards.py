@@ -1,23 +1,28 @@
 """CREDIT_CARD: 13-19 digits passing the Luhn check, in the layouts cards are written in.
 
-Digits may be split by spaces, dots, dashes, underscores or slashes, one to three of them and
-mixed (`4111.1111-1111 1111`, `4111  1111  1111  1111`, `4111_1111_1111_1111`), grouped as cards
-print them (4-4-4-1..4, 4-4-4-4-1..3, 4-6-4, 4-6-5, 8-8) or in one run. The number starts with
-2-6 or 9, and only Visa has 13 digits (so ISBN-13 and most EAN barcodes are not cards). Not
-cards: digits glued to letters (identifiers, an IBAN's account part), a number with a decimal
-point, layouts such as dates (4-2-2), IP addresses or UUIDs, and runs of 20 digits or more.
+Digits may be split by whitespace (newlines and tabs too), dots, commas, pipes, dashes,
+underscores or slashes, one to three of them and mixed (`4111.1111-1111 1111`,
+`4111  1111  1111  1111`, `4111_1111_1111_1111`, `4111|1111|1111|1111`, a JSON array
+`[4111, 1111, 1111, 1111]`), grouped as cards print them (4-4-4-1..4, 4-4-4-4-1..3, 4-6-4, 4-6-5,
+8-8) or in one run, which may be glued to letters (`card4111111111111111exp`). The number
+starts with 2-6 or 9 (a 2 only as 2200-2720: Mir and Mastercard, so years 2016, 2017 ... in a
+list are not one), and only Visa has 13 digits (so ISBN-13 and most EAN barcodes are not
+cards). Not cards: digits glued to a hexadecimal word (a hash, a UUID; an IBAN's account part
+is found first), a number with a decimal point, layouts such as dates (4-2-2), IP addresses,
+thousands (1,234,567) and runs of 20 digits or more.
 """
 
 from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.spans import Span, Work, glued, run_matches
+from convoship.runtime.pii.spans import Span, Work, glued, is_word, run_matches
 
-_RUN_RE = re.compile(r"[0-9]++(?:[ ._/-]{1,3}+[0-9]++)*+", re.ASCII)
+_RUN_RE = re.compile(r"[0-9]++(?:[\s.,|_/-]{1,3}+[0-9]++)*+", re.ASCII)
 _GROUP_RE = re.compile(r"[0-9]++", re.ASCII)
 _FIRST_DIGITS = frozenset("234569")
 _MAX_GROUPS = 5
+_HEX = frozenset("0123456789abcdefABCDEF")
 
 
 def find_cards(work: Work) -> list[Span]:
@@ -25,7 +30,7 @@ def find_cards(work: Work) -> list[Span]:
     spans: list[Span] = []
     for run in run_matches(_RUN_RE, work):
         start, end = run.span()
-        if end - start < 13 or glued(text, start, end):
+        if end - start < 13 or _in_hex_word(text, start, end):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, start, end)]
         index = 1 if start and text[start - 1] == "+" else 0  # a phone's country code
@@ -57,10 +62,11 @@ def _card_at(text: str, groups: list[Span], first: int) -> int | None:
 
 
 def _decimal_part(text: str, groups: list[Span], index: int) -> bool:
-    """Whether groups[index] is glued by a lone `.` or `,` to the digits next to it."""
+    """Whether groups[index] is glued by a lone `.` to the digits next to it (a comma is a
+    list's: `name,4111111111111111,12,27` is a CSV row with a card)."""
     start, end = groups[index]
-    before = index > 0 and groups[index - 1][1] == start - 1 and text[start - 1] in ".,"
-    after = index + 1 < len(groups) and groups[index + 1][0] == end + 1 and text[end] in ".,"
+    before = index > 0 and groups[index - 1][1] == start - 1 and text[start - 1] == "."
+    after = index + 1 < len(groups) and groups[index + 1][0] == end + 1 and text[end] == "."
     return before or after
 
 
@@ -75,7 +81,22 @@ def _layout_ok(lengths: list[int]) -> bool:
 def _number_ok(digits: str) -> bool:
     if digits[0] not in _FIRST_DIGITS or (len(digits) == 13 and digits[0] != "4"):
         return False
+    if digits[0] == "2" and not "2200" <= digits[:4] <= "2720":
+        return False
     return luhn_ok(digits)
+
+
+def _in_hex_word(text: str, start: int, end: int) -> bool:
+    """Whether the digits are glued to letters that are all hexadecimal digits (a hash, a
+    UUID's part): `deadbeef4111...`, not `card4111...exp`."""
+    if not glued(text, start, end):
+        return False
+    first, last = start, end
+    while first > 0 and is_word(text[first - 1]):
+        first -= 1
+    while last < len(text) and is_word(text[last]):
+        last += 1
+    return all(ch in _HEX for ch in text[first:start] + text[end:last])
 
 
 def luhn_ok(digits: str) -> bool:

@@ -7,8 +7,11 @@
 - the token after `Bearer`, `Basic` or `Token`;
 - the password of a URL (`postgres://app:[CREDENTIAL]@db/...`);
 - the value after a key naming a secret: `password=...`, `"api_key": "..."`, `client_secret: ...`,
-  `my password is ...` (after `:` or `is`, the value must hold a digit, a symbol or an inner
-  capital, so "password: required" and "the password is wrong" stay).
+  `my password is ...`, `pwd: ...`, and after a password word also a bare space (`passwd
+  hunter2`); `pass` alone names one only in code (`pass=...`, `"pass": "..."`: a boarding pass
+  or `compass: 12` is no secret). After `:`, `is` or a space, the value must hold a digit, a
+  symbol or an inner capital, so "password: required", "the password is wrong" and "password
+  reset" stay.
 
 Only the secret is replaced: `Authorization: Bearer [CREDENTIAL]`, `password=[CREDENTIAL]`.
 """
@@ -50,12 +53,17 @@ _URL_PASSWORD_RE = re.compile(
     r"(?=[^\s/@\x00]*+(?:[/?#\s]|\Z))",  # up to the last @ before the host
     _A,
 )
+_SPACED_LABELS = (  # password words: they may stand before the value with a space alone
+    r"password|passwd|passphrase|passcode|pwd|passwort|kennwort|mot\s+de\s+passe"
+    r"|contrase[ñn]a|senha|wachtwoord"
+)
 _LABELS = (  # what a key naming a secret contains
-    r"password|passwd|passphrase|pwd|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
-    r"|passwort|kennwort|mot\s+de\s+passe|contrase[ñn]a|senha|wachtwoord"
+    rf"{_SPACED_LABELS}|secret|api[_-]?key|apikey|access[_-]?key|private[_-]?key"
     r"|(?:access|auth|refresh|api|bearer|session)[_-]?token|token|client[_-]?secret"
+    r"|(?<![^\W\d_])pass(?![^\W\d_])"  # `pass` alone, in code only (_labelled_values)
 )
 _LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
+_SPACED_LABEL_RE = re.compile(_SPACED_LABELS, re.IGNORECASE)
 # Each label holds one of these, at most _LABEL_REACH characters after its start (`refresh_token`).
 _LABEL_HINTS = (
     "pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot", "wachtwoord",
@@ -63,7 +71,7 @@ _LABEL_HINTS = (
 _LABEL_REACH = 8
 _AUTH_SCHEMES = ("bearer", "basic", "token")
 _VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
-    r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++)[\"']?"
+    r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++|[ \t]++)[\"']?"
     r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
     re.IGNORECASE,
 )
@@ -123,6 +131,10 @@ def _labelled_values(text: str, lowered: str) -> list[Span]:
         if m is None:
             continue
         code_like = "=" in m.group("sep") or m.group("quote")
+        if label.group().lower() == "pass" and not code_like:
+            continue
+        if not m.group("sep").strip() and not _SPACED_LABEL_RE.fullmatch(label.group()):
+            continue  # only a password word takes its value after a bare space
         if code_like or _looks_random(m.group("secret")):
             spans.append(m.span("secret"))
     return spans

@@ -1,4 +1,4 @@
-"""PHONE: numbers as people write them, checked with `phonenumbers` (Google's libphonenumber).
+"""PHONE: numbers as people write them, checked with `phonenumbers` (phone_numbers.py).
 
 Candidates are digits split by spaces, dots, dashes, slashes or parentheses, with an optional
 leading `+` or `00`. A candidate may start or end only where whitespace splits the digits, so
@@ -16,16 +16,17 @@ dates, UUIDs and dashed order numbers are never cut into a phone number.
   an identifier's label (`order`, `invoice`, `#` ...) unless a phone word is closer (`phone`,
   `call`, `tel` ...). Bare digits need 10 of them, or a phone word just before (`phone:
   612345678`).
+
+An extension after a number is part of it: `x123`, `ext. 123`, `ext123`, `extension 12`,
+`#123` (1-6 digits).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import cache, lru_cache
-from itertools import accumulate
-from typing import Any
 
+from convoship.runtime.pii.phone_numbers import INTERNATIONAL_DIGITS, international, valid_national
 from convoship.runtime.pii.spans import Span, Work, context_before, context_words, is_word
 
 _DIGITS_ON = r"[0-9](?:[ ./()-]{0,3}+[0-9])*+"  # digits split by up to three separators
@@ -51,17 +52,23 @@ _ID_WORDS = context_words(
     r"purchase\s+order", r"upc", r"ean", r"gtin", r"barcode", r"issn", r"batch", r"lot",
     r"salary", r"range",
 )  # fmt: skip
+_EXTENSION_RE = re.compile(
+    r"[ \t,]{0,2}+(?:ext(?:ension|n)?+[.:]?+|x|#)[ \t]{0,2}+[0-9]{1,6}+(?!\w)", re.IGNORECASE
+)
 _SSN_SHAPE_RE = re.compile(r"[0-9]{3}([ .-])[0-9]{2}\1[0-9]{4}", re.ASCII)
 _MAX_GROUPS = 7
 _NATIONAL_DIGITS = (7, 13)
-_INTERNATIONAL_DIGITS = (7, 16)  # E.164's 15, and a written trunk `(0)`
 
 
 def find_phones(work: Work, regions: tuple[str, ...]) -> list[Span]:
     text = work.text
     spans: list[Span] = []
+    covered = 0  # where the last phone's extension ends
     for run in _runs(work):
-        if run.end() - run.start() < 7 or (run.end() < len(text) and is_word(text[run.end()])):
+        if run.start() < covered or run.end() - run.start() < 7:
+            continue
+        extension = _EXTENSION_RE.match(text, run.end())
+        if extension is None and run.end() < len(text) and is_word(text[run.end()]):
             continue
         groups = [m.span() for m in _GROUP_RE.finditer(text, run.start(), run.end())]
         first = 0
@@ -70,7 +77,10 @@ def find_phones(work: Work, regions: tuple[str, ...]) -> list[Span]:
             if found is None:
                 first += 1
             else:
-                spans.append(found[0])
+                start, end = found[0]
+                if extension is not None and end == run.end():
+                    end = covered = extension.end()
+                spans.append((start, end))
                 first = found[1] + 1
             while 0 < first < len(groups) and not _splits(text, groups, first - 1):
                 first += 1
@@ -117,7 +127,7 @@ def _phone_at(
     for last in range(first, min(len(groups), first + _MAX_GROUPS)):
         length = groups[last][1] - groups[last][0]
         digits += length
-        if digits > _INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 2):
+        if digits > INTERNATIONAL_DIGITS[1] or (length == 1 and last - first > 2):
             break  # one-digit groups only lead: `1 415 ...`, `+33 (0)1 23 ...`, `+52 1 55 ...`
         if digits >= _NATIONAL_DIGITS[0] and (
             last == len(groups) - 1 or _splits(text, groups, last)
@@ -142,18 +152,18 @@ def _is_phone(text: str, span: Span, plus: bool, regions: tuple[str, ...]) -> bo
     groups = tuple(_GROUP_RE.findall(written))
     digits = "".join(groups)
     if plus:
-        return _international(groups)
+        return international(groups)
     if any(_DATE_RE.fullmatch(chunk) for chunk in written.split()):
         return False
     if span[0] > 1 and text[span[0] - 1] == " " and text[span[0] - 2].isdigit():
         return False  # carved out of a longer run of numbers: `batch 2024 0115 0930`
     if groups[0].startswith("00") and len(groups) > 1:  # `0044 20 ...`: an international prefix
-        valid = _international((groups[0][2:], *groups[1:]))
+        valid = international((groups[0][2:], *groups[1:]))
     else:
         low, high = _NATIONAL_DIGITS
         if not low <= len(digits) <= high or _SSN_SHAPE_RE.fullmatch(written):
             return False
-        valid = _valid_national(tuple(len(group) for group in groups), digits, regions)
+        valid = valid_national(tuple(len(group) for group in groups), digits, regions)
     if not valid:
         return False
     # The context is read last: most candidates fail the checks above (cached per number).
@@ -162,100 +172,3 @@ def _is_phone(text: str, span: Span, plus: bool, regions: tuple[str, ...]) -> bo
     return not (len(groups) == 1 and len(digits) < 10) and not context_before(
         text, span[0], _ID_WORDS
     )
-
-
-def _international(groups: tuple[str, ...]) -> bool:
-    """Whether `+` and these groups make a possible number; a lone digit written after the
-    country code may be a trunk or mobile token the number goes without (`+52 1 55 ...`)."""
-    digits = "".join(groups)
-    low, high = _INTERNATIONAL_DIGITS
-    if not low <= len(digits) <= high:
-        return False
-    if _possible_international(digits):
-        return True
-    return (
-        len(groups) > 2
-        and len(groups[1]) == 1
-        and _possible_international(groups[0] + "".join(groups[2:]))
-    )
-
-
-@lru_cache(maxsize=4096)
-def _possible_international(digits: str) -> bool:
-    import phonenumbers  # lazy: only text with a phone-like run pays for it
-
-    try:
-        number = phonenumbers.parse("+" + digits, None)
-    except phonenumbers.NumberParseException:
-        return False
-    return bool(phonenumbers.is_possible_number(number))
-
-
-@lru_cache(maxsize=4096)
-def _valid_national(groups: tuple[int, ...], digits: str, regions: tuple[str, ...]) -> bool:
-    """Whether `digits`, written in groups of these lengths, is a number of one of `regions`."""
-    import phonenumbers
-
-    for region in regions:
-        metadata, pattern = _metadata(region)
-        prefix = metadata.national_prefix or ""
-        lengths = metadata.general_desc.possible_length
-        national = (
-            (digits, digits[len(prefix) :]) if prefix and digits.startswith(prefix) else (digits,)
-        )
-        if not any(len(n) in lengths and pattern.fullmatch(n) for n in national):
-            continue  # cheaply not a number of this region: no parse
-        try:
-            number = phonenumbers.parse(digits, region)
-        except phonenumbers.NumberParseException:
-            continue
-        if not phonenumbers.is_valid_number(number):
-            continue
-        if digits != phonenumbers.national_significant_number(number):
-            return True  # written with its trunk prefix: `020 ...`, `1-800-...`
-        if not prefix and (all(2 <= n <= 4 for n in groups) or _grouped_as(groups, number)):
-            return True  # no trunk prefix at all (ES, IT, MX): `912 345 678` is fine too
-        if prefix and _trunk_optional(region, prefix, number) and _grouped_as(groups, number):
-            return True
-    return False
-
-
-def _grouped_as(groups: tuple[int, ...], number: Any) -> bool:
-    """Whether each written group is one or more whole groups of the number's national format:
-    `98765 43210` is, `3782 822463` and `1234-567890` are not (a card, an order number)."""
-    import phonenumbers
-
-    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.NATIONAL)
-    lengths = [len(group) for group in _GROUP_RE.findall(formatted)]
-    trunk = sum(lengths) - len(phonenumbers.national_significant_number(number))
-    cuts = set(accumulate(lengths))
-    written = set(accumulate(groups))
-    return all(cut + trunk in cuts for cut in written)
-
-
-def clear_cache() -> None:
-    """Forget the numbers already checked (the bench times each message afresh)."""
-    _possible_international.cache_clear()
-    _valid_national.cache_clear()
-
-
-@cache
-def _metadata(region: str) -> tuple[Any, re.Pattern[str]]:
-    """The region's metadata, and its pattern of national numbers (compiled once)."""
-    from phonenumbers import PhoneMetadata
-
-    metadata = PhoneMetadata.metadata_for_region(region)
-    if metadata is None or metadata.general_desc is None:
-        raise ValueError(f"unknown phone region: {region!r}")
-    return metadata, re.compile(metadata.general_desc.national_number_pattern or "")
-
-
-def _trunk_optional(region: str, prefix: str, number: Any) -> bool:
-    """Regions whose people write national numbers without the trunk prefix."""
-    if prefix == "1" or region == "BR":  # North American Numbering Plan; Brazil
-        return True
-    if region == "IN":
-        from phonenumbers import PhoneNumberType, number_type
-
-        return number_type(number) in (PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE)
-    return False

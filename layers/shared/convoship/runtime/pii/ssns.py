@@ -1,7 +1,10 @@
-"""US_SSN: `123-45-6789`, `123 45 6789`, `123.45.6789`, and nine bare digits after "SSN".
+"""US_SSN: `123-45-6789`, `123 45 6789`, `123.45.6789`, `123/45/6789`, `123_45_6789`,
+`123 - 45 - 6789`, and nine bare digits after a cue: "SSN", "social (security)", "soc sec",
+"SS#" (`my social is 123456789`, `ssn#123456789`); bare digits without one are left alone.
 
 The separator is the same twice; area 000, 666 and 900-999, group 00 and serial 0000 are never
-issued, and a number inside a longer one (`123-45-6789-1`, `x123-45-6789`) is not an SSN.
+issued, and a number inside a longer one (`123-45-6789-1`, `x123-45-6789`, `/123/45/6789`) is
+not an SSN.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ import re
 from convoship.runtime.pii.spans import Span, Work, context_before, context_words, run_matches
 
 _SSN_RE = re.compile(
-    r"(?<![\w.+-])(?<![0-9][ .-])(?P<area>[0-9]{3})(?:(?P<sep>[ .-])(?P<group>[0-9]{2})(?P=sep)"
-    r"(?P<serial>[0-9]{4})|(?P<bare>[0-9]{6}))(?![\w]|[ .-][0-9])",
+    r"(?<![\w.+/-])(?<![0-9][ ./_-])(?<![0-9] - )(?<![0-9]- )"
+    r"(?P<area>[0-9]{3})(?:(?P<sep> ?- ?|[ ./_])(?P<group>[0-9]{2})(?P=sep)"
+    r"(?P<serial>[0-9]{4})|(?P<bare>[0-9]{6}))(?!\w| ?[ ./_-] ?[0-9])",
     re.ASCII,
 )
-_CONTEXT = context_words(r"ssns?", r"social\s+security", r"soc\.?\s*sec", r"ss\s*(?:no|nr|#)")
+_CONTEXT = context_words(r"ssns?", r"social(?:\s+security)?", r"soc\.?\s*sec", r"ss\s*(?:no|nr|#)")
 
 
 def find_ssns(work: Work) -> list[Span]:

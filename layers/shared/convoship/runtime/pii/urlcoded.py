@@ -1,5 +1,6 @@
 """Text with its URL encoding read: `%40` as `@`, `%2B` as `+`, `%C3%A9` as `é`, and in a
-query string (`?a=b&c=d`) `+` as a space, except at a value's start (`?tel=+44...` is a plus).
+query string (`?a=b&c=d`) `+` as a space, except at a value's start (`?tel=+44...` is a plus);
+and with the HTML and backslash escapes of escapes.py read too (`&#64;`, `\\u0040`).
 
 `https://x.test/?email=jane.doe%40gmail.com` then holds an email the detectors see. Like
 normalize.py, the view maps each of its characters back onto what it came from (`@` onto
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from convoship.runtime.pii.escapes import escape_changes
 from convoship.runtime.pii.normalize import Normalized
 
 _ESCAPES_RE = re.compile(r"(?:%[0-9A-Fa-f]{2})++")
@@ -54,7 +56,17 @@ def _changes(text: str) -> list[tuple[int, int, str]]:
                     for i in range(query.start() + 1, query.end())
                     if text[i] == "+" and text[i - 1] not in "=&?"
                 ]
-    return sorted(changes) if changes else changes
+    changes += escape_changes(text)
+    return _apart(sorted(changes)) if changes else changes
+
+
+def _apart(changes: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    """changes without any that overlaps the one before it (each character is read once)."""
+    kept: list[tuple[int, int, str]] = []
+    for change in changes:
+        if not kept or change[0] >= kept[-1][1]:
+            kept.append(change)
+    return kept
 
 
 def _decoded_escapes(start: int, raw: bytes) -> list[tuple[int, int, str]]:

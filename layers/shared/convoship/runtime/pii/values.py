@@ -52,7 +52,7 @@ def _mapping(value: dict[Any, Any], request: Request) -> tuple[dict[Any, Any], i
     for key, item in value.items():
         context = ""
         if isinstance(key, str):
-            context = key.replace("_", " ").replace("-", " ") + ": "
+            context = '"' + key.replace("_", " ").replace("-", " ") + '": '
             key, count = redact_data(key, request)
             total += count
             key = _unique(key, out)
