@@ -62,6 +62,8 @@ class BenchStack:
             purge_database_url=self.database.purge_url,
             keys_database_url=self.database.keys_url,
             checkpoint_database_url=self.database.checkpoint_url,
+            # the checkpoint function signs with it (stage "test"; KMS in production)
+            audit_dev_signing_key=_AUDIT_DEV_SIGNING_KEY,
             redis_url=self.redis_url,
             llm=(self.llm_base_url, "bench-model"),
             log_level="WARNING",
@@ -69,6 +71,7 @@ class BenchStack:
 
 
 _SECRETS_KEY = Fernet.generate_key().decode()
+_AUDIT_DEV_SIGNING_KEY = secrets.token_urlsafe(32)
 
 
 def _pg_socket(admin_url: str) -> Path:
