@@ -234,3 +234,39 @@ def test_an_escaped_value_under_a_false_charset_is_scrubbed_everywhere(
         assert leaked(text) == [], (where, text)
         assert spelled not in squeezed and VALUE[1:].lower() not in squeezed, (where, text)
     assert '"[secret]", "status": "ok"' in _squeezed(seen["tool_result"])
+
+
+@pytest.mark.parametrize("before", [1, 3, 6, 11, 21])
+@pytest.mark.parametrize("spelling", ["plain", "json-escaped", "html-escaped-twice"])
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-32-le"])
+def test_a_value_the_size_cap_splits_goes_whole_in_every_encoding(
+    api: ApiClient,
+    editor: str,
+    owner_sql: Conn,
+    fake_llm: Any,
+    server: RecordingServer,
+    workspace: uuid.UUID,
+    encoding: str,
+    spelling: str,
+    before: int,
+) -> None:
+    seen = _seen(
+        api,
+        editor,
+        owner_sql,
+        fake_llm,
+        workspace,
+        encoding=encoding + "-cut",
+        spelling=spelling,
+        before=before,
+    )
+    # what a cut spelling would begin with
+    first = VALUE[:2] if spelling == "plain" else SPELLED[spelling](VALUE[0])
+    for where, text in seen.items():
+        assert leaked(text) == [] and first not in _squeezed(text), (where, text)
+    shown = _squeezed(seen["tool_result"])
+    # The value goes whole: after the filler comes what replaced it (itself cut, when the
+    # bytes were scrubbed and the marker reaches past the cap) and what followed it
+    assert shown.endswith("\n[response truncated]"), shown[-200:]
+    after_filler = shown.removesuffix("\n[response truncated]").rsplit("a", 1)[1]
+    assert ("[secret]" + "b" * len(after_filler)).startswith(after_filler), shown[-200:]
