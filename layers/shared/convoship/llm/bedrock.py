@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoship.core.errors import UpstreamUnavailable
+from convoship.core.errors import AnswerLost, UpstreamUnavailable
 from convoship.core.json_text import storable
 from convoship.core.observability import logger
 from convoship.core.snapstart import after_restore
@@ -74,7 +74,7 @@ def parse_completion(body: dict[str, Any]) -> Completion:
             output_tokens=int(usage.get("outputTokens") or 0),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
+        raise AnswerLost("the model sent a completion this service cannot read") from None
 
 
 def _client(timeout_s: float) -> Any:
@@ -101,7 +101,12 @@ class BedrockChat:
     def complete(
         self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
     ) -> Completion:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ReadTimeoutError,
+        )
 
         try:
             body = _client(self._timeout_s).converse(
@@ -109,6 +114,10 @@ class BedrockChat:
             )
         except (BotoCoreError, ClientError) as exc:
             logger.warning("model call failed", extra={"provider": "bedrock", "error": str(exc)})
-            raise UpstreamUnavailable(f"the bedrock model could not be reached: {exc}") from None
+            # sent, and no answer came back: it may be billed (an error status bills nothing)
+            lost = isinstance(exc, (ReadTimeoutError, ConnectionClosedError))
+            raise (AnswerLost if lost else UpstreamUnavailable)(
+                f"the bedrock model could not be reached: {exc}"
+            ) from None
         # boto3 parsed the JSON: lone surrogates and NUL it let through become U+FFFD here.
         return parse_completion(storable(body))
