@@ -50,6 +50,13 @@ def deadline_for_calls(at: float | None) -> Iterator[None]:
         _outer_deadline.reset(token)
 
 
+def time_left(timeout_s: float) -> float:
+    """timeout_s, cut to what is left of the deadline over the calls made meanwhile
+    (deadline_for_calls); for clients that do not go through request() (boto3)."""
+    outer = _outer_deadline.get()
+    return timeout_s if outer is None else min(timeout_s, outer - time.monotonic())
+
+
 class OutboundError(Exception):
     """The call could not be made or completed (refused target, network, timeout, size).
     `sent`: the whole request had gone out (the server may have acted on it)."""
