@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
+from typing import Any
 
 import pytest
 
+from convoship.security import netguard
 from convoship.security.netguard import (
     UNREACHABLE,
     UnsafeUrl,
@@ -146,3 +150,39 @@ def test_development_says_how_to_reach_a_local_model_or_tool(
     message = refused.value.errors[0]["msg"]
     assert ("CONVOSHIP_ALLOW_PRIVATE_NETWORK=1" in message) is (hinted and stage == "development")
     reset_settings()
+
+
+def _resolver_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "resolve-host"]
+
+
+def test_lookups_that_never_answer_leave_a_bounded_number_of_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo cannot be interrupted: a lookup past its timeout runs on in its thread.
+    A resolver that never answers leaves at most MAX_RESOLVER_THREADS of them; further
+    lookups fail at once with the same TimeoutError, and work again once they end."""
+    answer = threading.Event()
+    started = threading.Semaphore(0)
+
+    def stuck(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        started.release()
+        answer.wait(60)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    before = len(_resolver_threads())
+    try:
+        for i in range(200):
+            with pytest.raises(TimeoutError, match="not resolved before the deadline"):
+                resolve_public_addresses(f"h{i}.example", 80, allow_private=True, timeout_s=0.01)
+        for _ in range(netguard.MAX_RESOLVER_THREADS):
+            assert started.acquire(timeout=30)  # each started thread is in getaddrinfo
+        assert not started.acquire(blocking=False)  # and no other lookup began
+        assert len(_resolver_threads()) - before == netguard.MAX_RESOLVER_THREADS
+    finally:
+        answer.set()
+    for thread in _resolver_threads():
+        thread.join(30)
+    addresses = resolve_public_addresses("h.example", 80, allow_private=True, timeout_s=30)
+    assert addresses == ["127.0.0.1"]
