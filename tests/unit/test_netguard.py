@@ -161,7 +161,8 @@ def test_lookups_that_never_answer_leave_a_bounded_number_of_threads(
 ) -> None:
     """getaddrinfo cannot be interrupted: a lookup past its timeout runs on in its thread.
     A resolver that never answers leaves at most MAX_RESOLVER_THREADS of them; further
-    lookups fail at once with the same TimeoutError, and work again once they end."""
+    lookups wait for one within their timeout, then fail with the same TimeoutError without
+    starting a thread, and work again once they end."""
     answer = threading.Event()
     started = threading.Semaphore(0)
 
@@ -186,3 +187,44 @@ def test_lookups_that_never_answer_leave_a_bounded_number_of_threads(
         thread.join(30)
     addresses = resolve_public_addresses("h.example", 80, allow_private=True, timeout_s=30)
     assert addresses == ["127.0.0.1"]
+
+
+def test_concurrent_lookups_past_the_bound_wait_for_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More lookups at once than resolver threads (the publish gate's evals): those past the
+    bound wait for a thread within their timeout, and every one resolves."""
+    bound = netguard.MAX_RESOLVER_THREADS
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+    full = threading.Event()  # every thread is busy: from now on the resolver answers
+
+    def busy(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            if in_flight[0] == bound:
+                full.set()
+        full.wait(30)
+        with lock:
+            in_flight[0] -= 1
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", busy)
+    results: list[Any] = []
+
+    def lookup(i: int) -> None:
+        try:
+            results.append(
+                resolve_public_addresses(f"h{i}.example", 80, allow_private=True, timeout_s=60)
+            )
+        except BaseException as exc:  # collected, asserted below
+            results.append(exc)
+
+    callers = [threading.Thread(target=lookup, args=(i,)) for i in range(bound * 3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(90)
+    assert results == [["127.0.0.1"]] * len(callers)
+    assert most[0] == bound

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -156,8 +157,10 @@ def resolve_public_addresses(
 
 # Lookups that may run at once in their threads: one the caller stopped waiting for runs on
 # until the resolver answers, so a resolver that never answers would otherwise leave a
-# thread behind per call. When all are busy, a lookup fails at once, as one that timed out.
-MAX_RESOLVER_THREADS = 8
+# thread behind per call. When all are busy, a lookup waits for one within its own timeout
+# (concurrent calls, such as the publish gate's evals, queue for a moment), and past it
+# fails as one that timed out: it never starts another thread.
+MAX_RESOLVER_THREADS = 16
 _resolver_threads = threading.BoundedSemaphore(MAX_RESOLVER_THREADS)
 _NOT_RESOLVED = "the host was not resolved before the deadline"
 
@@ -170,8 +173,10 @@ def _lookup(host: str, port: int, timeout_s: float | None) -> Any:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if timeout_s <= 0:
         raise TimeoutError("the deadline passed before the host was resolved")
-    if not _resolver_threads.acquire(blocking=False):
+    ends_at = time.monotonic() + timeout_s
+    if not _resolver_threads.acquire(timeout=timeout_s):
         raise TimeoutError(_NOT_RESOLVED)
+    timeout_s = max(0.0, ends_at - time.monotonic())
     outcome: list[Any] = []
     done = threading.Event()
 
