@@ -336,3 +336,55 @@ def test_a_turn_past_its_deadline_stops_and_is_charged(
     finally:
         release.set()
         server.stop()
+
+
+def daily_tokens(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+@pytest.mark.parametrize("failure", ["sleep:3000", "fail:garbage"])
+def test_a_model_call_sent_without_a_usable_answer_is_charged_its_reservation(
+    api: ApiClient,
+    editor: str,
+    agent: Any,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+) -> None:
+    """The provider got the request and no usable answer came back (the turn's deadline cut
+    it, or the answer cannot be read): it may have billed, so the turn is charged what it
+    reserved (input estimate plus max_output_tokens), never released as unused; asking for
+    long answers that run out the deadline costs the budget."""
+    monkeypatch.setenv(env.CHAT_TURN_DEADLINE_S, "1")
+    reset_settings()
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=5000)
+    conv = chat(api, editor, "start").json()["conversation_id"]
+    before = usage_of(owner_sql, workspace, conv)
+    message = f"write 8000 words {failure}"
+    problem_of(chat(api, editor, message), 502, "upstream-unavailable")  # a new conversation
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    reserved = estimate_input_tokens(snapshot, [], message) + MAX_OUTPUT
+    assert daily_tokens(owner_sql, workspace) - before[0] == reserved
+    problem_of(chat(api, editor, message, conv), 502, "upstream-unavailable")
+    after = usage_of(owner_sql, workspace, conv)
+    charged = after[0] - before[0] - reserved
+    assert charged > reserved and after[1] - before[1] == charged  # the day and the talk
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 2  # the failed turns wrote no message
+
+
+def test_a_provider_that_refuses_with_an_error_status_bills_nothing(
+    api: ApiClient, editor: str, agent: Any, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    """An HTTP error status comes before any generation: the turn is released, not charged."""
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_conversation=5000)
+    before = daily_tokens(owner_sql, workspace)
+    problem_of(chat(api, editor, "hello fail:500"), 502, "upstream-unavailable")
+    assert daily_tokens(owner_sql, workspace) == before
+    assert reservations(owner_sql, workspace) == 0

@@ -121,8 +121,8 @@ SHADOWING = {
         "$anchor",
         "/$defs/x/$anchor",
     ),
-    "another draft": (
-        {"type": "object", "$schema": "http://json-schema.org/draft-07/schema#"},
+    "a $schema that names no JSON Schema draft": (
+        {"type": "object", "$schema": "https://evil.example/draft-07/schema#"},
         "$schema",
         "/$schema",
     ),

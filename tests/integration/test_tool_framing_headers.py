@@ -2,9 +2,10 @@
 (`Content-Length`, `Transfer-Encoding`, `Connection`, `Upgrade`, `TE`, `Trailer`,
 `Keep-Alive`, `Proxy-*`, and `Host`): they could smuggle a second request past the allowed
 host or desynchronise the connection; nor those that change routing or the method on the far
-side (`X-Forwarded-*`, `Forwarded`, `X-Original-URL`, `X-Rewrite-URL`, method overrides,
-`X-Host`). Refused at save (422) and, for a config stored before, at call time, before
-anything is sent."""
+side (`X-Forwarded-*`, `Forwarded*`, `X-Original-*`, `X-Rewrite-URL`, method overrides,
+`X-Host`, client-address headers such as `X-Real-IP`), in any spelling with `_` for `-`
+(WSGI and CGI read them alike). Refused at save (422) and, for a config stored before, at
+call time, before anything is sent."""
 
 from __future__ import annotations
 
@@ -49,6 +50,21 @@ ROUTING = [
     "X-HTTP-Method",
     "X-Method-Override",
     "X-HOST",
+    "X_Forwarded_Host",
+    "x_http_method_override",
+    "X-Forwarded-Port",
+    "X-Forwarded-Prefix",
+    "X-Forwarded-Server",
+    "X-Forwarded-Scheme",
+    "X-Forwarded-Hostname",
+    "X-Original-Host",
+    "X-Original-URI",
+    "Forwarded-For",
+    "X-Real-IP",
+    "True-Client-IP",
+    "Front-End-Https",
+    "content_length",
+    "Transfer_Encoding",
 ]
 
 
@@ -98,14 +114,22 @@ def test_a_framing_hop_or_routing_header_is_refused_at_save(
 
 def test_ordinary_headers_are_still_saved(api: ApiClient, editor: str) -> None:
     ordinary = ("Authorization", "X-Connection-Id", "Content-Type", "Accept", "X-Proxy")
-    for name in (*ordinary, "X-Forwarded-Hostname", "X-Hosts", "X-Request-Method"):
+    for name in (*ordinary, "X-Hosts", "X-Request-Method", "X_Request_Id", "X-Originator"):
         tool = {**_tool("https://api.example.com/x", name), "name": f"t_{name.replace('-', '_')}"}
         assert api.post(TOOLS, token=editor, json=tool).status == 201, name
 
 
 @pytest.mark.parametrize(
     "header",
-    ["Content-Length", "Transfer-Encoding", "Connection", "X-Forwarded-Host", "X-HTTP-Method"],
+    [
+        "Content-Length",
+        "Transfer-Encoding",
+        "Connection",
+        "X-Forwarded-Host",
+        "X-HTTP-Method",
+        "X_Forwarded_Host",
+        "X-Original-Host",
+    ],
 )
 def test_a_stored_config_with_one_is_refused_at_call_time(
     api: ApiClient,

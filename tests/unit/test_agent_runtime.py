@@ -135,6 +135,35 @@ def test_bedrock_wire_format() -> None:
     assert completion.tool_calls[0].arguments == {} and completion.input_tokens == 9
 
 
+@pytest.mark.parametrize(
+    ("left", "timeout"),
+    [(100.0, 25.0), (25.0, 25.0), (24.9, 24.0), (3.5, 3.0), (1.2, 1.0), (0.4, 1.0), (-2.0, 1.0)],
+)
+def test_a_bedrock_call_waits_no_longer_than_the_turn_has_left(left: float, timeout: float) -> None:
+    """boto3 takes its timeouts per client: the call's is the model's, cut to what the turn's
+    deadline leaves, in whole seconds (a bounded number of clients), at least one."""
+    assert bedrock.call_timeout(25.0, left) == timeout
+
+
+def test_a_bedrock_client_under_a_turn_deadline_has_its_timeouts_cut(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from convoship.security.outbound import deadline_for_calls
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    bedrock._clients.clear()
+    config = bedrock.client_for_call(25.0).meta.config
+    assert (config.read_timeout, config.connect_timeout) == (25.0, 5.0)
+    with deadline_for_calls(time.monotonic() + 10_000):  # far: the model's own timeout
+        assert bedrock.client_for_call(25.0).meta.config.read_timeout == 25.0
+    with deadline_for_calls(time.monotonic() - 1):  # passed: the least a call may take
+        config = bedrock.client_for_call(25.0).meta.config
+    assert (config.read_timeout, config.connect_timeout) == (1.0, 1.0)
+    assert sorted(bedrock._clients) == [1.0, 25.0]
+
+
 K = "visitor-signing-key-" + "k" * 32
 
 

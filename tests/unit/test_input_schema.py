@@ -101,8 +101,8 @@ SHADOWING = {
         "$vocabulary",
         "/$vocabulary",
     ),
-    "another draft at the top": (
-        obj(**{"$schema": "http://json-schema.org/draft-04/schema#"}),
+    "no JSON Schema draft at the top": (
+        obj(**{"$schema": "http://json-schema.org/draft-05/schema#"}),
         "$schema",
         "/$schema",
     ),

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
+import threading
+from typing import Any
 
 import pytest
 
+from convoship.security import netguard
 from convoship.security.netguard import (
     UNREACHABLE,
     UnsafeUrl,
@@ -146,3 +150,81 @@ def test_development_says_how_to_reach_a_local_model_or_tool(
     message = refused.value.errors[0]["msg"]
     assert ("CONVOSHIP_ALLOW_PRIVATE_NETWORK=1" in message) is (hinted and stage == "development")
     reset_settings()
+
+
+def _resolver_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "resolve-host"]
+
+
+def test_lookups_that_never_answer_leave_a_bounded_number_of_threads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """getaddrinfo cannot be interrupted: a lookup past its timeout runs on in its thread.
+    A resolver that never answers leaves at most MAX_RESOLVER_THREADS of them; further
+    lookups wait for one within their timeout, then fail with the same TimeoutError without
+    starting a thread, and work again once they end."""
+    answer = threading.Event()
+    started = threading.Semaphore(0)
+
+    def stuck(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        started.release()
+        answer.wait(60)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", stuck)
+    before = len(_resolver_threads())
+    try:
+        for i in range(200):
+            with pytest.raises(TimeoutError, match="not resolved before the deadline"):
+                resolve_public_addresses(f"h{i}.example", 80, allow_private=True, timeout_s=0.01)
+        for _ in range(netguard.MAX_RESOLVER_THREADS):
+            assert started.acquire(timeout=30)  # each started thread is in getaddrinfo
+        assert not started.acquire(blocking=False)  # and no other lookup began
+        assert len(_resolver_threads()) - before == netguard.MAX_RESOLVER_THREADS
+    finally:
+        answer.set()
+    for thread in _resolver_threads():
+        thread.join(30)
+    addresses = resolve_public_addresses("h.example", 80, allow_private=True, timeout_s=30)
+    assert addresses == ["127.0.0.1"]
+
+
+def test_concurrent_lookups_past_the_bound_wait_for_a_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """More lookups at once than resolver threads (the publish gate's evals): those past the
+    bound wait for a thread within their timeout, and every one resolves."""
+    bound = netguard.MAX_RESOLVER_THREADS
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+    full = threading.Event()  # every thread is busy: from now on the resolver answers
+
+    def busy(host: str, port: int, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            in_flight[0] += 1
+            most[0] = max(most[0], in_flight[0])
+            if in_flight[0] == bound:
+                full.set()
+        full.wait(30)
+        with lock:
+            in_flight[0] -= 1
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", busy)
+    results: list[Any] = []
+
+    def lookup(i: int) -> None:
+        try:
+            results.append(
+                resolve_public_addresses(f"h{i}.example", 80, allow_private=True, timeout_s=60)
+            )
+        except BaseException as exc:  # collected, asserted below
+            results.append(exc)
+
+    callers = [threading.Thread(target=lookup, args=(i,)) for i in range(bound * 3)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(90)
+    assert results == [["127.0.0.1"]] * len(callers)
+    assert most[0] == bound

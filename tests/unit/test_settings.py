@@ -136,3 +136,17 @@ def test_secrets_without_a_host_connect_to_the_proxy_endpoint(
         assert f"user={user}" in url
         assert "dbname=convoship" in url
         assert "sslmode=require" in url
+
+
+def test_the_turn_deadline_stays_under_the_chat_function_timeout() -> None:
+    """A turn must stop, charge or write and answer before Lambda kills the function."""
+    from convoship.core.settings import MAX_CHAT_TURN_DEADLINE_S, TURN_WRAP_UP_S
+
+    assert load_settings({"CONVOSHIP_SECRETS_KEY": KEY}).chat_turn_deadline_s == 25
+    most = {"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_CHAT_TURN_DEADLINE_S": "26"}
+    assert load_settings(most).chat_turn_deadline_s == MAX_CHAT_TURN_DEADLINE_S == 26
+    assert TURN_WRAP_UP_S >= 3  # the write and settle, and a Bedrock call's last second
+    for too_long in ("27", "30", "600"):
+        environ = {"CONVOSHIP_SECRETS_KEY": KEY, "CONVOSHIP_CHAT_TURN_DEADLINE_S": too_long}
+        with pytest.raises(ConfigurationError, match="CONVOSHIP_CHAT_TURN_DEADLINE_S"):
+            load_settings(environ)

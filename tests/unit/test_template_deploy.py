@@ -301,3 +301,18 @@ def test_every_scan_skip_says_why() -> None:
             assert skip["id"].startswith("CKV_"), name
             assert len(skip.get("comment", "").split()) >= 8, f"{name}: {skip['id']} unexplained"
     assert skips
+
+
+def test_the_turn_deadline_cap_follows_the_chat_function_timeout() -> None:
+    """core/settings.py caps CONVOSHIP_CHAT_TURN_DEADLINE_S below this timeout: they move
+    together."""
+    from convoship.core.settings import CHAT_FUNCTION_TIMEOUT_S, MAX_CHAT_TURN_DEADLINE_S
+
+    timeout = RESOURCES["ChatFunction"]["Properties"].get(
+        "Timeout", DOC["Globals"]["Function"]["Timeout"]
+    )
+    assert timeout == CHAT_FUNCTION_TIMEOUT_S
+    assert timeout > MAX_CHAT_TURN_DEADLINE_S
+    env = RESOURCES["ChatFunction"]["Properties"]["Environment"]["Variables"]
+    deadline = int(env.get("CONVOSHIP_CHAT_TURN_DEADLINE_S", 25))
+    assert deadline <= MAX_CHAT_TURN_DEADLINE_S

@@ -200,11 +200,44 @@ def test_a_schema_that_switches_dialect_inside_is_refused(schema: dict[str, Any]
     assert "$schema" in problem
 
 
-def test_a_top_level_schema_declaration_is_fine() -> None:
-    schema = obj(**{"$schema": DRAFT}, properties={"a": {"type": "integer"}})
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        DRAFT,
+        DRAFT + "#",
+        "https://json-schema.org/draft/2019-09/schema",
+        "http://json-schema.org/draft-07/schema#",
+        "http://json-schema.org/draft-06/schema#",
+        "http://json-schema.org/draft-04/schema#",
+        "http://json-schema.org/draft-04/schema",
+        "http://json-schema.org/draft-03/schema#",
+    ],
+)
+def test_a_top_level_schema_declaration_naming_a_draft_is_fine(dialect: str) -> None:
+    """Tools saved with a Draft 7 or Draft 4 `$schema` keep working: at the top it is
+    stripped, and the schema is validated as Draft 2020-12, at save and at call time."""
+    schema = obj(**{"$schema": dialect}, properties={"a": {"type": "integer"}})
     assert check_input_schema(schema) is schema
     assert args_problem(schema, {"a": 1}) is None
     assert args_problem(schema, {"a": "x"}) == "invalid arguments (a): 'x' is not of type 'integer'"
+
+
+@pytest.mark.parametrize(
+    "dialect",
+    [
+        "https://evil.example/draft-07/schema#",
+        "http://json-schema.org/draft-05/schema#",
+        "https://json-schema.org/draft/2020-12/meta/applicator",
+        "http://json-schema.org/schema#",
+        "",
+    ],
+)
+def test_a_top_level_schema_declaration_naming_no_draft_is_refused(dialect: str) -> None:
+    schema = obj(**{"$schema": dialect}, properties={"a": {"type": "integer"}})
+    with pytest.raises(ValidationFailed, match=r"\$schema"):
+        check_input_schema(schema)
+    problem = args_problem(schema, {"a": 1})
+    assert problem is not None and problem.startswith("the input schema cannot be checked")
 
 
 @pytest.mark.parametrize(("schema", "keyword", "pointer"), SHADOWING.values(), ids=SHADOWING)

@@ -1,7 +1,11 @@
 """What a failed chat turn spent is charged, never released as if unused.
 
 A turn can fail after the model already spent tokens: a later model call of its tool loop
-fails, its deadline passes during a tool call, or its write is refused. Releasing its
+fails, its deadline passes during a tool call, or its write is refused. Or a model call went
+out and no usable answer came back (the deadline or a timeout cut it, the connection
+dropped, the answer cannot be read): the provider may bill it though nothing says how much,
+so the turn's reserved estimate is charged for it. A provider that refused with an HTTP
+error status billed nothing: a turn that spent nothing else is released. Releasing its
 reservation then would let a visitor spend without limit by forcing failures. So the usage
 so far goes into the agent's daily usage and, for a conversation that exists, the
 conversation's usage, in the transaction that takes the reservation out (one commit, as a
@@ -21,7 +25,24 @@ from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
 from convoship.core.observability import logger
 from convoship.db.transactions import rls_transaction
+from convoship.llm.types import Sampling, Usage
 from convoship.runtime.snapshot import RunContext
+
+
+def failed_turn_usage(spent: Usage, reserved: Sampling, tokens: int) -> dict[str, int] | None:
+    """What a failed turn is charged: what its model calls spent and, when one reached the
+    provider and no usable answer came back (cut by the deadline or a timeout, dropped,
+    unreadable), the turn's reserved estimate for it (`tokens`: input estimate plus
+    max_output_tokens), since the provider may bill it. None: nothing, release it."""
+    if spent.answer_lost:
+        output = min(reserved.max_output_tokens, tokens)
+        return {
+            "input_tokens": spent.input_tokens + tokens - output,
+            "output_tokens": spent.output_tokens + output,
+        }
+    if spent.input_tokens or spent.output_tokens:
+        return spent.as_dict()
+    return None
 
 
 def charge_failed_turn(

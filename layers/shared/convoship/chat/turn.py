@@ -7,9 +7,10 @@ version, settings, the conversation and today's usage); the second reserves the 
 its tokens (chat/reservation.py) once every check passed; the third writes the turn
 (messages after REDACT, usage, turn count) and settles the reservation. No transaction is
 open while the model thinks. A turn that fails writes nothing and releases what it
-reserved, unless the model already spent tokens: then that usage is charged
-(chat/spent.py). The model and tool calls of a turn share one deadline
-(CONVOSHIP_CHAT_TURN_DEADLINE_S), past which the turn stops (502, TurnTimedOut).
+reserved, unless the model already spent tokens, or a model call went out and no usable
+answer came back: then that usage, or the reserved estimate, is charged (chat/spent.py).
+The model and tool calls of a turn share one deadline (CONVOSHIP_CHAT_TURN_DEADLINE_S),
+past which the turn stops (502, TurnTimedOut).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
 from convoship.chat.reservation import Reservation, release_turn, reserve_turn, turn_tokens
 from convoship.chat.scope import ChannelScope
-from convoship.chat.spent import charge_failed_turn
+from convoship.chat.spent import charge_failed_turn, failed_turn_usage
 from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
 from convoship.core.errors import ConvoshipError, NotFound, TurnTimedOut
 from convoship.core.observability import metrics
@@ -162,13 +163,14 @@ def _answer(
         with _refused_values_are_ours(), write_batch(**scope.transaction) as conn:
             persist_turn(conn, context, scope.channel, record)
     except BaseException:
-        if spent.input_tokens or spent.output_tokens:  # charged, never released as unused
+        charged = failed_turn_usage(spent, context.snapshot.sampling, tokens)
+        if charged is not None:  # charged, never released as unused
             charge_failed_turn(
                 scope,
                 context,
                 conversation_id,
                 existing=conv is not None,
-                usage=spent.as_dict(),
+                usage=charged,
                 reservation=reservation,
             )
         elif reservation is not None:

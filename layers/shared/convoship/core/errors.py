@@ -79,6 +79,12 @@ class UpstreamUnavailable(ConvoshipError):
     pass
 
 
+class AnswerLost(UpstreamUnavailable):
+    """A model call reached the provider and no usable answer came back (cut by a timeout
+    or the deadline, the connection dropped, an answer that cannot be read): the provider
+    may have billed it, so the turn's reservation is charged, never released as unused."""
+
+
 class TurnTimedOut(UpstreamUnavailable):
     """A chat turn's model and tool calls did not end within its deadline."""
 

@@ -15,6 +15,13 @@ from convoship.core import constants as env
 from convoship.core.errors import ConfigurationError
 
 LLM_PROVIDERS = ("openai", "openai_compatible", "anthropic", "bedrock")
+# The chat function's timeout (template.yaml's ChatFunction Timeout: a test holds them equal).
+CHAT_FUNCTION_TIMEOUT_S = 30
+# What a turn needs once its deadline passed: the final write and settle (or the charge of a
+# failed turn), and the part of a second a Bedrock call may run on (its read timeout is in
+# whole seconds: llm/bedrock.py).
+TURN_WRAP_UP_S = 4
+MAX_CHAT_TURN_DEADLINE_S = CHAT_FUNCTION_TIMEOUT_S - TURN_WRAP_UP_S
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,9 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         audit_signing_key_id=values.get(env.AUDIT_SIGNING_KEY_ID) or None,
         audit_dev_signing_key=dev_signing_key,
         llm_timeout_s=_int(values, env.LLM_TIMEOUT_S, 25, 1, 600),
-        chat_turn_deadline_s=_int(values, env.CHAT_TURN_DEADLINE_S, 25, 1, 600),
+        chat_turn_deadline_s=_int(
+            values, env.CHAT_TURN_DEADLINE_S, 25, 1, MAX_CHAT_TURN_DEADLINE_S
+        ),
         eval_concurrency=_int(values, env.EVAL_CONCURRENCY, 20, 1, 64),
     )
 

@@ -1,18 +1,26 @@
-"""Amazon Bedrock Converse API, authenticated by the function's IAM role (boto3)."""
+"""Amazon Bedrock Converse API, authenticated by the function's IAM role (boto3).
+
+A call ends by the chat turn's deadline (security/outbound.deadline_for_calls), as the
+other providers' do: boto3 takes its timeouts per client, so the client is one with the
+model's timeout cut to what the turn has left, in whole seconds (at least 1), kept per
+timeout: at most one client per second of CONVOSHIP_LLM_TIMEOUT_S.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from convoship.core.errors import UpstreamUnavailable
+from convoship.core.errors import AnswerLost, UpstreamUnavailable
 from convoship.core.json_text import storable
 from convoship.core.observability import logger
 from convoship.core.snapstart import after_restore
 from convoship.llm.blocks import block_turns
 from convoship.llm.jsonhttp import parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
+from convoship.security.outbound import time_left
 
 _clients: dict[float, Any] = {}
+MIN_CALL_TIMEOUT_S = 1
 # A client made before a SnapStart snapshot would carry its pooled sockets into every clone.
 after_restore(_clients.clear)
 
@@ -74,7 +82,20 @@ def parse_completion(body: dict[str, Any]) -> Completion:
             output_tokens=int(usage.get("outputTokens") or 0),
         )
     except (KeyError, TypeError, ValueError, AttributeError):
-        raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
+        raise AnswerLost("the model sent a completion this service cannot read") from None
+
+
+def call_timeout(timeout_s: float, left: float) -> float:
+    """The timeout of a call with `left` seconds before the turn's deadline: timeout_s, or
+    what is left in whole seconds (a bounded number of clients), at least 1."""
+    if left >= timeout_s:
+        return timeout_s
+    return float(max(MIN_CALL_TIMEOUT_S, int(left)))
+
+
+def client_for_call(timeout_s: float) -> Any:
+    """The client of one call: its timeouts cut to what the turn's deadline leaves."""
+    return _client(call_timeout(timeout_s, time_left(timeout_s)))
 
 
 def _client(timeout_s: float) -> Any:
@@ -101,14 +122,23 @@ class BedrockChat:
     def complete(
         self, messages: list[Message], *, tools: list[ToolDef], sampling: Sampling
     ) -> Completion:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import (
+            BotoCoreError,
+            ClientError,
+            ConnectionClosedError,
+            ReadTimeoutError,
+        )
 
         try:
-            body = _client(self._timeout_s).converse(
+            body = client_for_call(self._timeout_s).converse(
                 **request_kwargs(self.model, messages, tools, sampling)
             )
         except (BotoCoreError, ClientError) as exc:
             logger.warning("model call failed", extra={"provider": "bedrock", "error": str(exc)})
-            raise UpstreamUnavailable(f"the bedrock model could not be reached: {exc}") from None
+            # sent, and no answer came back: it may be billed (an error status bills nothing)
+            lost = isinstance(exc, (ReadTimeoutError, ConnectionClosedError))
+            raise (AnswerLost if lost else UpstreamUnavailable)(
+                f"the bedrock model could not be reached: {exc}"
+            ) from None
         # boto3 parsed the JSON: lone surrogates and NUL it let through become U+FFFD here.
         return parse_completion(storable(body))

@@ -1,4 +1,6 @@
-"""POST JSON to a provider and read JSON back; every failure is UpstreamUnavailable.
+"""POST JSON to a provider and read JSON back; every failure is UpstreamUnavailable, and
+AnswerLost once the request had gone out and no usable answer came back (it may be billed;
+an HTTP error status is an answer that bills nothing).
 
 Error bodies are never echoed: providers quote parts of a wrong API key in them. What a
 model sends is made storable: lone surrogates and NUL become U+FFFD (in tool arguments
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from convoship.core.errors import UpstreamUnavailable
+from convoship.core.errors import AnswerLost, UpstreamUnavailable
 from convoship.core.json_text import parse_storable_json
 from convoship.core.observability import logger
 from convoship.llm.types import Completion, Message, Sampling, ToolDef
@@ -43,7 +45,8 @@ def post_json(
         )
     except outbound.OutboundError as exc:
         logger.warning("model call failed", extra={"provider": provider, "error": str(exc)})
-        raise UpstreamUnavailable(f"the {provider} model could not be reached: {exc}") from None
+        lost = AnswerLost if exc.sent else UpstreamUnavailable  # sent: it may be billed
+        raise lost(f"the {provider} model could not be reached: {exc}") from None
     if response.status >= 400:
         logger.warning(
             "model call refused", extra={"provider": provider, "status": response.status}
@@ -57,7 +60,7 @@ def post_json(
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        raise UpstreamUnavailable(f"the {provider} model sent a response that is not JSON")
+        raise AnswerLost(f"the {provider} model sent a response that is not JSON")
     return body
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from convoship.core.errors import UpstreamUnavailable
+from convoship.core.errors import AnswerLost
 from convoship.llm.jsonhttp import JsonChatModel, parse_arguments
 from convoship.llm.types import Completion, Message, Sampling, ToolCall, ToolDef
 
@@ -77,7 +77,7 @@ def parse_completion(body: dict[str, Any]) -> Completion:
             output_tokens=int(usage.get("completion_tokens") or 0),
         )
     except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-        raise UpstreamUnavailable("the model sent a completion this service cannot read") from None
+        raise AnswerLost("the model sent a completion this service cannot read") from None
 
 
 class OpenAIChat(JsonChatModel):

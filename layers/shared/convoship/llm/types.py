@@ -68,6 +68,9 @@ def _claimed(tokens: int) -> int:
 class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
+    # A model call reached the provider and no usable answer came back (errors.AnswerLost):
+    # what it cost is unknown, and is charged as the turn's reservation.
+    answer_lost: bool = False
 
     def add(self, completion: Completion) -> None:
         self.input_tokens += _claimed(completion.input_tokens)

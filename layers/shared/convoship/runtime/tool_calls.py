@@ -132,7 +132,7 @@ def call_http_tool(
             headers={"accept": "application/json, text/plain;q=0.9, */*;q=0.1", **headers},
             body=body,
             timeout_s=config.timeout_s,
-            max_bytes=MAX_RESPONSE_CHARS + vault.reach,  # a value the cap splits is read whole
+            max_bytes=read_limit(vault),
             allow_private=allow_private,
             truncate=True,
         )
@@ -145,6 +145,13 @@ def call_http_tool(
     except outbound.OutboundError as exc:
         return ToolResult(vault.scrub(f"error: the call failed: {exc}"), ok=False)
     return ToolResult(_scrubbed_text(response, vault), ok=200 <= response.status < 300)
+
+
+def read_limit(vault: SecretVault) -> int:
+    """How many bytes of a response are read: the cap, and past it the longest spelling of a
+    value (vault.reach, in UTF-8 bytes) in UTF-32, four bytes to a character, so a value
+    the cap splits is read whole in whatever encoding the body comes."""
+    return MAX_RESPONSE_CHARS + 4 * vault.reach
 
 
 def _saved_config(config: Any) -> HttpToolConfig:
@@ -164,9 +171,9 @@ def _scrubbed_text(response: outbound.OutboundResponse, vault: SecretVault) -> s
     encoding (BOM, declared charset, NUL pattern: security/body_encoding.py) and scrubbed as
     text. When that encoding is not UTF-8, the UTF-8 reading is scrubbed too, and is what the
     model reads if it held a value: a wrong charset cannot hide a spelling in garbage.
-    A body over the cap is scrubbed whole as read (up to vault.reach bytes past the cap),
-    then cut at the cap, so a value the cap splits goes whole; the cut loses a character it
-    splits."""
+    A body over the cap is scrubbed whole as read (read_limit: vault.reach characters past
+    the cap in any encoding), then cut at the cap, so a value the cap splits goes whole; the
+    cut loses a character it splits."""
     head = f"HTTP {response.status}\n"
     body = vault.scrub_bytes(response.body)
     encoding = body_encoding(body, response.headers.get("content-type"))

@@ -5,7 +5,8 @@ guardrail's `max_tool_calls_per_turn`; after that it is asked once more without 
 every turn ends with an answer.
 
 What the model spent is added to `spent` (the caller's) as each completion arrives, so a turn
-that fails after spending still says what it spent (chat charges it). With a `deadline`
+that fails after spending still says what it spent (chat charges it), and `spent.answer_lost`
+says a call reached the provider without a usable answer (its cost unknown). With a `deadline`
 (monotonic seconds), the model and tool calls together end by it: each call's own timeout is
 cut to what is left (security/outbound.py), and no call starts after it (TurnTimedOut).
 """
@@ -16,7 +17,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from convoship.core.errors import TurnTimedOut, UpstreamUnavailable
+from convoship.core.errors import AnswerLost, TurnTimedOut, UpstreamUnavailable
 from convoship.llm.types import ChatModel, Completion, Message, Usage
 from convoship.runtime.snapshot import AgentSnapshot
 from convoship.runtime.tool_calls import ToolResult, call_http_tool
@@ -83,9 +84,13 @@ def _tool_loop(
     calls_left = agent.max_tool_calls
     while True:
         _check_deadline(deadline)
-        completion = model.complete(
-            messages, tools=offered if calls_left > 0 else [], sampling=agent.sampling
-        )
+        try:
+            completion = model.complete(
+                messages, tools=offered if calls_left > 0 else [], sampling=agent.sampling
+            )
+        except AnswerLost:
+            outcome.usage.answer_lost = True
+            raise
         outcome.usage.add(completion)
         if not completion.tool_calls or calls_left <= 0 or not offered:
             outcome.reply = completion.text

@@ -11,8 +11,10 @@ Views decode, in the chains `views()` builds: JSON string escapes (up to three l
 JSON inside JSON), percent-encoding (with `+` as a space or not, and twice), HTML
 character references (twice, for `&amp;quot;`), JSON then percent then JSON, and a "loose"
 reading: NFKC (full-width forms, decomposed accents) without whitespace or invisible
-characters (line-wrapped values, header folding, zero-width and soft hyphens), nor NUL and
-U+FFFD (a value with a NUL byte after each character, read as UTF-8).
+characters (line-wrapped values, header folding, zero-width and soft hyphens).
+A text holding NUL or U+FFFD (UTF-16 or UTF-32 read as UTF-8 or Latin-1: a NUL or U+FFFD
+after each character) is read without them before any chain runs, so every view, exact or
+loose, decodes the characters as they were meant; nothing else pays for it.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ _SHOWS_AS_NOTHING = (
     "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufffd"
 )
 _INVISIBLE = re.compile(f"[\\s{_SHOWS_AS_NOTHING}]+")
+_NUL_OR_REPLACEMENT = re.compile("[\x00\ufffd]+")
 _NOT_WHITESPACE_BUT_INVISIBLE = re.compile(f"[{_SHOWS_AS_NOTHING}]")
 # A character outside ASCII, or any character with the combining marks that follow it.
 _CLUSTER = re.compile(
@@ -198,6 +201,10 @@ def loosened(text: str) -> str:
 def views(text: str) -> tuple[list[View], list[View]]:
     """The exact views of text (as written and decoded) and its loose views."""
     written = View(text)
+    if "\x00" in text or "\ufffd" in text:
+        # A body read in the wrong encoding (UTF-16 under a UTF-8 charset): every chain
+        # decodes the text without the NULs and U+FFFDs between its characters.
+        written = View(text, _NUL_OR_REPLACEMENT, "")
     exact = [written]
 
     def add(view: View | None) -> View | None:
@@ -212,7 +219,7 @@ def views(text: str) -> tuple[list[View], list[View]]:
             break
         deepest = json
     percent_decoded: list[View | None] = []
-    if "%" in text or "+" in text:
+    if "%" in written.raw or "+" in written.raw:
         once = add(_decoded(written, _PERCENT, _percent_char))
         percent_decoded.append(add(_decoded(written, _PERCENT_PLUS, _percent_plus_char)))
         if once is not None and "%" in once.raw:  # percent-encoded twice

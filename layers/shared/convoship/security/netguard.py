@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import threading
+import time
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
@@ -154,13 +155,28 @@ def resolve_public_addresses(
     return addresses
 
 
+# Lookups that may run at once in their threads: one the caller stopped waiting for runs on
+# until the resolver answers, so a resolver that never answers would otherwise leave a
+# thread behind per call. When all are busy, a lookup waits for one within its own timeout
+# (concurrent calls, such as the publish gate's evals, queue for a moment), and past it
+# fails as one that timed out: it never starts another thread.
+MAX_RESOLVER_THREADS = 16
+_resolver_threads = threading.BoundedSemaphore(MAX_RESOLVER_THREADS)
+_NOT_RESOLVED = "the host was not resolved before the deadline"
+
+
 def _lookup(host: str, port: int, timeout_s: float | None) -> Any:
     """socket.getaddrinfo, waited for at most timeout_s: it cannot be interrupted, so it runs
-    in a daemon thread left to finish on its own (its answer then goes nowhere)."""
+    in a daemon thread left to finish on its own (its answer then goes nowhere); at most
+    MAX_RESOLVER_THREADS of them live at once."""
     if timeout_s is None:
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     if timeout_s <= 0:
         raise TimeoutError("the deadline passed before the host was resolved")
+    ends_at = time.monotonic() + timeout_s
+    if not _resolver_threads.acquire(timeout=timeout_s):
+        raise TimeoutError(_NOT_RESOLVED)
+    timeout_s = max(0.0, ends_at - time.monotonic())
     outcome: list[Any] = []
     done = threading.Event()
 
@@ -171,10 +187,15 @@ def _lookup(host: str, port: int, timeout_s: float | None) -> Any:
             outcome.append(exc)
         finally:
             done.set()
+            _resolver_threads.release()
 
-    threading.Thread(target=resolve, name="resolve-host", daemon=True).start()
+    try:
+        threading.Thread(target=resolve, name="resolve-host", daemon=True).start()
+    except BaseException:  # no thread: nothing will give the slot back
+        _resolver_threads.release()
+        raise
     if not done.wait(timeout_s):
-        raise TimeoutError("the host was not resolved before the deadline")
+        raise TimeoutError(_NOT_RESOLVED)
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]

@@ -50,8 +50,18 @@ def deadline_for_calls(at: float | None) -> Iterator[None]:
         _outer_deadline.reset(token)
 
 
+def time_left(timeout_s: float) -> float:
+    """timeout_s, cut to what is left of the deadline over the calls made meanwhile
+    (deadline_for_calls); for clients that do not go through request() (boto3)."""
+    outer = _outer_deadline.get()
+    return timeout_s if outer is None else min(timeout_s, outer - time.monotonic())
+
+
 class OutboundError(Exception):
-    """The call could not be made or completed (refused target, network, timeout, size)."""
+    """The call could not be made or completed (refused target, network, timeout, size).
+    `sent`: the whole request had gone out (the server may have acted on it)."""
+
+    sent = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +112,7 @@ def request(
     while True:
         if conn is None:
             conn = _open(key, deadline, timeout_s)
+        sent = False
         try:
             _set_deadline(conn, deadline)
             try:
@@ -112,24 +123,26 @@ def request(
                 raise OutboundError(
                     "the request holds a URL or header value HTTP cannot carry"
                 ) from None
+            sent = True
             response = conn.getresponse()
         except ConnectionError as exc:  # reset, broken pipe, or closed before a status line
             conn.close()
             if conn.reused and replayable:
                 conn = None  # the stale keep-alive case: once more, on a fresh connection
                 continue
-            raise _failure(key.host, timeout_s, exc) from None
+            raise _failure(key.host, timeout_s, exc, sent=sent) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise _failure(key.host, timeout_s, exc) from None
+            raise _failure(key.host, timeout_s, exc, sent=sent) from None
         try:
             data, cut = _read_bounded(conn, response, deadline, max_bytes, truncate)
-        except OutboundError:
+        except OutboundError as exc:
             conn.close()
+            exc.sent = True
             raise
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
-            raise _failure(key.host, timeout_s, exc) from None
+            raise _failure(key.host, timeout_s, exc, sent=True) from None
         if cut or response.will_close:
             conn.close()
         else:
@@ -156,10 +169,13 @@ def _open(key: PoolKey, deadline: float, timeout_s: float) -> PinnedConnection:
         raise _failure(key.host, timeout_s, exc) from None
 
 
-def _failure(host: str, timeout_s: float, exc: Exception) -> OutboundError:
+def _failure(host: str, timeout_s: float, exc: Exception, *, sent: bool = False) -> OutboundError:
     if isinstance(exc, TimeoutError):
-        return OutboundError(f"{host} did not answer within {timeout_s:.3g} s")
-    return OutboundError(f"{host}: {type(exc).__name__}: {exc}")
+        failure = OutboundError(f"{host} did not answer within {timeout_s:.3g} s")
+    else:
+        failure = OutboundError(f"{host}: {type(exc).__name__}: {exc}")
+    failure.sent = sent
+    return failure
 
 
 def _set_deadline(conn: PinnedConnection, deadline: float) -> None:

@@ -8,7 +8,8 @@ declares `$schema`, and resolves references against a registry holding every met
 `$recursiveRef` / `$recursiveAnchor`) resolve by URI and scope rather than by place, and
 `$vocabulary` belongs in metaschemas. None of them is needed to describe a tool's arguments,
 so they are refused everywhere in the document (at save, and again at call time for schemas
-stored before this check), and so is `$schema` unless it names Draft 2020-12 at the top, and
+stored before this check), and so is `$schema` unless it names a JSON Schema draft at the
+top (stripped there: the schema is validated as Draft 2020-12 whatever draft it names), and
 a `$ref` that is not a JSON pointer into the document itself (`#` or `#/...`).
 
 "Everywhere" includes values that are data to a validator (`enum`, `const`, `default`):
@@ -22,7 +23,24 @@ from __future__ import annotations
 from typing import Any
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
-_DIALECTS = frozenset({DRAFT_2020_12, DRAFT_2020_12 + "#"})
+# The metaschema URIs of the JSON Schema drafts, as written with or without the empty
+# fragment and over http or https: a top-level `$schema` naming one is stripped and the
+# schema validated as Draft 2020-12 (tools saved with a Draft 7 or Draft 4 `$schema` keep
+# working, as they always did); any other URI is refused.
+_DRAFT_PATHS = (
+    "json-schema.org/draft-03/schema",
+    "json-schema.org/draft-04/schema",
+    "json-schema.org/draft-06/schema",
+    "json-schema.org/draft-07/schema",
+    "json-schema.org/draft/2019-09/schema",
+    "json-schema.org/draft/2020-12/schema",
+)
+_DIALECTS = frozenset(
+    f"{scheme}://{path}{fragment}"
+    for scheme in ("http", "https")
+    for path in _DRAFT_PATHS
+    for fragment in ("", "#")
+)
 REFUSED_KEYWORDS = (
     "$id",
     "$anchor",
@@ -77,8 +95,8 @@ def _keyword_problem(key: str, value: Any, where: str) -> str | None:
         where != "/$schema" or not (isinstance(value, str) and value in _DIALECTS)
     ):
         return (
-            f"$schema is only allowed at the top level, naming {DRAFT_2020_12} (at {where}):"
-            " the schema is validated as Draft 2020-12"
+            f"$schema is only allowed at the top level, naming a JSON Schema draft such as"
+            f" {DRAFT_2020_12} (at {where}): the schema is validated as Draft 2020-12"
         )
     if key == "$ref" and isinstance(value, str) and not (value == "#" or value[:2] == "#/"):
         return f"$ref at {where}: only local references (# or #/...) are allowed, not {value!r}"

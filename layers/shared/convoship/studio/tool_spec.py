@@ -29,7 +29,9 @@ _SECRET_LIKE = re.compile(r"\{\{\s*secret\s*:[^{}]*\}\}", re.IGNORECASE)
 # client's (nor Host, below): a tool setting them could smuggle a second request past the
 # allowed host or desynchronise the connection. Routing and method overrides are read by
 # proxies and frameworks on the far side: a tool setting them could reach another host or
-# path behind the allowed one, or turn its GET into a DELETE.
+# path behind the allowed one, or turn its GET into a DELETE. Names are compared lower-cased
+# with `_` read as `-` (WSGI, CGI and many proxies map one onto the other), and whole
+# families by prefix (`Proxy-*`, `X-Forwarded-*`, `X-Original-*`, `Forwarded*`).
 _FRAMING = "is set by the HTTP client"
 _ROUTING = "changes where or how the far side routes the request"
 _REFUSED_HEADERS = {
@@ -57,10 +59,33 @@ _REFUSED_HEADERS = {
             "x-http-method",
             "x-method-override",
             "x-host",
+            "x-real-ip",
+            "x-client-ip",
+            "x-cluster-client-ip",
+            "true-client-ip",
+            "client-ip",
+            "front-end-https",
+            "x-url-scheme",
+            "x-scheme",
         ),
         _ROUTING,
     ),
 }
+_REFUSED_PREFIXES = (
+    ("proxy-", _FRAMING),
+    ("x-forwarded-", _ROUTING),
+    ("x-original-", _ROUTING),
+    ("forwarded", _ROUTING),
+)
+
+
+def _refused_header(name: str) -> str | None:
+    """Why a tool may not set the header name, or None."""
+    canonical = name.lower().replace("_", "-")
+    reason = _REFUSED_HEADERS.get(canonical)
+    if reason is None:
+        reason = next((why for p, why in _REFUSED_PREFIXES if canonical.startswith(p)), None)
+    return reason
 
 
 def _headers(headers: dict[str, str]) -> dict[str, str]:
@@ -69,9 +94,7 @@ def _headers(headers: dict[str, str]) -> dict[str, str]:
             raise ValueError(f"{name!r} is not a valid header name")
         if name.lower() == "host":  # the url's host, whose secrets are checked, names it
             raise ValueError("the Host header comes from the url and cannot be set")
-        reason = _REFUSED_HEADERS.get(name.lower())
-        if reason is None and name.lower().startswith("proxy-"):
-            reason = _FRAMING
+        reason = _refused_header(name)
         if reason is not None:
             raise ValueError(f"the {name} header {reason} and cannot be set")
         if "\r" in value or "\n" in value or len(value) > 8192:
