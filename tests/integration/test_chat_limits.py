@@ -152,7 +152,7 @@ def test_a_database_failure_or_an_exception_releases_too(
         raise RuntimeError("a bug in the turn")
 
     monkeypatch.setattr(chat_turn, "persist_turn", real_persist)
-    monkeypatch.setattr(chat_turn, "_model_reply", broken)
+    monkeypatch.setattr(chat_turn, "model_reply", broken)
     problem_of(chat(api, editor, "a bug", conv), 500, "internal")
     assert reservations(owner_sql, workspace) == 0
     assert len(transcript(owner_sql, conv)) == 2
@@ -202,7 +202,7 @@ def test_a_turn_that_outlives_its_reservation_writes_nothing(
     conv = chat(api, editor, "start").json()["conversation_id"]
     spent_query = "SELECT tokens FROM ai_agent_usage_daily WHERE workspace_id = %s"
     spent = count(owner_sql, spent_query, workspace)
-    real_reply = chat_turn._model_reply
+    real_reply = chat_turn.model_reply
 
     def slow_reply(*args: Any) -> Any:  # the reservation expires while the model thinks
         owner_sql.execute(
@@ -212,7 +212,7 @@ def test_a_turn_that_outlives_its_reservation_writes_nothing(
         )
         return real_reply(*args)
 
-    monkeypatch.setattr(chat_turn, "_model_reply", slow_reply)
+    monkeypatch.setattr(chat_turn, "model_reply", slow_reply)
     problem_of(chat(api, editor, "too slow", conv), 503, "service-unavailable")
     assert len(transcript(owner_sql, conv)) == 2
     assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 1

@@ -10,7 +10,7 @@ open while the model thinks. A turn that fails writes nothing and releases what 
 reserved, unless the model already spent tokens, or a model call went out and no usable
 answer came back: then that usage, or the reserved estimate, is charged (chat/spent.py).
 The model and tool calls of a turn share one deadline (CONVOSHIP_CHAT_TURN_DEADLINE_S),
-past which the turn stops (502, TurnTimedOut).
+past which the turn stops (502, TurnTimedOut; chat/model_reply.py).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import psycopg
 
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation, queue_conversation
+from convoship.chat.model_reply import model_reply
 from convoship.chat.reservation import Reservation, release_turn, reserve_turn, turn_tokens
 from convoship.chat.scope import ChannelScope
 from convoship.chat.spent import charge_failed_turn, failed_turn_usage
 from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
-from convoship.core.errors import ConvoshipError, NotFound, TurnTimedOut
+from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import metrics
-from convoship.core.settings import get_settings
 from convoship.db.read_batch import read_transaction, write_batch
 from convoship.llm.types import Usage
 from convoship.runtime.snapshot import RunContext
@@ -78,52 +78,6 @@ def _refused_values_are_ours() -> Iterator[None]:
     except (psycopg.DataError, psycopg.IntegrityError) as exc:
         # from None: the database's message may quote the value, and logs must not hold it
         raise TurnNotWritten(f"the turn's write was refused (SQLSTATE {exc.sqlstate})") from None
-
-
-def _model_reply(
-    context: RunContext,
-    request: ChatRequest,
-    conv: Conversation | None,
-    vault: SecretVault,
-    spent: Usage,
-) -> tuple[str, dict[str, int], list[Any]]:
-    """The model's answer (secrets scrubbed), its usage and the tool calls it made; spent
-    holds the usage so far, also when this raises."""
-    import time
-
-    from convoship.llm.select import chat_model
-    from convoship.llm.types import Message
-    from convoship.runtime.turn import run_turn
-
-    settings = get_settings()
-    model = chat_model(
-        context.llm,
-        workspace_id=context.workspace_id,
-        agent_model=context.snapshot.config.get("model"),
-        settings=settings,
-    )
-    history = [Message(m["role"], m["content"]) for m in (conv.history if conv else [])]
-    seconds = settings.chat_turn_deadline_s
-    try:
-        outcome = run_turn(
-            model,
-            context.snapshot,
-            history,
-            request.message,
-            vault,
-            allow_private=settings.allow_private_network,
-            spent=spent,
-            deadline=time.monotonic() + seconds,
-        )
-    except TurnTimedOut:
-        raise TurnTimedOut(
-            f"the turn did not finish within {seconds} s (its model and tool calls together)"
-        ) from None
-    # Whole values only: the model never read one (tool results, error texts and its own
-    # calls are scrubbed before it sees them), so a reply holds one only if the visitor typed
-    # it; scrubbing a tail that merely begins a value would confirm a guess at it.
-    reply = vault.scrub(outcome.reply)
-    return reply, outcome.usage.as_dict(), outcome.tool_events
 
 
 def _answer(
@@ -208,7 +162,7 @@ def _turn_record(
     if escalation is not None:
         reply = escalation
     else:
-        reply, usage, tool_events = _model_reply(context, request, conv, vault, spent)
+        reply, usage, tool_events = model_reply(context, request.message, conv, vault, spent)
     # Scrubbed now that the vault knows every value the turn used (even typed by the user).
     messages: list[dict[str, Any]] = [
         {"role": "user", "content": redact(vault.scrub(request.message))}
