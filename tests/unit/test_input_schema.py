@@ -139,6 +139,11 @@ SHADOWING = {
         "$id",
         "/$defs/d/enum/0/$id",
     ),
+    "a $ref at a map of names, whose names would become keywords": (
+        obj(properties={"$schema": {"type": "string"}, "a": {"$ref": "#/properties"}}),
+        "points at a map of names",
+        "/properties/a/$ref",
+    ),
     "escaped in the pointer": (
         obj(properties={"a/b~c": {"$anchor": "m"}}),
         "$anchor",
@@ -262,3 +267,18 @@ GROWING_SLOWLY = {
 @pytest.mark.parametrize("schema", GROWING_SLOWLY.values(), ids=GROWING_SLOWLY.keys())
 def test_a_schema_whose_checks_grow_slowly_is_kept(schema: dict[str, Any]) -> None:
     assert check_input_schema(schema) is schema
+
+
+@pytest.mark.parametrize(
+    "ref", ["#/properties/properties", "#/$defs/properties", "#/$defs/d", "#/properties/a~1b"]
+)
+def test_a_ref_at_a_schema_under_a_name_that_looks_like_a_keyword_is_fine(ref: str) -> None:
+    schema = obj(
+        properties={
+            "properties": {"type": "string"},
+            "a/b": {"type": "string"},
+            "r": {"$ref": ref},
+        },
+        **{"$defs": {"properties": {"type": "integer"}, "d": {"type": "string"}}},
+    )
+    check_input_schema(schema)  # no refusal

@@ -65,6 +65,7 @@ def pointer_token(key: str | int) -> str:
 def refused_keyword(schema: Any) -> str | None:
     """Why schema cannot be validated by the metered validator, naming the keyword and its
     JSON pointer; None when no keyword stands in the way. Iterative: safe on any depth."""
+    refs: list[tuple[str, str]] = []
     todo: list[tuple[Any, str, bool]] = [(schema, "", False)]
     while todo:
         value, at, names = todo.pop()
@@ -81,8 +82,31 @@ def refused_keyword(schema: Any) -> str | None:
             problem = _keyword_problem(key, item, where)
             if problem is not None:
                 return problem
+            if key == "$ref" and isinstance(item, str):
+                refs.append((item, where))
             todo.append((item, where, key in _NAME_MAPS))
+    for ref, where in refs:
+        if _lands_on_names(schema, ref):
+            return (
+                f"$ref at {where} points at a map of names ({ref}), not at a schema: its names"
+                " would be read as keywords"
+            )
     return None
+
+
+def _lands_on_names(schema: Any, ref: str) -> bool:
+    """Whether a local reference resolves to a name map itself (`#/properties`), whose keys
+    (a property called `$schema`, say) a validator would then read as keywords."""
+    value, names = schema, False
+    for raw in ref[2:].split("/") if ref[:2] == "#/" else ():
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(value, dict) and token in value:
+            value, names = value[token], (not names and token in _NAME_MAPS)
+        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
+            value, names = value[int(token)], False
+        else:
+            return False  # unresolvable: refused elsewhere as a broken reference
+    return names
 
 
 def _keyword_problem(key: str, value: Any, where: str) -> str | None:
