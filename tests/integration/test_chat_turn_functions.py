@@ -33,7 +33,10 @@ def test_the_functions_run_as_their_caller_with_a_pinned_search_path(owner_sql: 
     assert [row["proname"] for row in found] == ["chat_turn_published", "write_chat_turn"]
     for row in found:
         assert row["prosecdef"] is False
-        assert row["proconfig"] == ["search_path=pg_catalog, public"]
+        assert row["proconfig"] == [
+            "search_path=pg_catalog, public",
+            "plan_cache_mode=force_generic_plan",
+        ]
 
 
 def test_an_embed_reads_only_the_agent_of_its_own_token(

@@ -1,6 +1,10 @@
 -- A chat turn's read and write as one statement each, so their plans are cached for the
 -- session (plpgsql keeps a plan per statement) instead of planned again on every turn
 -- (planning under row-level security was about half of each round trip's server time).
+-- plan_cache_mode = force_generic_plan: the one plan kept from the first call is reused.
+-- Left to choose, plpgsql planned the messages' INSERT again on every call (its custom
+-- plan, without the new conversation's max(seq) probe, looked cheaper than the generic
+-- one): 0.25 ms of the write's 0.44 ms in PostgreSQL; with the generic plan, 0.10 ms.
 -- Both functions are SECURITY INVOKER: they run as the calling role, under the calling
 -- transaction's scope, so every row-level security policy and grant applies as it does to
 -- the statements they replace; search_path is pinned. No named prepared statement is used
@@ -19,7 +23,7 @@ RETURNS TABLE (
     api_key_hint text, llm_updated_at timestamptz, api_key_data_key jsonb,
     tokens_today bigint
 ) LANGUAGE plpgsql STABLE SECURITY INVOKER
-    SET search_path = pg_catalog, public AS $$
+    SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan AS $$
 #variable_conflict use_column
 BEGIN
     RETURN QUERY
@@ -55,7 +59,7 @@ CREATE OR REPLACE FUNCTION write_chat_turn(
     p_version integer, p_is_new boolean, p_in bigint, p_out bigint, p_messages jsonb,
     p_visitor text, p_reservation uuid
 ) RETURNS void LANGUAGE plpgsql SECURITY INVOKER
-    SET search_path = pg_catalog, public AS $$
+    SET search_path = pg_catalog, public SET plan_cache_mode = force_generic_plan AS $$
 BEGIN
     IF p_is_new THEN
         INSERT INTO ai_agent_conversations (id, workspace_id, agent_id, channel, status,
