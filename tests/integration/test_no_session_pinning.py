@@ -90,7 +90,7 @@ def test_chat_turns_and_the_degraded_limiter_send_no_set_statement(
     sent = "\n".join(recorder.statements)
     for expected in (
         "reserve_chat_turn",
-        "settle_chat_turn",
+        "write_chat_turn",  # settles the reservation (migration 0010)
         "release_chat_turn",
         "ai_agent_rate_counters",
         "workspace_secrets",

@@ -26,10 +26,11 @@ class Conversation:
 
 def queue_conversation(
     conn: Connection, scope: ChannelScope, conversation_id: UUID | None
-) -> Callable[[], tuple[Conversation | None, int]]:
-    """Queue the conversation, its recent messages and today's usage; a thunk reads them
-    as (conversation, or None for a new one or one that does not exist, tokens the agent
-    used today). An unknown id raises nothing here: the turn answers 404 for it only after
+) -> Callable[[], tuple[Conversation | None, int | None]]:
+    """Queue the conversation, its recent messages and today's usage (unless the scope's
+    context read brings it); a thunk reads them as (conversation, or None for a new one or
+    one that does not exist, tokens the agent used today or None when not queued here).
+    An unknown id raises nothing here: the turn answers 404 for it only after
     RPM and AUTH, where the contract puts the conversation (chat/turn.py)."""
     agent = scope.agent_sql
     params = {**scope.params, "cid": conversation_id, "channel": scope.channel}
@@ -47,15 +48,17 @@ def queue_conversation(
             " ORDER BY seq DESC LIMIT %(n)s) recent ORDER BY seq",
             {**params, "n": HISTORY_MESSAGES},
         )
-    usage = conn.execute(
-        "SELECT tokens FROM ai_agent_usage_daily"
-        f" WHERE agent_id = {agent} AND day = (now() AT TIME ZONE 'utc')::date",
-        params,
-    )
+    usage = None
+    if not scope.context_reads_usage:
+        usage = conn.execute(
+            "SELECT tokens FROM ai_agent_usage_daily"
+            f" WHERE agent_id = {agent} AND day = (now() AT TIME ZONE 'utc')::date",
+            params,
+        )
 
-    def read() -> tuple[Conversation | None, int]:
-        today = usage.fetchone()
-        spent = int(today["tokens"]) if today else 0
+    def read() -> tuple[Conversation | None, int | None]:
+        today = usage.fetchone() if usage is not None else None
+        spent = int(today["tokens"]) if today else (0 if usage is not None else None)
         if conversation is None or messages is None:
             return None, spent
         row = conversation.fetchone()

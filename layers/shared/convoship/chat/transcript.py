@@ -15,7 +15,6 @@ from convoship.db.connection import Connection
 from convoship.runtime.snapshot import RunContext
 
 REDACTION_FAILED = "[REDACTION FAILED]"  # stored instead of a value redaction could not handle
-_LAST_SEQ = "(SELECT COALESCE(max(seq), 0) FROM ai_agent_messages WHERE conversation_id = %(id)s)"
 
 
 class Redactor:
@@ -62,58 +61,28 @@ class TurnRecord:
 
 
 def persist_turn(conn: Connection, context: RunContext, channel: str, turn: TurnRecord) -> None:
-    """Queue the turn's writes (one round trip with the COMMIT). The conversation row is
-    locked first, as reserve_chat_turn locks it, then the reservation is settled: the
-    real usage in, the reservation out, in one commit."""
-    tokens = turn.usage["input_tokens"] + turn.usage["output_tokens"]
-    params = {
-        "id": turn.conversation_id,
-        "ws": context.workspace_id,
-        "agent": context.agent_id,
-        "channel": channel,
-        "status": turn.status,
-        "version": context.version,
-        "in": turn.usage["input_tokens"],
-        "out": turn.usage["output_tokens"],
-        "tokens": tokens,
-        "messages": Jsonb(turn.messages),
-        "visitor": turn.visitor_sub,
-        "reservation": turn.reservation_id,
-    }
-    if turn.is_new:
-        conn.execute(
-            "INSERT INTO ai_agent_conversations (id, workspace_id, agent_id, channel, status,"
-            " version, usage, turns, visitor_sub) VALUES (%(id)s, %(ws)s, %(agent)s, %(channel)s,"
-            " %(status)s, %(version)s, jsonb_build_object('input_tokens', %(in)s::bigint,"
-            " 'output_tokens', %(out)s::bigint), 1, %(visitor)s)",
-            params,
-        )
-    else:  # takes the row lock: concurrent turns of one conversation queue here
-        conn.execute(
-            "UPDATE ai_agent_conversations SET status = %(status)s, turns = turns + 1,"
-            " updated_at = now(), usage = jsonb_build_object("
-            "'input_tokens', COALESCE((usage->>'input_tokens')::bigint, 0) + %(in)s,"
-            " 'output_tokens', COALESCE((usage->>'output_tokens')::bigint, 0) + %(out)s)"
-            " WHERE id = %(id)s",
-            params,
-        )
-    if turn.reservation_id is not None:  # raises (serialization failure) if it lapsed
-        conn.execute("SELECT settle_chat_turn(%(reservation)s)", params)
-    # A new conversation has no messages yet: its numbering starts at 1 without a max(seq)
-    # probe (whose plan, under the messages' row-level security, cost 0.1 ms a turn).
-    base = "0" if turn.is_new else _LAST_SEQ
+    """Queue the turn's writes (one round trip with the COMMIT): `write_chat_turn` (SQL,
+    migration 0010, run as the caller under its row-level security; its plans are cached
+    for the session) locks the conversation row first, as reserve_chat_turn locks it, then
+    settles the reservation (the real usage in, the reservation out, in one commit), numbers
+    the messages after the last and adds the tokens to the agent's day."""
     conn.execute(
-        "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content,"
-        f" tool_name, tool_args) SELECT %(ws)s, %(id)s, {base} + m.ord, m.msg->>'role',"
-        " m.msg->>'content', m.msg->>'tool_name', m.msg->'tool_args'"
-        " FROM jsonb_array_elements(%(messages)s) WITH ORDINALITY AS m(msg, ord)",
-        params,
+        # Numbers cast: one out of range is refused as a value (DataError), not as a call.
+        "SELECT write_chat_turn(%(id)s, %(ws)s, %(agent)s, %(channel)s, %(status)s,"
+        " %(version)s::integer, %(new)s, %(in)s::bigint, %(out)s::bigint, %(messages)s,"
+        " %(visitor)s, %(reservation)s)",
+        {
+            "id": turn.conversation_id,
+            "ws": context.workspace_id,
+            "agent": context.agent_id,
+            "channel": channel,
+            "status": turn.status,
+            "version": context.version,
+            "new": turn.is_new,
+            "in": turn.usage["input_tokens"],
+            "out": turn.usage["output_tokens"],
+            "messages": Jsonb(turn.messages),
+            "visitor": turn.visitor_sub,
+            "reservation": turn.reservation_id,
+        },
     )
-    if tokens:
-        conn.execute(
-            "INSERT INTO ai_agent_usage_daily (workspace_id, agent_id, day, tokens)"
-            " VALUES (%(ws)s, %(agent)s, (now() AT TIME ZONE 'utc')::date, %(tokens)s)"
-            " ON CONFLICT (agent_id, day)"
-            " DO UPDATE SET tokens = ai_agent_usage_daily.tokens + EXCLUDED.tokens",
-            params,
-        )

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from convoship.core.errors import NotFound
 from convoship.db.connection import Connection
 from convoship.llm.types import Sampling, ToolDef
 from convoship.secrets.refs import reference_name
@@ -35,7 +34,6 @@ _DRAFT_GUARDRAILS = (
     f"(SELECT COALESCE(jsonb_agg({SNAPSHOT_GUARDRAIL} ORDER BY g.kind), '[]')"
     " FROM ai_agent_guardrails g WHERE g.agent_id = a.id)"
 )
-_EMBED_WORKSPACE = "(SELECT workspace_id FROM ai_agents WHERE public_token = %(token)s)"
 
 
 @dataclass(frozen=True)
@@ -146,39 +144,3 @@ def _read_draft(
         llm=llm_settings_of(llm.fetchone()),
     )
     return context, evals.fetchall() if evals is not None else []
-
-
-def read_published(conn: Connection, public_token: str) -> RunContext:
-    """The latest published version of the agent behind a public token (one round trip)."""
-    params = {"token": public_token}
-    published = conn.execute(
-        "SELECT a.id, a.slug, a.name, a.workspace_id, v.version, v.config, v.guardrails, v.tools"
-        " FROM ai_agents a JOIN ai_agent_versions v ON v.agent_id = a.id"
-        " WHERE a.public_token = %(token)s ORDER BY v.version DESC LIMIT 1",
-        params,
-    )
-    ops = conn.execute(
-        f"SELECT {AGENT_OPS_COLUMNS} FROM workspace_agent_ops"
-        f" WHERE workspace_id = {_EMBED_WORKSPACE}",
-        params,
-    )
-    llm = conn.execute(
-        f"SELECT {LLM_RUN_COLUMNS} FROM workspace_llm_settings"
-        f" WHERE workspace_id = {_EMBED_WORKSPACE}",
-        params,
-    )
-    row = published.fetchone()
-    if row is None:
-        raise NotFound("no published agent answers to this token")
-    return RunContext(
-        agent_id=row["id"],
-        workspace_id=row["workspace_id"],
-        slug=row["slug"],
-        name=row["name"],
-        version=row["version"],
-        snapshot=AgentSnapshot.of(row["config"], row["guardrails"], row["tools"]),
-        frozen_guardrails=row["guardrails"],
-        frozen_tools=row["tools"],
-        ops=agent_ops_of(ops.fetchone()),
-        llm=llm_settings_of(llm.fetchone()),
-    )
