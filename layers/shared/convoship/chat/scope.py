@@ -11,20 +11,22 @@ from convoship.chat.published_read import read_published_turn
 from convoship.db.connection import Connection
 from convoship.runtime.snapshot import RunContext, read_draft
 
+# The playground's agent: a workspace's, by slug (with params ws and slug).
+_DRAFT_AGENT_SQL = "(SELECT id FROM ai_agents WHERE workspace_id = %(ws)s AND slug = %(slug)s)"
+
 
 @dataclass(frozen=True)
 class ChannelScope:
     """The playground runs a workspace's draft by slug; the embed, the latest published
     version behind a public token. `agent_sql` selects the agent's id with `params`.
-    `read_context` answers the run context and, when it reads them too, the tokens the agent
-    used today (None: the conversation's read queues them)."""
+    `read_context` answers the run context and the tokens the agent used today (UTC), in
+    the turn's read round trip."""
 
     channel: str  # "playground" | "embed"
     transaction: dict[str, Any]  # the keyword of rls_transaction / read_transaction
     agent_sql: str
     params: dict[str, Any]
-    read_context: Callable[[Connection], tuple[RunContext, int | None]]
-    context_reads_usage: bool = False
+    read_context: Callable[[Connection], tuple[RunContext, int]]
 
     @property
     def is_embed(self) -> bool:
@@ -35,9 +37,9 @@ class ChannelScope:
         return cls(
             channel="playground",
             transaction={"workspace_id": workspace_id},
-            agent_sql="(SELECT id FROM ai_agents WHERE workspace_id = %(ws)s AND slug = %(slug)s)",
+            agent_sql=_DRAFT_AGENT_SQL,
             params={"ws": workspace_id, "slug": slug},
-            read_context=lambda conn: (read_draft(conn, workspace_id, slug), None),
+            read_context=lambda conn: _read_draft_turn(conn, workspace_id, slug),
         )
 
     @classmethod
@@ -48,5 +50,16 @@ class ChannelScope:
             agent_sql="(SELECT id FROM ai_agents WHERE public_token = %(token)s)",
             params={"token": public_token},
             read_context=lambda conn: read_published_turn(conn, public_token),
-            context_reads_usage=True,
         )
+
+
+def _read_draft_turn(conn: Connection, workspace_id: UUID, slug: str) -> tuple[RunContext, int]:
+    """The draft's run context and the tokens the agent used today (UTC), queued together."""
+    usage = conn.execute(
+        f"SELECT tokens FROM ai_agent_usage_daily WHERE agent_id = {_DRAFT_AGENT_SQL}"
+        " AND day = (now() AT TIME ZONE 'utc')::date",
+        {"ws": workspace_id, "slug": slug},
+    )
+    context = read_draft(conn, workspace_id, slug)
+    today = usage.fetchone()
+    return context, int(today["tokens"]) if today else 0

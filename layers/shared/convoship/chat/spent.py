@@ -24,7 +24,7 @@ from convoship.chat.reservation import Reservation
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
 from convoship.core.observability import logger
-from convoship.db.transactions import rls_transaction
+from convoship.db.read_batch import write_batch
 from convoship.llm.types import Sampling, Usage
 from convoship.runtime.snapshot import RunContext
 
@@ -68,7 +68,7 @@ def charge_failed_turn(
         "reservation": reservation.id if reservation else None,
     }
     try:
-        with rls_transaction(**scope.transaction) as conn:
+        with write_batch(**scope.transaction) as conn:  # one round trip
             if existing:  # the row lock first, as reserve_chat_turn and a settling turn take it
                 conn.execute(
                     "UPDATE ai_agent_conversations SET updated_at = now(), usage ="

@@ -55,9 +55,8 @@ class ChatResult:
 def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
     with read_transaction(**scope.transaction) as conn:
         read_conversation = queue_conversation(conn, scope, request.conversation_id)
-        context, context_today = scope.read_context(conn)
-        conv, today = read_conversation()
-    today = context_today if context_today is not None else today or 0  # whichever read it
+        context, today = scope.read_context(conn)
+        conv = read_conversation()
     headers = checks.check_rpm(context, scope)
     try:
         return _answer(scope, context, request, conv, today, headers)

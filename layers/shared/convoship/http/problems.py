@@ -69,12 +69,8 @@ def problem_for(error_type: type[errors.ConvoshipError]) -> tuple[int, str, str]
     return 500, "internal", "Internal error"
 
 
-def _lookup(exc: errors.ConvoshipError) -> tuple[int, str, str]:
-    return problem_for(type(exc))
-
-
 def domain_problem(exc: errors.ConvoshipError) -> JSONResponse:
-    status, slug, title = _lookup(exc)
+    status, slug, title = problem_for(type(exc))
     headers: dict[str, str] = dict(exc.headers)
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:

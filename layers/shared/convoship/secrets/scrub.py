@@ -85,6 +85,7 @@ def needles(value: str) -> set[str]:
 # A value as bytes in these encodings, NUL bytes at its ends dropped: where a body's bytes
 # are searched (UTF-8 is searched in the text, in all its spellings).
 BYTE_ENCODINGS = ("utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be")
+_MARKER_BYTES = {encoding: SCRUBBED.encode(encoding) for encoding in BYTE_ENCODINGS}
 ByteNeedles = frozenset[tuple[bytes, bytes]]  # (needle, what replaces it)
 
 
@@ -92,7 +93,6 @@ def byte_needles(value: str) -> set[tuple[bytes, bytes]]:
     """(folded needle, replacement) per encoding: the replacement is SCRUBBED encoded alike,
     with as many bytes dropped at each end as the needle, so what follows stays aligned."""
     found = set()
-    marker_bytes = {encoding: SCRUBBED.encode(encoding) for encoding in BYTE_ENCODINGS}
     for encoding in BYTE_ENCODINGS:
         data = value.encode(encoding, "surrogatepass")
         needle = data.strip(b"\0")
@@ -100,7 +100,7 @@ def byte_needles(value: str) -> set[tuple[bytes, bytes]]:
             continue
         lead = len(data) - len(data.lstrip(b"\0"))
         trail = len(data) - len(data.rstrip(b"\0"))
-        marker = marker_bytes[encoding]
+        marker = _MARKER_BYTES[encoding]
         found.add((needle.lower(), marker[lead : len(marker) - trail]))
     return found
 
@@ -203,8 +203,6 @@ class Scrubber:
 
     def text(self, text: str, *, keep: int | None = None) -> str:
         exact, loose = self._needles
-        if not exact:
-            return text if keep is None else text[:keep]
         return scrub_text(text, exact, loose, keep=keep)
 
     def bytes(self, data: bytes) -> bytes:

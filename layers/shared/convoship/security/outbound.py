@@ -98,13 +98,10 @@ def request(
     key = PoolKey(
         parts.scheme, parts.hostname or "", parts.port or (443 if tls else 80), allow_private
     )
+    timeout_s = time_left(timeout_s)
+    if timeout_s <= 0:
+        raise OutboundError(f"{parts.hostname} was not called: the deadline passed")
     deadline = time.monotonic() + timeout_s
-    outer = _outer_deadline.get()
-    if outer is not None and outer < deadline:
-        timeout_s = max(0.0, outer - time.monotonic())
-        deadline = outer
-        if timeout_s <= 0:
-            raise OutboundError(f"{parts.hostname} was not called: the deadline passed")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     replayable = method.upper() in IDEMPOTENT_METHODS if replay_safe is None else replay_safe
     _check_carriable(method, target, headers or {})

@@ -49,12 +49,7 @@ _REFUSED_HEADERS = {
     ),
     **dict.fromkeys(
         (
-            "x-forwarded-host",
-            "x-forwarded-for",
-            "x-forwarded-proto",
-            "forwarded",
-            "x-original-url",
-            "x-rewrite-url",
+            "x-rewrite-url",  # (x-forwarded-*, x-original-*, forwarded*: by prefix, below)
             "x-http-method-override",
             "x-http-method",
             "x-method-override",
