@@ -34,7 +34,7 @@ def test_the_functions_run_as_their_caller_with_a_pinned_search_path(owner_sql: 
     for row in found:
         assert row["prosecdef"] is False
         assert row["proconfig"] == [
-            "search_path=pg_catalog, public",
+            "search_path=pg_catalog, public, pg_temp",  # migration 0011
             "plan_cache_mode=force_generic_plan",
         ]
 

@@ -288,3 +288,26 @@ def dict_row_factory() -> Any:
     from psycopg.rows import dict_row
 
     return dict_row
+
+
+def test_no_request_role_can_create_a_temporary_table(
+    app_sql: Conn, two_tenants: tuple[dict[str, Any], dict[str, Any]]
+) -> None:
+    # A temporary table outlives the transaction on a pooled connection and would be read
+    # ahead of the real table of the same name by the next transaction, whoever it serves.
+    a, _ = two_tenants
+    for become in (lambda: None, lambda: act_as_embed(app_sql, a["public_token"])):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
+            become()
+            app_sql.execute("CREATE TEMP TABLE ai_agents (id uuid)")
+
+
+def test_every_function_that_pins_its_search_path_searches_pg_temp_last(
+    owner_sql: Conn,
+) -> None:
+    pinned = owner_sql.execute(
+        "SELECT p.proname AS name, c AS setting FROM pg_proc p, unnest(p.proconfig) c"
+        " WHERE p.pronamespace = 'public'::regnamespace AND c LIKE 'search_path=%%'"
+    ).fetchall()
+    assert pinned  # the chain, counter and chat functions
+    assert [f for f in pinned if f["setting"] != "search_path=pg_catalog, public, pg_temp"] == []

@@ -99,6 +99,16 @@ def migrate(admin_url: str, *, passwords: Mapping[str, str] | None = None) -> li
                     sql.SQL(", ").join(sql.Identifier(role) for role in LOGIN_ROLES),
                 )
             )
+            # No temporary tables for anyone but the database's owner: one outlives SET LOCAL
+            # ROLE and its transaction on a pooled connection, and would be read ahead of
+            # the real table of its name by whoever the connection serves next (the login
+            # roles hold TEMPORARY only through PUBLIC). Only the owner of the database can
+            # revoke it; anyone else gets a warning here.
+            conn.execute(
+                sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(
+                    sql.Identifier(dbname)
+                )
+            )
             conn.execute(
                 sql.SQL("GRANT USAGE, CREATE ON SCHEMA public TO {}").format(
                     sql.Identifier(OWNER_ROLE)
