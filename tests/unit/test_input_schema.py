@@ -144,6 +144,26 @@ SHADOWING = {
         "points at a map of names",
         "/properties/a/$ref",
     ),
+    "a $ref at a map of names, spelled with a percent escape": (
+        obj(properties={"$id": {"type": "string"}}, **{"$ref": "#/prop%65rties"}),
+        "points at a map of names",
+        "/$ref",
+    ),
+    "a $ref at a map of names, through a negative index": (
+        obj(
+            allOf=[{"properties": {"$id": {}}}], properties={"a": {"$ref": "#/allOf/-1/properties"}}
+        ),
+        "points at a map of names",
+        "/properties/a/$ref",
+    ),
+    "a $ref at a map of names, with an escaped separator": (
+        obj(
+            allOf=[{"properties": {"$id": {}}}],
+            properties={"a": {"$ref": "#/allOf%2F0%2Fproperties"}},
+        ),
+        "points at a map of names",
+        "/properties/a/$ref",
+    ),
     "escaped in the pointer": (
         obj(properties={"a/b~c": {"$anchor": "m"}}),
         "$anchor",

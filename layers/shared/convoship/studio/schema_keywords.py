@@ -21,6 +21,7 @@ an argument called `$id`.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 # The metaschema URIs of the JSON Schema drafts, as written with or without the empty
@@ -41,16 +42,17 @@ _DIALECTS = frozenset(
     for path in _DRAFT_PATHS
     for fragment in ("", "#")
 )
-REFUSED_KEYWORDS = (
-    "$id",
-    "$anchor",
-    "$dynamicAnchor",
-    "$dynamicRef",
-    "$recursiveRef",
-    "$recursiveAnchor",
-    "$vocabulary",
+_REFUSED = frozenset(
+    {
+        "$id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$dynamicRef",
+        "$recursiveRef",
+        "$recursiveAnchor",
+        "$vocabulary",
+    }
 )
-_REFUSED = frozenset(REFUSED_KEYWORDS)
 # Objects whose keys are names (of properties, definitions), each mapped to a schema.
 _NAME_MAPS = frozenset(
     {"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
@@ -96,16 +98,25 @@ def refused_keyword(schema: Any) -> str | None:
 
 def _lands_on_names(schema: Any, ref: str) -> bool:
     """Whether a local reference resolves to a name map itself (`#/properties`), whose keys
-    (a property called `$schema`, say) a validator would then read as keywords."""
+    (a property called `$schema`, say) a validator would then read as keywords. Resolved as
+    the validator's resolver (referencing) does: the pointer percent-decoded before it is
+    split, array indexes read by int() (so `-1` and `+1` count), then `~1` and `~0`."""
+    if ref[:2] != "#/":
+        return False
     value, names = schema, False
-    for raw in ref[2:].split("/") if ref[:2] == "#/" else ():
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(value, dict) and token in value:
+    for segment in unquote(ref[2:]).split("/"):
+        if isinstance(value, list):
+            try:
+                value, names = value[int(segment)], False
+            except (ValueError, IndexError):
+                return False  # unresolvable: refused elsewhere as a broken reference
+        elif isinstance(value, dict):
+            token = segment.replace("~1", "/").replace("~0", "~")
+            if token not in value:
+                return False
             value, names = value[token], (not names and token in _NAME_MAPS)
-        elif isinstance(value, list) and token.isdigit() and int(token) < len(value):
-            value, names = value[int(token)], False
         else:
-            return False  # unresolvable: refused elsewhere as a broken reference
+            return False
     return names
 
 
