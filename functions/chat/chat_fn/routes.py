@@ -42,9 +42,9 @@ async def playground_chat(slug: str, body: ChatIn, ctx: Editor) -> Response:
     response_model=EmbedProfile,
     responses={404: {"description": "unknown or unpublished"}},
 )
-async def embed_profile(public_token: PublicToken) -> EmbedProfile:
+async def embed_profile(public_token: PublicToken) -> Response:
     """The published agent's name and greeting, for the widget."""
-    return EmbedProfile.model_validate(chat_turns.embed_profile(public_token))
+    return json_response(EmbedProfile, chat_turns.embed_profile(public_token))
 
 
 @router.post("/v1/embed/{public_token}/chat", response_model=ChatOut, responses=_CHAT_RESPONSES)

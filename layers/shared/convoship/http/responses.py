@@ -14,12 +14,13 @@ from pydantic import BaseModel
 
 
 def json_response(
-    model: type[BaseModel], body: Mapping[str, Any], headers: Mapping[str, str]
+    model: type[BaseModel], body: Mapping[str, Any], headers: Mapping[str, str] | None = None
 ) -> Response:
     """`body` validated as `model` and serialised as FastAPI would (JSON, by alias), with
     `headers` after content-length and content-type, where FastAPI puts a route's own."""
     validated = model.model_validate(body)
     content = validated.__pydantic_serializer__.to_json(validated, by_alias=True)
     response = Response(content, media_type="application/json")
-    response.headers.update(headers)
+    if headers:
+        response.headers.update(headers)
     return response
