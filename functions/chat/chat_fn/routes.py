@@ -6,6 +6,7 @@ from fastapi import Header, Path, Response
 
 from convoship.chat import turn as chat_turns
 from convoship.http.deps import Editor
+from convoship.http.responses import json_response
 from convoship.http.routing import api_router
 
 from .models import ChatIn, ChatOut, EmbedProfile
@@ -23,18 +24,17 @@ _CHAT_RESPONSES: dict[int | str, dict[str, str]] = {
 }
 
 
-def _answer(result: chat_turns.ChatResult, response: Response) -> ChatOut:
-    response.headers.update(result.headers)
-    return ChatOut.model_validate(result.body)
+def _answer(result: chat_turns.ChatResult) -> Response:
+    return json_response(ChatOut, result.body, result.headers)
 
 
 @router.post(
     "/v1/ai-agents/{slug}/playground/chat", response_model=ChatOut, responses=_CHAT_RESPONSES
 )
-async def playground_chat(slug: str, body: ChatIn, ctx: Editor, response: Response) -> ChatOut:
+async def playground_chat(slug: str, body: ChatIn, ctx: Editor) -> Response:
     """One turn against the agent's draft (channel `playground`)."""
     request = chat_turns.ChatRequest(body.message, body.conversation_id)
-    return _answer(chat_turns.playground_turn(ctx.workspace_id, slug, request), response)
+    return _answer(chat_turns.playground_turn(ctx.workspace_id, slug, request))
 
 
 @router.get(
@@ -42,21 +42,20 @@ async def playground_chat(slug: str, body: ChatIn, ctx: Editor, response: Respon
     response_model=EmbedProfile,
     responses={404: {"description": "unknown or unpublished"}},
 )
-async def embed_profile(public_token: PublicToken) -> EmbedProfile:
+async def embed_profile(public_token: PublicToken) -> Response:
     """The published agent's name and greeting, for the widget."""
-    return EmbedProfile.model_validate(chat_turns.embed_profile(public_token))
+    return json_response(EmbedProfile, chat_turns.embed_profile(public_token))
 
 
 @router.post("/v1/embed/{public_token}/chat", response_model=ChatOut, responses=_CHAT_RESPONSES)
 async def embed_chat(
     public_token: PublicToken,
     body: ChatIn,
-    response: Response,
     origin: Annotated[str | None, Header(max_length=2048)] = None,
     x_visitor_token: Annotated[str | None, Header(max_length=4096)] = None,
-) -> ChatOut:
+) -> Response:
     """One turn against the latest published version (channel `embed`)."""
     request = chat_turns.ChatRequest(
         body.message, body.conversation_id, origin=origin, visitor_token=x_visitor_token
     )
-    return _answer(chat_turns.embed_turn(public_token, request), response)
+    return _answer(chat_turns.embed_turn(public_token, request))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import re
 import time
 import uuid
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
+from mangum.handlers import HTTPGateway
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core import snapstart
@@ -94,6 +96,16 @@ class RequestIdMiddleware:
         return str(lambda_id) if lambda_id else str(uuid.uuid4())
 
 
+class _HttpApiEvent(HTTPGateway):
+    """Mangum's HTTP API (payload 2.0) adapter, with the ASGI scope built once per event:
+    Mangum's own builds it again (headers, path, server) to read the payload version when
+    it renders the result."""
+
+    @functools.cached_property
+    def scope(self) -> Scope:
+        return super().scope
+
+
 def _route_of(scope: Scope) -> str | None:
     """The route template (`/v1/secrets/{name}`), never the raw path with its values."""
     event = scope.get("aws.event") or {}
@@ -133,6 +145,7 @@ def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]
         RequestIdMiddleware(app),
         lifespan="off",
         api_gateway_base_path="/",
+        custom_handlers=[_HttpApiEvent],
         text_mime_types=TEXT_MIME_TYPES,
     )
     snapstart.install()  # with SnapStart on, restored containers drop what the snapshot froze
