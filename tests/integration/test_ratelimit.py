@@ -142,3 +142,53 @@ def test_production_fails_closed_when_nothing_can_count(
         ratelimit.check_agent_rpm(
             agent, "embed", 4, scope=CounterScope(workspace, {"workspace_id": workspace})
         )
+
+
+def _degraded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    reasons: list[str] = []
+    monkeypatch.setattr(ratelimit, "_back_off", lambda reason: reasons.append(reason))
+    return reasons
+
+
+def test_the_limiters_connection_killed_while_idle_is_replaced_without_degrading(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 4  # type: ignore[union-attr]
+    server = redis.Redis.from_url(redis_url)
+    killed = server.client_kill_filter(_id=None, _type="normal", skipme=True)
+    assert killed >= 1  # the limiter's kept connection among them
+    # Counted on a new connection, not in the degraded path, and nothing counted twice.
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 3  # type: ignore[union-attr]
+    assert reasons == []
+
+
+def test_a_server_without_the_script_gets_it_on_the_limiters_connection(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    ratelimit.check_agent_rpm(agent, "embed", 5)
+    redis.Redis.from_url(redis_url).script_flush()  # a restarted server
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 3  # type: ignore[union-attr]
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
+    assert reasons == []
+
+
+def test_a_second_thread_counts_through_the_pool_while_the_line_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    ratelimit.check_agent_rpm(agent, "embed", 5)
+    line = ratelimit._line
+    with line._lock:  # another thread is mid-command on the limiter's connection
+        busy = ratelimit.check_agent_rpm(agent, "embed", 5)
+    assert busy is not None and busy.remaining == 3
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
+    assert reasons == []

@@ -80,9 +80,13 @@ class ReadBatch:
         text, skipped = self.sql(cursor)
         try:
             cursor.execute(text)
+            for _ in range(skipped):  # past BEGIN's result, to the prelude's last (unread)
+                cursor.nextset()
             results: list[list[dict[str, Any]]] = []
-            while cursor.nextset():  # the first result set is BEGIN's
-                results.append(cursor.fetchall() if cursor.description else [])
+            while cursor.nextset():  # rows only where there are (not cursor.description:
+                result = cursor.pgresult  # it builds every column's description)
+                rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
+                results.append(cursor.fetchall() if rows else [])
         except psycopg.Error:
             if not self._conn.closed and self._conn.info.transaction_status != (
                 pq.TransactionStatus.IDLE
@@ -92,7 +96,7 @@ class ReadBatch:
                 except psycopg.Error:
                     self._conn.close()
             raise
-        return results[skipped:-1]  # the queries' results: not the prelude's, not COMMIT's
+        return results[:-1]  # the queries' results: not COMMIT's
 
 
 class _BatchCursor:
