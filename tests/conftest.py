@@ -19,6 +19,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from convoship.chat import read_ahead
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
@@ -81,7 +82,8 @@ def _needs_services(request: pytest.FixtureRequest) -> bool:
 
 @pytest.fixture(autouse=True)
 def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Every test sees the project environment and fresh settings and crypto caches.
+    """Every test sees the project environment, fresh settings and crypto caches, and no
+    kept published versions (chat/read_ahead.py).
     Unit tests get no database or Redis; the others get the session's real servers."""
     values: dict[str, str] = {
         env.STAGE: "test",
@@ -119,9 +121,11 @@ def app_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> 
         monkeypatch.setenv(name, value)
     reset_settings()
     crypto.clear_caches()
+    read_ahead.reset()  # a new container: no published version read yet
     yield
     reset_settings()
     crypto.clear_caches()
+    read_ahead.reset()
 
 
 @pytest.fixture

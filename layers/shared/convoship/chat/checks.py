@@ -23,7 +23,7 @@ from convoship.core.errors import (
 )
 from convoship.core.json_text import storable
 from convoship.core.observability import logger, metrics
-from convoship.runtime.ratelimit import check_agent_rpm
+from convoship.runtime.ratelimit import RpmCount, check_agent_rpm, count_agent_rpm
 from convoship.runtime.ratelimit_postgres import CounterScope
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.refs import reference_name
@@ -38,17 +38,35 @@ def _guardrail(context: RunContext, kind: str) -> dict[str, Any] | None:
     return context.snapshot.guardrails.get(kind)
 
 
-def check_rpm(context: RunContext, scope: ChannelScope) -> dict[str, str]:
-    """Count the request against the channel's cap; the X-RateLimit-* headers to send with
-    whatever the turn answers (none when the channel is unlimited)."""
+def rpm_cap(context: RunContext, scope: ChannelScope) -> int | None:
+    """The channel's requests per minute for the agent (None: unlimited)."""
+    cap_of = public_rpm_cap if scope.is_embed else playground_rpm_cap
+    return cap_of(context.ops.rpm_cap_per_agent)
+
+
+def count_rpm(context: RunContext, scope: ChannelScope) -> RpmCount:
+    """Count the request for the agent and channel; judged by check_rpm."""
+    counter_scope = CounterScope(context.workspace_id, scope.transaction)
+    return count_agent_rpm(context.agent_id, scope.channel, scope=counter_scope)
+
+
+def check_rpm(
+    context: RunContext, scope: ChannelScope, counted: RpmCount | None = None
+) -> dict[str, str]:
+    """Count the request against the channel's cap (or judge it, `counted` before the read
+    for this agent); the X-RateLimit-* headers to send with whatever the turn answers (none
+    when the channel is unlimited)."""
     channel = scope.channel
-    cap_of = public_rpm_cap if channel == "embed" else playground_rpm_cap
-    decision = check_agent_rpm(
-        context.agent_id,
-        channel,
-        cap_of(context.ops.rpm_cap_per_agent),
-        scope=CounterScope(context.workspace_id, scope.transaction),
-    )
+    cap = rpm_cap(context, scope)
+    if counted is None or counted.agent_id != context.agent_id:
+        decision = check_agent_rpm(
+            context.agent_id,
+            channel,
+            cap,
+            scope=CounterScope(context.workspace_id, scope.transaction),
+        )
+    else:
+        decision = counted.decide(cap)
     if decision is None:
         return {}
     headers = {
@@ -74,16 +92,8 @@ def check_auth(
     auth = _guardrail(context, "AUTH")
     if auth is None:
         return None
-    allowed = auth.get("allowed_origins") or []
-    if "*" not in allowed:
-        normalized = normalize_origin(origin) if origin else None
-        if normalized is None or normalized not in allowed:
-            raise OriginNotAllowed(
-                f"origin {origin} may not embed this agent"
-                if origin
-                else "this agent only answers pages on its allowed origins (send Origin)"
-            )
-    secret_name = reference_name(auth.get("visitor_token_secret"))
+    check_origin(context, origin)
+    secret_name = visitor_token_secret(context)
     if secret_name is None:
         return None
     if not visitor_token:
@@ -119,6 +129,26 @@ def check_auth(
     if not _storable(visitor):
         raise Unauthorized("the visitor token's sub must be text (no NUL, no lone surrogate)")
     return visitor
+
+
+def check_origin(context: RunContext, origin: str | None) -> None:
+    """AUTH's allowed_origins (embed only)."""
+    auth = _guardrail(context, "AUTH")
+    allowed = (auth.get("allowed_origins") or []) if auth else ["*"]
+    if "*" not in allowed:
+        normalized = normalize_origin(origin) if origin else None
+        if normalized is None or normalized not in allowed:
+            raise OriginNotAllowed(
+                f"origin {origin} may not embed this agent"
+                if origin
+                else "this agent only answers pages on its allowed origins (send Origin)"
+            )
+
+
+def visitor_token_secret(context: RunContext) -> str | None:
+    """The secret AUTH verifies visitor tokens with (embed only), if it names one."""
+    auth = _guardrail(context, "AUTH")
+    return reference_name(auth.get("visitor_token_secret")) if auth else None
 
 
 def _storable(text: str) -> bool:

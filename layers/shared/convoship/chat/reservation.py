@@ -38,18 +38,27 @@ TOKENS_PER_MESSAGE = 4  # role and framing
 @dataclass(frozen=True)
 class Reservation:
     id: UUID
+    tokens: int  # what it holds
+
+
+def fixed_input(snapshot: AgentSnapshot, text: str) -> tuple[int, int]:
+    """The UTF-8 bytes and the texts the model reads besides the history: the system prompt,
+    the message and the tool definitions."""
+    size = len((snapshot.config.get("system_prompt") or "").encode()) + len(text.encode())
+    if snapshot.tools:
+        offered = [(t["name"], t.get("description"), t.get("input_schema")) for t in snapshot.tools]
+        size += len(json.dumps(offered).encode())
+    return size, 2
 
 
 def estimate_input_tokens(snapshot: AgentSnapshot, history: list[dict[str, Any]], text: str) -> int:
     """What the model will read (system prompt, history, the message, tool definitions), in
     tokens, estimated from UTF-8 bytes on the high side. Settling replaces it with the
-    provider's count; a turn that calls tools reads more (each result, once per call)."""
-    texts = [snapshot.config.get("system_prompt") or "", *(m["content"] for m in history), text]
-    size = sum(len(t.encode()) for t in texts)
-    if snapshot.tools:
-        offered = [(t["name"], t.get("description"), t.get("input_schema")) for t in snapshot.tools]
-        size += len(json.dumps(offered).encode())
-    return -(-size // BYTES_PER_TOKEN) + TOKENS_PER_MESSAGE * len(texts)
+    provider's count; a turn that calls tools reads more (each result, once per call).
+    reserve_published_turn (SQL, migration 0013) computes the same from fixed_input."""
+    size, texts = fixed_input(snapshot, text)
+    size += sum(len(m["content"].encode()) for m in history)
+    return -(-size // BYTES_PER_TOKEN) + TOKENS_PER_MESSAGE * (texts + len(history))
 
 
 def turn_tokens(context: RunContext, conv: Conversation | None, text: str) -> int:
@@ -74,7 +83,7 @@ def reserve_turn(
     budget = context.snapshot.guardrails.get("BUDGET")
     if limit is None and budget is None:
         return None
-    reservation = Reservation(uuid4())
+    reservation = Reservation(uuid4(), tokens)
     params = {
         "id": reservation.id,
         "ws": context.workspace_id,

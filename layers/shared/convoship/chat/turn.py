@@ -2,11 +2,13 @@
 agent lookup, RPM, AUTH (embed) and the visitor's conversation, LIMIT, BUDGET, ESCALATE,
 then the model with tools.
 
-Three short transactions, one round trip each: the first reads everything (agent or
-version, settings, the conversation and today's usage); the second reserves the turn and
-its tokens (chat/reservation.py) once every check passed; the third writes the turn
-(messages after REDACT, usage, turn count) and settles the reservation. No transaction is
-open while the model thinks. A turn that fails writes nothing and releases what it
+Short transactions, one round trip each: the first reads everything (agent or version,
+settings, the conversation and today's usage); the second reserves the turn and its tokens
+(chat/reservation.py) once every check passed; the last writes the turn (messages after
+REDACT, usage, turn count) and settles the reservation. An embed turn on a published
+version this container has read already reserves in its read instead, once the checks that
+depend on the version alone passed on it (chat/read_ahead.py): two round trips. No
+transaction is open while the model thinks. A turn that fails writes nothing and releases what it
 reserved, unless the model already spent tokens, or a model call went out and no usable
 answer came back: then that usage, or the reserved estimate, is charged (chat/spent.py).
 The model and tool calls of a turn share one deadline (CONVOSHIP_CHAT_TURN_DEADLINE_S),
@@ -15,7 +17,7 @@ past which the turn stops (502, TurnTimedOut; chat/model_reply.py).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,16 +25,17 @@ from uuid import UUID, uuid4
 
 import psycopg
 
-from convoship.chat import checks
+from convoship.chat import checks, read_ahead
 from convoship.chat.conversation import Conversation, queue_conversation
 from convoship.chat.model_reply import model_reply
+from convoship.chat.read_ahead import Held
 from convoship.chat.reservation import Reservation, release_turn, reserve_turn, turn_tokens
 from convoship.chat.scope import ChannelScope
 from convoship.chat.spent import charge_failed_turn, failed_turn_usage
 from convoship.chat.transcript import Redactor, TurnRecord, persist_turn
 from convoship.core.errors import ConvoshipError, NotFound
 from convoship.core.observability import metrics
-from convoship.db.read_batch import read_transaction, write_batch
+from convoship.db.read_batch import batch_transaction, read_transaction, was_sent, write_batch
 from convoship.llm.types import Usage
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.vault import SecretVault
@@ -53,16 +56,61 @@ class ChatResult:
 
 
 def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
-    with read_transaction(**scope.transaction) as conn:
-        read_conversation = queue_conversation(conn, scope, request.conversation_id)
-        context, today = scope.read_context(conn)
-        conv = read_conversation()
-    headers = checks.check_rpm(context, scope)
+    ahead = read_ahead.plan(scope, request.message, request.origin)
+    held: Held | None = None
     try:
-        return _answer(scope, context, request, conv, today, headers)
-    except ConvoshipError as exc:
-        exc.headers.update(headers)
+        context, today, conv, held = _read(scope, request, ahead)
+        if held is not None and (ahead is None or context.version != ahead.context.version):
+            _give_back(scope, held)  # published again between the read's statements
+            held = None
+        read_ahead.keep(scope, context)
+        headers = checks.check_rpm(context, scope, ahead.counted if ahead else None)
+        try:
+            return _answer(scope, context, request, conv, today, headers, held)
+        except ConvoshipError as exc:
+            exc.headers.update(headers)
+            raise
+    except BaseException:
+        if held is not None and not held.taken:
+            _give_back(scope, held)
         raise
+
+
+def _read(
+    scope: ChannelScope, request: ChatRequest, ahead: read_ahead.Ahead | None
+) -> tuple[RunContext, int, Conversation | None, Held | None]:
+    """The turn's first round trip: its run context, today's usage, the conversation and,
+    when the read reserves (chat/read_ahead.py), what it holds."""
+    reserves = ahead is not None and ahead.reserves
+    # A batch that reserves commits without waiting for the WAL flush, as reserve_turn does.
+    with batch_transaction(**scope.transaction, durable=not reserves) as conn:
+        read_conversation = queue_conversation(conn, scope, request.conversation_id)
+        read_held = None
+        if ahead is not None and reserves:
+            read_held = read_ahead.queue_reservation(
+                conn, ahead, request.conversation_id, request.message
+            )
+        try:
+            context, today = scope.read_context(conn)
+            conv = read_conversation()
+        except BaseException as exc:
+            if isinstance(exc, NotFound):  # no published agent answers to the token
+                read_ahead.forget(scope)
+            if read_held is not None and was_sent(conn):
+                _give_back_read(scope, read_held)
+            raise
+    return context, today, conv, read_held() if read_held is not None else None
+
+
+def _give_back_read(scope: ChannelScope, read_held: Callable[[], Held | None]) -> None:
+    held = read_held()  # the batch was read: its reservation committed with it, if made
+    if held is not None:
+        _give_back(scope, held)
+
+
+def _give_back(scope: ChannelScope, held: Held) -> None:
+    held.taken = True
+    release_turn(scope, held.reservation)
 
 
 class TurnNotWritten(RuntimeError):
@@ -87,6 +135,7 @@ def _answer(
     conv: Conversation | None,
     today: int,
     headers: dict[str, str],
+    held: Held | None,
 ) -> ChatResult:
     vault = SecretVault(context.workspace_id, context.secret_names, scope.transaction)
     visitor = None
@@ -99,17 +148,22 @@ def _answer(
     escalation = checks.escalation(context, request.message, conv)
     tokens = 0 if escalation is not None else turn_tokens(context, conv, request.message)
     checks.check_budget(context, conv, today, tokens)
-    conversation_id = conv.id if conv else uuid4()
+    conversation_id = conv.id if conv else (held.conversation_id if held else uuid4())
     spent = Usage()
-    with _refused_values_are_ours():
-        reservation = reserve_turn(
-            scope,
-            context,
-            conversation_id,
-            existing=conv is not None,
-            visitor=visitor,
-            tokens=tokens,
-        )
+    if held is not None and held.reservation.tokens == tokens and visitor is None:
+        reservation: Reservation | None = held.take()  # the read reserved it
+    else:
+        if held is not None:  # an estimate the read could not know (an escalation's)
+            _give_back(scope, held)
+        with _refused_values_are_ours():
+            reservation = reserve_turn(
+                scope,
+                context,
+                conversation_id,
+                existing=conv is not None,
+                visitor=visitor,
+                tokens=tokens,
+            )
     try:
         record, reply, redactions = _turn_record(
             context, request, conv, vault, conversation_id, escalation, visitor, reservation, spent

@@ -118,6 +118,11 @@ class _BatchCursor:
         return rows[self._position - 1]
 
 
+def was_sent(conn: Connection) -> bool:
+    """Whether the batch behind what a batch transaction yielded was sent (and read)."""
+    return isinstance(conn, ReadBatch) and conn.sent
+
+
 def read_transaction(
     *, workspace_id: UUID | str | None = None, public_token: str | None = None
 ) -> AbstractContextManager[Connection]:

@@ -252,13 +252,40 @@ def check_agent_rpm(
     production limiter that cannot reach Redis refuses with ServiceUnavailable."""
     if cap is None or cap <= 0:
         return None
+    return count_agent_rpm(agent_id, channel, scope=scope).decide(cap)
+
+
+@dataclass(frozen=True)
+class RpmCount:
+    """One request, counted: judged against a cap learnt later (RpmCount.decide)."""
+
+    agent_id: object
+    channel: str
+    count: int
+    at: float  # time.time() when counted
+
+    def decide(self, cap: int | None) -> RpmDecision | None:
+        """As check_agent_rpm would have answered with this cap."""
+        if cap is None or cap <= 0:
+            return None
+        retry_after = max(1, int(WINDOW_S - (self.at % WINDOW_S)) + 1)
+        return RpmDecision(
+            allowed=self.count <= cap,
+            limit=cap,
+            remaining=max(0, cap - self.count),
+            retry_after_s=retry_after,
+        )
+
+
+def count_agent_rpm(
+    agent_id: object, channel: str, *, scope: CounterScope | None = None
+) -> RpmCount:
+    """Count one request of agent on channel, before its cap is known (as check_agent_rpm
+    counts it)."""
     now = time.time()
     window = int(now // WINDOW_S)
-    count = _count(f"rpm:{agent_id}:{channel}:{window}", window, agent_id, channel, scope)
-    retry_after = max(1, int(WINDOW_S - (now % WINDOW_S)) + 1)
-    return RpmDecision(
-        allowed=count <= cap, limit=cap, remaining=max(0, cap - count), retry_after_s=retry_after
-    )
+    key = f"rpm:{agent_id}:{channel}:{window}"
+    return RpmCount(agent_id, channel, _count(key, window, agent_id, channel, scope), now)
 
 
 def reset() -> None:

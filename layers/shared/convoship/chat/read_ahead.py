@@ -1,0 +1,161 @@
+"""An embed turn's reservation made in its read's round trip (`reserve_published_turn`, SQL,
+migration 0013), so the turn costs PostgreSQL two round trips, not three.
+
+The reservation is made only for a request every check before it would pass, so it needs
+what the read would otherwise be waited for. This container keeps the run context of the
+last published version it read behind each public token (a published version never
+changes), and for a token it knows:
+- the request is counted (RPM) first, for the agent behind the token;
+- the checks that depend on the version alone are judged on the kept context: the RPM cap
+  (on the kept workspace settings), AUTH's origin, LIMIT's input size, ESCALATE's keywords.
+  An agent that verifies visitor tokens is left to the three-trip turn (the visitor is
+  known only after its secret is read), as is one with neither LIMIT nor BUDGET (nothing
+  to reserve);
+- only when all pass does the read carry the reservation, which the database makes only
+  while that version is still the latest ('stale' otherwise: the turn reserves after its
+  checks, as ever), with LIMIT's turns and BUDGET checked by the reservation itself.
+The turn then runs every check again on what it read, in the contract's order, and one that
+refuses gives the reservation back (chat/turn.py), as does a turn whose estimate differs from
+the one reserved (a message arrived between the read's statements) before it reserves again.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from uuid import UUID, uuid4
+
+from convoship.chat import checks
+from convoship.chat.reservation import RESERVATION_TTL_S, Reservation, fixed_input
+from convoship.chat.scope import ChannelScope
+from convoship.core.errors import ConvoshipError
+from convoship.db.connection import Connection
+from convoship.runtime.ratelimit import RpmCount
+from convoship.runtime.snapshot import RunContext
+
+MAX_KEPT = 256  # public tokens whose last published version this container keeps
+
+_kept: OrderedDict[str, RunContext] = OrderedDict()
+_lock = threading.Lock()
+
+
+@dataclass
+class Held:
+    """A reservation the read made: taken by the turn that uses it, else given back."""
+
+    reservation: Reservation
+    conversation_id: UUID  # the conversation it holds a turn of (a new one's id, chosen here)
+    taken: bool = field(default=False)
+
+    def take(self) -> Reservation:
+        self.taken = True
+        return self.reservation
+
+
+@dataclass(frozen=True)
+class Ahead:
+    """What a turn knows before its read: the kept context, the request's RPM count, and
+    whether the read is to carry the turn's reservation."""
+
+    context: RunContext
+    counted: RpmCount
+    reserves: bool
+
+
+def plan(scope: ChannelScope, message: str, origin: str | None) -> Ahead | None:
+    """None for the playground (a draft has no version) or a token this container has not
+    read yet; else the request counted, and whether its read may reserve."""
+    if not scope.is_embed:
+        return None
+    token = str(scope.params["token"])
+    with _lock:
+        kept = _kept.get(token)
+    if kept is None:
+        return None
+    counted = checks.count_rpm(kept, scope)
+    return Ahead(kept, counted, _passes_first_checks(kept, scope, counted, message, origin))
+
+
+def _passes_first_checks(
+    context: RunContext, scope: ChannelScope, counted: RpmCount, message: str, origin: str | None
+) -> bool:
+    guardrails = context.snapshot.guardrails
+    if "LIMIT" not in guardrails and "BUDGET" not in guardrails:
+        return False  # nothing to reserve
+    if checks.visitor_token_secret(context) is not None:
+        return False
+    decision = counted.decide(checks.rpm_cap(context, scope))
+    if decision is not None and not decision.allowed:
+        return False
+    try:
+        checks.check_origin(context, origin)
+        checks.check_limit(context, message, None)
+    except ConvoshipError:
+        return False
+    return checks.escalation(context, message, None) is None
+
+
+def queue_reservation(
+    conn: Connection, ahead: Ahead, conversation_id: UUID | None, message: str
+) -> Callable[[], Held | None]:
+    """Queue the reservation in the read's batch (before its first fetch); a thunk answers
+    it once the batch is read: None when the database did not reserve."""
+    context = ahead.context
+    limit = context.snapshot.guardrails.get("LIMIT")
+    budget = context.snapshot.guardrails.get("BUDGET")
+    held_id, conversation = uuid4(), conversation_id or uuid4()
+    fixed_bytes, fixed_texts = fixed_input(context.snapshot, message)
+    cursor = conn.execute(
+        "SELECT verdict, tokens FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
+        " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
+        " %(max_output)s::bigint, %(turns)s, %(conv_tokens)s, %(day_tokens)s, %(ttl)s)",
+        {
+            "id": held_id,
+            "ws": context.workspace_id,
+            "agent": context.agent_id,
+            "version": context.version,
+            "conv": conversation,
+            "existing": conversation_id is not None,
+            "bytes": fixed_bytes,
+            "texts": fixed_texts,
+            "max_output": context.snapshot.sampling.max_output_tokens,
+            "turns": limit["max_turns_per_conversation"] if limit else None,
+            "conv_tokens": budget["max_tokens_per_conversation"] if budget else None,
+            "day_tokens": budget["max_tokens_per_day"] if budget else None,
+            "ttl": RESERVATION_TTL_S,
+        },
+    )
+
+    def read() -> Held | None:
+        row = cursor.fetchone()
+        if row is None or row["verdict"] != "reserved":
+            return None
+        return Held(Reservation(held_id, int(row["tokens"])), conversation)
+
+    return read
+
+
+def keep(scope: ChannelScope, context: RunContext) -> None:
+    """What the turn's read found behind a public token, for the next turn on it."""
+    if not scope.is_embed:
+        return
+    token = str(scope.params["token"])
+    with _lock:
+        _kept[token] = context
+        _kept.move_to_end(token)
+        while len(_kept) > MAX_KEPT:
+            _kept.popitem(last=False)
+
+
+def forget(scope: ChannelScope) -> None:
+    """The token answers no published agent (any more)."""
+    with _lock:
+        _kept.pop(str(scope.params.get("token")), None)
+
+
+def reset() -> None:
+    """Keep nothing (tests)."""
+    with _lock:
+        _kept.clear()

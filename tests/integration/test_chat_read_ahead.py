@@ -1,0 +1,275 @@
+"""An embed turn on a token this container has read reserves in its read's round trip
+(chat/read_ahead.py, migration 0013): two round trips to PostgreSQL, not three. The
+reservation is made only when RPM, AUTH's origin, LIMIT's input size and ESCALATE's keywords
+passed on the kept version, only while that version is still the latest, and whatever
+refuses the turn afterwards gives it back; limits hold under concurrency as before."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from convoship.chat.reservation import estimate_input_tokens
+from convoship.db import read_batch
+from convoship.runtime.snapshot import AgentSnapshot
+from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.api_client import ApiClient, ApiResponse
+from tests.support.chat import embed, transcript
+from tests.support.publishing import publish, set_guardrail, set_threshold
+
+SYSTEM_PROMPT = "You help."
+MAX_OUTPUT = 8
+
+
+@pytest.fixture
+def editor(token: Token, workspace: Any) -> str:
+    return str(token(workspace, "editor"))
+
+
+@pytest.fixture
+def admin(token: Token, workspace: Any) -> str:
+    return str(token(workspace, "admin"))
+
+
+@pytest.fixture
+def public(api: ApiClient, editor: str, admin: str) -> str:
+    """A published agent with LIMIT and BUDGET (its defaults), 1,000 requests a minute."""
+    config = {"system_prompt": SYSTEM_PROMPT, "max_output_tokens": MAX_OUTPUT}
+    agent = create_agent(api, editor, slug=SLUG, config=config)
+    set_threshold(api, admin, 0, rpm=1000)
+    assert publish(api, editor).status == 201
+    return str(agent["public_token"])
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The statements of each batch sent to PostgreSQL (one round trip each)."""
+    sent: list[str] = []
+    real_send = read_batch.ReadBatch._send
+
+    def counting(batch: read_batch.ReadBatch) -> Any:
+        sent.append(" ; ".join(str(query) for query, _ in batch._queries))
+        return real_send(batch)
+
+    monkeypatch.setattr(read_batch.ReadBatch, "_send", counting)
+    return sent
+
+
+def reservations(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT count(*) FROM ai_agent_turn_reservations WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+def daily_tokens(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+def test_a_known_tokens_turns_reserve_in_their_read(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    first = embed(api, public, "hello")  # this container has not read the token yet
+    assert first.status == 200, first.text
+    assert len(round_trips) == 3
+    round_trips.clear()
+    second = embed(api, public, "a new conversation")
+    assert second.status == 200, second.text
+    assert len(round_trips) == 2
+    assert "reserve_published_turn" in round_trips[0]
+    round_trips.clear()
+    conv = second.json()["conversation_id"]
+    third = embed(api, public, "and it goes on", conv)
+    assert third.status == 200 and third.json()["conversation_id"] == conv
+    assert len(round_trips) == 2
+    assert [m["role"] for m in transcript(owner_sql, conv)] == ["user", "assistant"] * 2
+    turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
+    assert turns == 2
+    assert reservations(owner_sql, workspace) == 0  # each settled by its turn's write
+
+
+def test_what_the_read_reserves_is_the_turns_estimate(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from convoship.chat import turn as chat_turn
+
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    held: list[int] = []
+    real_reply = chat_turn.model_reply
+
+    def watching(*args: Any) -> Any:
+        held.extend(
+            r["tokens"]
+            for r in owner_sql.execute(
+                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
+                (conv,),
+            ).fetchall()
+        )
+        return real_reply(*args)
+
+    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    message = "a question with ünïcödé in it"
+    assert embed(api, public, message, conv).status == 200
+    history = [{"content": "hello"}, {"content": "echo: hello"}]
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    assert held == [estimate_input_tokens(snapshot, history, message) + MAX_OUTPUT]
+
+
+def test_a_turn_after_a_new_publish_is_judged_on_the_new_version(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    assert embed(api, public, "hello").status == 200
+    set_guardrail(api, editor, "LIMIT", max_input_chars=5)
+    assert publish(api, editor).status == 201
+    fake_llm.requests.clear()
+    round_trips.clear()
+    # The kept version allowed it; the database refused to reserve for a stale version.
+    problem_of(embed(api, public, "too long for version two"), 413, "payload-too-large")
+    assert fake_llm.requests == []
+    assert reservations(owner_sql, workspace) == 0
+    assert len(round_trips) == 1
+    assert embed(api, public, "short").status == 200
+
+
+def test_a_cap_lowered_since_the_kept_read_refuses_and_gives_the_reservation_back(
+    api: ApiClient,
+    admin: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    assert embed(api, public, "hello").status == 200
+    set_threshold(api, admin, 0, rpm=1)  # the kept settings still say 1,000
+    fake_llm.requests.clear()
+    round_trips.clear()
+    refused = embed(api, public, "one too many")
+    problem_of(refused, 429, "rate-limited")
+    assert refused.headers["x-ratelimit-limit"] == "1"
+    assert "reserve_published_turn" in round_trips[0]  # the read reserved...
+    assert reservations(owner_sql, workspace) == 0  # ...and the refusal gave it back
+    assert fake_llm.requests == []
+
+
+def test_refused_before_the_read_reserves_nothing(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    set_guardrail(api, editor, "AUTH", allowed_origins=["https://shop.example.com"])
+    assert publish(api, editor).status == 201
+    shop = {"origin": "https://shop.example.com"}
+    assert embed(api, public, "hello", **shop).status == 200
+    round_trips.clear()
+    problem_of(
+        embed(api, public, "hi", origin="https://evil.example.net"), 403, "origin-not-allowed"
+    )
+    problem_of(embed(api, public, "hi " * 2000, **shop), 413, "payload-too-large")
+    assert not any("reserve" in sent for sent in round_trips)
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_an_escalated_conversation_gives_back_what_its_read_held(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    escalated = embed(api, public, "I want a human", conv)
+    assert escalated.status == 200 and escalated.json()["escalated"] is True
+    spent = daily_tokens(owner_sql, workspace)
+    fake_llm.requests.clear()
+    after = embed(api, public, "are you there?", conv)  # no keyword: the read reserved
+    assert after.status == 200 and after.json()["escalated"] is True
+    assert fake_llm.requests == []
+    assert daily_tokens(owner_sql, workspace) == spent
+    turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
+    assert turns == 3
+    assert reservations(owner_sql, workspace) == 0
+
+
+def in_parallel(calls: list[Any], workers: int) -> list[ApiResponse]:
+    start = threading.Barrier(workers)
+
+    def run(call: Any) -> ApiResponse:
+        start.wait()
+        return call()  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_parallel_reads_that_reserve_keep_the_turn_cap(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=2)
+    assert publish(api, editor).status == 201
+    conv = embed(api, public, "start").json()["conversation_id"]
+    fake_llm.delay_s = 0.05  # the model thinks while the others arrive
+    responses = in_parallel([lambda i=i: embed(api, public, f"m{i}", conv) for i in range(12)], 12)
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] + [422] * 11, statuses
+    assert any("reserve_published_turn" in sent for sent in round_trips)
+    turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
+    assert turns == 2
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_parallel_reads_that_reserve_keep_the_daily_budget(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+) -> None:
+    assert embed(api, public, "warm").status == 200
+    used = daily_tokens(owner_sql, workspace)
+    budget = used + 200
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_day=budget)
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "warm again").status == 200  # keeps the new version
+    fake_llm.delay_s = 0.05
+    messages = [f"parallel turn number {i:02d} asks its question" for i in range(16)]
+    responses = in_parallel([lambda m=m: embed(api, public, m) for m in messages], 16)
+    statuses = [r.status for r in responses]
+    assert 200 in statuses and 429 in statuses, statuses
+    for refused in (r for r in responses if r.status != 200):
+        problem_of(refused, 429, "budget-exceeded")
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    overrun = sum(
+        max(0, r.json()["usage"]["input_tokens"] - estimate_input_tokens(snapshot, [], m))
+        + max(0, r.json()["usage"]["output_tokens"] - MAX_OUTPUT)
+        for m, r in zip(messages, responses, strict=True)
+        if r.status == 200
+    )
+    assert daily_tokens(owner_sql, workspace) <= budget + overrun
+    assert reservations(owner_sql, workspace) == 0
