@@ -121,7 +121,7 @@ def test_quick_bench_prints_the_expected_table(tmp_path: Path) -> None:
     assert redis_trips["Median [min .. max]"].startswith("1 "), redis_trips
     assert redis_trips["Verdict"] == "ok", redis_trips
     db_trips = rows["embed chat turn: DB round trips"]
-    assert db_trips["Target"] == "<=3 (max)" and db_trips["Verdict"] == "ok", db_trips
+    assert db_trips["Target"] == "<=2 (max)" and db_trips["Verdict"] == "ok", db_trips
     fallback = rows["check_agent_rpm, production fallback (PostgreSQL): checks/s"]
     assert FIGURE.match(fallback["Median [min .. max]"]) and fallback["Verdict"] == "info"
 

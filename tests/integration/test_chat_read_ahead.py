@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from convoship.chat import checks
 from convoship.chat.reservation import estimate_input_tokens
 from convoship.db import read_batch
 from convoship.runtime.snapshot import AgentSnapshot
@@ -105,10 +106,10 @@ def test_what_the_read_reserves_is_the_turns_estimate(
     api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from convoship.chat import turn as chat_turn
+    from convoship.chat.model_reply import model_reply as real_reply
 
     conv = embed(api, public, "hello").json()["conversation_id"]
     held: list[int] = []
-    real_reply = chat_turn.model_reply
 
     def watching(*args: Any) -> Any:
         held.extend(
@@ -210,12 +211,91 @@ def test_an_escalated_conversation_gives_back_what_its_read_held(
     assert reservations(owner_sql, workspace) == 0
 
 
+def test_a_read_that_fails_after_it_reserved_gives_the_reservation_back(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from convoship.chat import scope as chat_scope
+    from convoship.chat.published_read import read_published_turn as real_read
+
+    assert embed(api, public, "hello").status == 200
+
+    def read_then_fail(*args: Any) -> Any:
+        real_read(*args)  # the batch committed, reservation and all
+        raise RuntimeError("a bug after the read")
+
+    monkeypatch.setattr(chat_scope, "read_published_turn", read_then_fail)
+    problem_of(embed(api, public, "hi"), 500, "internal")
+    assert reservations(owner_sql, workspace) == 0
+    assert fake_llm.requests[1:] == []
+
+
+def test_an_escalated_conversations_read_does_not_hold_another_visitors_day_budget(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conv = embed(api, public, "hello " * 200).json()["conversation_id"]  # a long history
+    escalated = embed(api, public, "I want a human", conv)
+    assert escalated.status == 200 and escalated.json()["escalated"] is True
+    warm = embed(api, public, "w")
+    usage_w = sum(warm.json()["usage"].values())
+    legit = "what are your opening hours?"
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    need = estimate_input_tokens(snapshot, [], legit) + MAX_OUTPUT
+    history = [
+        {"content": m["content"]}
+        for m in transcript(owner_sql, conv)
+        if m["role"] in ("user", "assistant")
+    ]
+    held = estimate_input_tokens(snapshot, history, "are you there?") + MAX_OUTPUT
+    assert held > need
+    used = daily_tokens(owner_sql, workspace)
+    # After the next warm turn, room for what the escalated read holds or for the other
+    # visitor's turn, not both.
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_day=used + usage_w + held + 1)
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "w").status == 200  # this container keeps the new version
+    assert daily_tokens(owner_sql, workspace) == used + usage_w
+
+    paused, resume = threading.Event(), threading.Event()
+    real = checks.escalation
+
+    def slow_escalation(context: Any, message: str, c: Any) -> Any:
+        if c is not None and c.status == "escalated":  # after the read, before give-back
+            paused.set()
+            resume.wait(10)
+        return real(context, message, c)
+
+    monkeypatch.setattr(checks, "escalation", slow_escalation)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        attacker = pool.submit(embed, api, public, "are you there?", conv)
+        assert paused.wait(10)
+        try:
+            other = embed(api, public, legit)  # another visitor, a new conversation
+        finally:
+            resume.set()
+        escalated_again = attacker.result()
+    # The three-trip path answers 200: an escalation holds no more than 1 token.
+    assert other.status == 200, (other.status, other.text)
+    assert escalated_again.status == 200, escalated_again.text
+    assert reservations(owner_sql, workspace) == 0
+
+
 def in_parallel(calls: list[Any], workers: int) -> list[ApiResponse]:
     start = threading.Barrier(workers)
 
     def run(call: Any) -> ApiResponse:
         start.wait()
-        return call()  # type: ignore[no-any-return]
+        return call()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(run, calls))

@@ -17,17 +17,25 @@ changes), and for a token it knows:
 The turn then runs every check again on what it read, in the contract's order, and one that
 refuses gives the reservation back (chat/turn.py), as does a turn whose estimate differs from
 the one reserved (a message arrived between the read's statements) before it reserves again.
+A conversation already escalated reserves a turn and no tokens, as the turn would.
+What the kept context cannot know, once per container and change: a request counted before
+the read for a token since deleted or rotated (then forgotten: its read answers 404), and a
+reservation made under an RPM cap lowered since (its read brings the new cap, and the 429
+gives it back).
 """
 
 from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
+
 from convoship.chat import checks
+from convoship.chat.conversation import HISTORY_MESSAGES
 from convoship.chat.reservation import RESERVATION_TTL_S, Reservation, fixed_input
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
@@ -74,7 +82,10 @@ def plan(scope: ChannelScope, message: str, origin: str | None) -> Ahead | None:
         kept = _kept.get(token)
     if kept is None:
         return None
-    counted = checks.count_rpm(kept, scope)
+    try:
+        counted = checks.count_rpm(kept, scope)
+    except (ConvoshipError, psycopg.Error):  # counted after the read, where its errors belong
+        return None
     return Ahead(kept, counted, _passes_first_checks(kept, scope, counted, message, origin))
 
 
@@ -97,20 +108,37 @@ def _passes_first_checks(
     return checks.escalation(context, message, None) is None
 
 
+@dataclass(frozen=True)
+class Queued:
+    """A reservation queued in the read's batch, under the id it takes if made."""
+
+    id: UUID
+    conversation_id: UUID
+    _cursor: Any
+
+    def read(self) -> Held | None:
+        """What the database answered, once the batch was read: None when it did not
+        reserve."""
+        row = self._cursor.fetchone()
+        if row is None or row["verdict"] != "reserved":
+            return None
+        return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id)
+
+
 def queue_reservation(
     conn: Connection, ahead: Ahead, conversation_id: UUID | None, message: str
-) -> Callable[[], Held | None]:
-    """Queue the reservation in the read's batch (before its first fetch); a thunk answers
-    it once the batch is read: None when the database did not reserve."""
+) -> Queued:
+    """Queue the reservation in the read's batch (before its first fetch)."""
     context = ahead.context
-    limit = context.snapshot.guardrails.get("LIMIT")
-    budget = context.snapshot.guardrails.get("BUDGET")
+    guardrails = context.snapshot.guardrails
+    limit, budget = guardrails.get("LIMIT"), guardrails.get("BUDGET")
     held_id, conversation = uuid4(), conversation_id or uuid4()
     fixed_bytes, fixed_texts = fixed_input(context.snapshot, message)
     cursor = conn.execute(
         "SELECT verdict, tokens FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
         " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
-        " %(max_output)s::bigint, %(turns)s, %(conv_tokens)s, %(day_tokens)s, %(ttl)s)",
+        " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
+        " %(day_tokens)s, %(ttl)s)",
         {
             "id": held_id,
             "ws": context.workspace_id,
@@ -121,20 +149,15 @@ def queue_reservation(
             "bytes": fixed_bytes,
             "texts": fixed_texts,
             "max_output": context.snapshot.sampling.max_output_tokens,
+            "history": HISTORY_MESSAGES,
+            "escalates": "ESCALATE" in guardrails,  # an escalated conversation: no tokens
             "turns": limit["max_turns_per_conversation"] if limit else None,
             "conv_tokens": budget["max_tokens_per_conversation"] if budget else None,
             "day_tokens": budget["max_tokens_per_day"] if budget else None,
             "ttl": RESERVATION_TTL_S,
         },
     )
-
-    def read() -> Held | None:
-        row = cursor.fetchone()
-        if row is None or row["verdict"] != "reserved":
-            return None
-        return Held(Reservation(held_id, int(row["tokens"])), conversation)
-
-    return read
+    return Queued(held_id, conversation, cursor)
 
 
 def keep(scope: ChannelScope, context: RunContext) -> None:

@@ -17,7 +17,7 @@ past which the turn stops (502, TurnTimedOut; chat/model_reply.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,9 +85,9 @@ def _read(
     # A batch that reserves commits without waiting for the WAL flush, as reserve_turn does.
     with batch_transaction(**scope.transaction, durable=not reserves) as conn:
         read_conversation = queue_conversation(conn, scope, request.conversation_id)
-        read_held = None
+        queued = None
         if ahead is not None and reserves:
-            read_held = read_ahead.queue_reservation(
+            queued = read_ahead.queue_reservation(
                 conn, ahead, request.conversation_id, request.message
             )
         try:
@@ -96,14 +96,16 @@ def _read(
         except BaseException as exc:
             if isinstance(exc, NotFound):  # no published agent answers to the token
                 read_ahead.forget(scope)
-            if read_held is not None and was_sent(conn):
-                _give_back_read(scope, read_held)
+            if queued is not None:
+                _give_back_queued(scope, queued, read=was_sent(conn))
             raise
-    return context, today, conv, read_held() if read_held is not None else None
+    return context, today, conv, queued.read() if queued is not None else None
 
 
-def _give_back_read(scope: ChannelScope, read_held: Callable[[], Held | None]) -> None:
-    held = read_held()  # the batch was read: its reservation committed with it, if made
+def _give_back_queued(scope: ChannelScope, queued: read_ahead.Queued, *, read: bool) -> None:
+    """A read that failed: give back what its batch reserved, if it did (a batch whose
+    answer was lost may have committed: released by id, which is nothing if it did not)."""
+    held = queued.read() if read else Held(Reservation(queued.id, 0), queued.conversation_id)
     if held is not None:
         _give_back(scope, held)
 
