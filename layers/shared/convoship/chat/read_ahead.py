@@ -55,6 +55,7 @@ class Held:
 
     reservation: Reservation
     conversation_id: UUID  # the conversation it holds a turn of (a new one's id, chosen here)
+    version: int | None  # the published version it was made for
     taken: bool = field(default=False)
 
     def take(self) -> Reservation:
@@ -114,6 +115,7 @@ class Queued:
 
     id: UUID
     conversation_id: UUID
+    version: int | None
     _cursor: Any
 
     def read(self) -> Held | None:
@@ -122,7 +124,12 @@ class Queued:
         row = self._cursor.fetchone()
         if row is None or row["verdict"] != "reserved":
             return None
-        return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id)
+        return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id, self.version)
+
+    def as_made(self) -> Held:
+        """The reservation as if made, for a batch whose answer was lost (given back by id:
+        nothing, if it was not made)."""
+        return Held(Reservation(self.id, 0), self.conversation_id, self.version)
 
 
 def queue_reservation(
@@ -157,7 +164,7 @@ def queue_reservation(
             "ttl": RESERVATION_TTL_S,
         },
     )
-    return Queued(held_id, conversation, cursor)
+    return Queued(held_id, conversation, context.version, cursor)
 
 
 def keep(scope: ChannelScope, context: RunContext) -> None:

@@ -60,9 +60,6 @@ def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
     held: Held | None = None
     try:
         context, today, conv, held = _read(scope, request, ahead)
-        if held is not None and (ahead is None or context.version != ahead.context.version):
-            _give_back(scope, held)  # published again between the read's statements
-            held = None
         read_ahead.keep(scope, context)
         headers = checks.check_rpm(context, scope, ahead.counted if ahead else None)
         try:
@@ -86,7 +83,7 @@ def _read(
     with batch_transaction(**scope.transaction, durable=not reserves) as conn:
         read_conversation = queue_conversation(conn, scope, request.conversation_id)
         queued = None
-        if ahead is not None and reserves:
+        if ahead is not None and ahead.reserves:
             queued = read_ahead.queue_reservation(
                 conn, ahead, request.conversation_id, request.message
             )
@@ -99,13 +96,17 @@ def _read(
             if queued is not None:
                 _give_back_queued(scope, queued, read=was_sent(conn))
             raise
-    return context, today, conv, queued.read() if queued is not None else None
+    held = queued.read() if queued is not None else None
+    if held is not None and context.version != held.version:
+        _give_back(scope, held)  # published again between the read's statements
+        held = None
+    return context, today, conv, held
 
 
 def _give_back_queued(scope: ChannelScope, queued: read_ahead.Queued, *, read: bool) -> None:
     """A read that failed: give back what its batch reserved, if it did (a batch whose
     answer was lost may have committed: released by id, which is nothing if it did not)."""
-    held = queued.read() if read else Held(Reservation(queued.id, 0), queued.conversation_id)
+    held = queued.read() if read else queued.as_made()
     if held is not None:
         _give_back(scope, held)
 

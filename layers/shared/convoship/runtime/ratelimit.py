@@ -290,12 +290,11 @@ def count_agent_rpm(
 
 def reset() -> None:
     """Forget the client, the back-off and every count this process holds (tests)."""
-    global _client, _client_url, _redis_down_until, _known, _in_process, _line
+    global _client, _client_url, _redis_down_until, _known, _in_process
     _line.close()
     _client, _client_url, _redis_down_until = None, None, 0.0
     _known = _Known()
     _in_process = _InProcess()
-    _line = _Line()
 
 
 after_restore(reset)  # a restored container's Redis socket and back-off clock are stale
