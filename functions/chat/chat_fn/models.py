@@ -7,20 +7,14 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from convoship.http.models import ResponseModel
-
-
-def _no_nul(value: str) -> str:
-    """Refused here, before the model runs: no text column could store it afterwards."""
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
+from convoship.http.models import ResponseModel, no_nul
 
 
 class ChatIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    message: Annotated[str, Field(min_length=1), AfterValidator(_no_nul)]
+    # A NUL is refused here, before the model runs: no text column could store it afterwards.
+    message: Annotated[str, Field(min_length=1), AfterValidator(no_nul)]
     conversation_id: UUID | None = None
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from convoship.http.models import Given, Patch, ResponseModel
+from convoship.http.models import Given, Patch, ResponseModel, no_nul
 from convoship.secrets.hosts import MAX_ALLOWED_HOSTS, normalize_allowed_hosts
 from convoship.secrets.refs import SECRET_NAME
 
@@ -49,12 +49,6 @@ class AgentLlmOut(ResponseModel):
     updated_at: datetime | None
 
 
-def _no_nul(value: str) -> str:
-    if "\x00" in value:
-        raise ValueError("must not contain a NUL character")
-    return value
-
-
 def _hosts(entries: list[str]) -> list[str]:
     return normalize_allowed_hosts(entries)  # HostNotAllowed is a ValueError: a 422
 
@@ -76,7 +70,7 @@ class SecretIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: Annotated[str, Field(pattern=SECRET_NAME.pattern)]
-    value: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(_no_nul)]
+    value: Annotated[str, Field(min_length=1, max_length=8192), AfterValidator(no_nul)]
     allowed_hosts: Given[AllowedHosts] = None  # omitted: none, or a replaced secret's own
 
 

@@ -126,8 +126,6 @@ def check_auth(
         or storable(visitor) != visitor  # a NUL or lone surrogate: no text column takes it
     ):
         raise Unauthorized("the visitor token needs a sub claim naming the visitor")
-    if not _storable(visitor):
-        raise Unauthorized("the visitor token's sub must be text (no NUL, no lone surrogate)")
     return visitor
 
 
@@ -149,15 +147,6 @@ def visitor_token_secret(context: RunContext) -> str | None:
     """The secret AUTH verifies visitor tokens with (embed only), if it names one."""
     auth = _guardrail(context, "AUTH")
     return reference_name(auth.get("visitor_token_secret")) if auth else None
-
-
-def _storable(text: str) -> bool:
-    """Text PostgreSQL can hold: UTF-8 (a JSON `\\ud800` escape is not) and no NUL."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return "\x00" not in text
 
 
 def check_visitor(conv: Conversation | None, visitor: str | None) -> None:

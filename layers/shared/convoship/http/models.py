@@ -24,6 +24,14 @@ def _not_null(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
     return handler(value)
 
 
+def no_nul(value: str) -> str:
+    """A text field's AfterValidator: a NUL character is refused in the request (422), since
+    no text column could store it afterwards."""
+    if "\x00" in value:
+        raise ValueError("must not contain a NUL character")
+    return value
+
+
 def _without_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 

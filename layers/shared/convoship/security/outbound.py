@@ -71,9 +71,6 @@ class OutboundResponse:
     body: bytes
     truncated: bool
 
-    def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
-
 
 def request(
     method: str,
