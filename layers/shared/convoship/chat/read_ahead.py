@@ -36,7 +36,7 @@ import psycopg
 
 from convoship.chat import checks
 from convoship.chat.conversation import HISTORY_MESSAGES
-from convoship.chat.reservation import RESERVATION_TTL_S, Reservation, fixed_input
+from convoship.chat.reservation import Reservation, fixed_input, limits_of
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
 from convoship.db.connection import Connection
@@ -137,8 +137,6 @@ def queue_reservation(
 ) -> Queued:
     """Queue the reservation in the read's batch (before its first fetch)."""
     context = ahead.context
-    guardrails = context.snapshot.guardrails
-    limit, budget = guardrails.get("LIMIT"), guardrails.get("BUDGET")
     held_id, conversation = uuid4(), conversation_id or uuid4()
     fixed_bytes, fixed_texts = fixed_input(context.snapshot, message)
     cursor = conn.execute(
@@ -157,11 +155,9 @@ def queue_reservation(
             "texts": fixed_texts,
             "max_output": context.snapshot.sampling.max_output_tokens,
             "history": HISTORY_MESSAGES,
-            "escalates": "ESCALATE" in guardrails,  # an escalated conversation: no tokens
-            "turns": limit["max_turns_per_conversation"] if limit else None,
-            "conv_tokens": budget["max_tokens_per_conversation"] if budget else None,
-            "day_tokens": budget["max_tokens_per_day"] if budget else None,
-            "ttl": RESERVATION_TTL_S,
+            # an escalated conversation: a turn and no tokens
+            "escalates": "ESCALATE" in context.snapshot.guardrails,
+            **limits_of(context.snapshot),
         },
     )
     return Queued(held_id, conversation, context.version, cursor)

@@ -68,6 +68,19 @@ def turn_tokens(context: RunContext, conv: Conversation | None, text: str) -> in
     return estimate + context.snapshot.sampling.max_output_tokens
 
 
+def limits_of(snapshot: AgentSnapshot) -> dict[str, Any]:
+    """What a reservation is held within (the reservation functions' turns, conv_tokens,
+    day_tokens and ttl parameters): LIMIT's and BUDGET's caps, None where there is none."""
+    limit = snapshot.guardrails.get("LIMIT")
+    budget = snapshot.guardrails.get("BUDGET")
+    return {
+        "turns": limit["max_turns_per_conversation"] if limit else None,
+        "conv_tokens": budget["max_tokens_per_conversation"] if budget else None,
+        "day_tokens": budget["max_tokens_per_day"] if budget else None,
+        "ttl": RESERVATION_TTL_S,
+    }
+
+
 def reserve_turn(
     scope: ChannelScope,
     context: RunContext,
@@ -93,10 +106,7 @@ def reserve_turn(
         "existing": existing,
         "visitor": visitor,
         "tokens": tokens,
-        "turns": limit["max_turns_per_conversation"] if limit else None,
-        "conv_tokens": budget["max_tokens_per_conversation"] if budget else None,
-        "day_tokens": budget["max_tokens_per_day"] if budget else None,
-        "ttl": RESERVATION_TTL_S,
+        **limits_of(context.snapshot),
     }
     # Not durable: a reservation need not survive a server crash (the WAL of anything
     # committed after it is lost with it, and its turn then fails to settle, 503, and writes
