@@ -1,0 +1,392 @@
+"""Attacks on the embed chat path's controls (review p17attack): partial failures of the
+database and of Redis around a turn that reserves in its read, parallel turns against small
+caps, and the same value spelled another way. Invariants: no 500, nothing half-written,
+limits never exceeded nor multiplied by a failure, no reservation outlives its turn."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import psycopg
+import pytest
+
+from convoship.db import read_batch
+from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.api_client import ApiClient, ApiResponse
+from tests.support.chat import embed, transcript
+from tests.support.publishing import publish, set_guardrail, set_threshold
+
+SYSTEM_PROMPT = "You help."
+MAX_OUTPUT = 8
+
+
+@pytest.fixture
+def editor(token: Token, workspace: Any) -> str:
+    return str(token(workspace, "editor"))
+
+
+@pytest.fixture
+def admin(token: Token, workspace: Any) -> str:
+    return str(token(workspace, "admin"))
+
+
+@pytest.fixture
+def public(api: ApiClient, editor: str, admin: str) -> str:
+    config = {"system_prompt": SYSTEM_PROMPT, "max_output_tokens": MAX_OUTPUT}
+    agent = create_agent(api, editor, slug=SLUG, config=config)
+    set_threshold(api, admin, 0, rpm=1000)
+    assert publish(api, editor).status == 201
+    return str(agent["public_token"])
+
+
+def reservations(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT count(*) FROM ai_agent_turn_reservations WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+def daily_tokens(owner_sql: Conn, workspace: Any) -> int:
+    return count(
+        owner_sql,
+        "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
+        workspace,
+    )
+
+
+def conversation_usage(owner_sql: Conn, conv: str) -> int:
+    return count(
+        owner_sql,
+        "SELECT (usage->>'input_tokens')::bigint + (usage->>'output_tokens')::bigint"
+        " FROM ai_agent_conversations WHERE id = %s",
+        conv,
+    )
+
+
+def lose_the_reply_of(monkeypatch: pytest.MonkeyPatch, marker: str) -> list[int]:
+    """The batch whose SQL holds `marker` reaches the server and commits, and its reply is
+    lost (the connection dies after COMMIT ran): what a reset at that moment looks like."""
+    lost: list[int] = []
+    real_send = read_batch.ReadBatch._send
+
+    def send(batch: read_batch.ReadBatch) -> Any:
+        results = real_send(batch)
+        if any(marker in str(query) for query, _ in batch._queries) and not lost:
+            lost.append(1)
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return results
+
+    monkeypatch.setattr(read_batch.ReadBatch, "_send", send)
+    return lost
+
+
+def test_a_turn_whose_committed_write_lost_its_reply_is_not_charged_twice(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The write committed (messages, usage, settled reservation) and its reply was lost:
+    the turn then charges its usage again as a failed turn's (chat/spent.py), so the agent's
+    day and the conversation count that one turn's tokens twice."""
+    message = "and then the line drops"
+    control = embed(api, public, "hello").json()["conversation_id"]
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    day = daily_tokens(owner_sql, workspace)
+    control_before = conversation_usage(owner_sql, control)
+    assert embed(api, public, message, control).status == 200  # the same turn, no failure
+    one_turn = conversation_usage(owner_sql, control) - control_before
+    assert daily_tokens(owner_sql, workspace) - day == one_turn > 0
+
+    day, conv_before = daily_tokens(owner_sql, workspace), conversation_usage(owner_sql, conv)
+    lost = lose_the_reply_of(monkeypatch, "write_chat_turn")
+    problem_of(embed(api, public, message, conv), 503, "service-unavailable")
+    assert lost
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 4  # it committed before the reply was lost
+    assert conversation_usage(owner_sql, conv) - conv_before == one_turn
+    assert daily_tokens(owner_sql, workspace) - day == one_turn
+
+
+def test_a_read_that_reserved_and_lost_its_reply_gives_the_reservation_back(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    conv = embed(api, public, "hello").json()["conversation_id"]  # the token is kept now
+    lost = lose_the_reply_of(monkeypatch, "reserve_published_turn")
+    problem_of(embed(api, public, "the read's reply is lost", conv), 503, "service-unavailable")
+    assert lost
+    assert reservations(owner_sql, workspace) == 0
+    assert len(transcript(owner_sql, conv)) == 2
+    assert embed(api, public, "and the next turn goes through", conv).status == 200
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_a_read_whose_connection_was_terminated_answers_503_or_recovers(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+) -> None:
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    owner_sql.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE usename LIKE 'convoship%%' AND pid <> pg_backend_pid()"
+    )
+    answer = embed(api, public, "after the kill", conv)
+    assert answer.status in (200, 503), answer.text
+    assert reservations(owner_sql, workspace) == 0
+    assert embed(api, public, "again", conv).status == 200
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_the_model_failing_after_the_read_reserved_gives_it_back(
+    api: ApiClient, editor: str, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=2)
+    assert publish(api, editor).status == 201
+    conv = embed(api, public, "start").json()["conversation_id"]
+    for _ in range(4):  # each read reserves the last turn; each failure must give it back
+        problem_of(embed(api, public, "fail:500", conv), 502, "upstream-unavailable")
+        assert reservations(owner_sql, workspace) == 0
+    assert embed(api, public, "the second turn", conv).status == 200
+    problem_of(embed(api, public, "a third", conv), 422, "validation")
+    assert reservations(owner_sql, workspace) == 0
+
+
+def in_parallel(calls: list[Any]) -> list[ApiResponse]:
+    start = threading.Barrier(len(calls))
+
+    def run(call: Any) -> ApiResponse:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_parallel_turns_across_conversations_keep_a_small_rpm_cap(
+    api: ApiClient, admin: str, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    set_threshold(api, admin, 0, rpm=4)  # the kept settings say 1,000 after the next turn
+    fake_llm.delay_s = 0.02
+    first = embed(api, public, "warm")
+    if first.status == 429:  # a minute boundary: the count started over
+        pytest.skip("minute boundary")
+    responses = in_parallel([lambda i=i: embed(api, public, f"visitor {i}") for i in range(16)])
+    statuses = [r.status for r in responses]
+    assert set(statuses) <= {200, 429}, statuses
+    # 4 a minute: at most 3 besides the warm one (or 4 if the minute turned mid-test)
+    assert statuses.count(200) <= 4, statuses
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_a_redis_failure_does_not_start_the_minutes_count_over(
+    api: ApiClient,
+    admin: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two requests reach the cap in Redis; Redis then fails. The limiter counts the rest of
+    the minute elsewhere: in-process here (stage test), from zero, so the cap is passed."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from convoship.runtime import ratelimit
+
+    set_threshold(api, admin, 0, rpm=2)
+    statuses = [embed(api, public, f"m{i}").status for i in range(3)]
+    if statuses != [200, 200, 429]:
+        pytest.skip(f"minute boundary: {statuses}")
+
+    def reset_after_send(*args: Any) -> Any:
+        raise RedisConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(ratelimit._Sent, "_call", reset_after_send)
+    monkeypatch.setattr(ratelimit, "_incr_on", lambda *a: reset_after_send())
+    after = embed(api, public, "one more once Redis fails")
+    assert after.status == 429, (after.status, after.text)  # the cap, not a fresh count
+    assert reservations(owner_sql, workspace) == 0
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [str.upper, lambda u: u.replace("-", ""), lambda u: "{" + u + "}", lambda u: "urn:uuid:" + u],
+)
+def test_a_conversation_id_spelt_another_way_is_the_same_conversation(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any, spell: Any
+) -> None:
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    answer = api.post(
+        f"/v1/embed/{public}/chat", json={"message": "again", "conversation_id": spell(conv)}
+    )
+    assert answer.status in (200, 422), answer.text
+    if answer.status == 200:
+        assert answer.json()["conversation_id"] == conv
+        assert count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv) == 2
+    assert reservations(owner_sql, workspace) == 0
+
+
+@pytest.mark.parametrize(
+    "conversation_id",
+    [
+        "00000000-0000-0000-0000-000000000000",
+        "ffffffff-ffff-ffff-ffff-ffffffffffff",
+        "x" * 100_000,
+        "\u0661" * 32,  # Arabic-Indic digits
+        "\uff10" * 32,  # fullwidth zeros
+        12345,
+        None,
+        ["a"],
+        "0" * 16,
+    ],
+)
+def test_hostile_conversation_ids_never_500_nor_hold_anything(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    conversation_id: Any,
+) -> None:
+    assert embed(api, public, "hello").status == 200  # the token is kept: reads reserve
+    answer = api.post(
+        f"/v1/embed/{public}/chat", json={"message": "hi", "conversation_id": conversation_id}
+    )
+    assert answer.status < 500, answer.text
+    assert reservations(owner_sql, workspace) == 0
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://shop.example.com\x00",
+        "https://shop.example.com\t",
+        "https://sh\top.example.com",
+        "HTTPS://SHOP.EXAMPLE.COM:443",
+        "https://shop.example.com.",
+        "https://shop.example.com:0",
+        "https://shop.example.com:99999",
+        "https://[::1",
+        "https://shop.example.com\u2100",  # NFKC: a/c
+        "https://xn--shop.example.com",
+        "null",
+        "",
+        "h" * 2048,
+        "https://shop.example.com@evil.example.net",
+    ],
+)
+def test_hostile_origins_never_500_nor_hold_anything(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    origin: str,
+) -> None:
+    set_guardrail(api, editor, "AUTH", allowed_origins=["https://shop.example.com"])
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "hello", origin="https://shop.example.com").status == 200
+    try:
+        answer = embed(api, public, "hi", origin=origin)
+    except (ValueError, UnicodeError):  # a header the client cannot even send
+        return
+    assert answer.status < 500, answer.text
+    assert reservations(owner_sql, workspace) == 0
+
+
+@pytest.mark.parametrize(
+    "segment",
+    ["A" * 128, "A" * 129, "%00" * 10, "%C0%AE" * 10, "%ED%A0%80" * 5, "..%2F..%2Fx" * 2],
+)
+def test_hostile_public_token_segments_never_500(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any, segment: str
+) -> None:
+    answer = api.post(f"/v1/embed/{segment}/chat", json={"message": "hi"})
+    assert answer.status < 500, answer.text
+    assert answer.status in (404, 422), answer.text
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_a_new_conversations_reserved_id_is_never_the_callers(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    assert embed(api, public, "hello").status == 200
+    unknown = str(uuid.uuid4())
+    problem_of(embed(api, public, "hi", unknown), 404, "not-found")
+    assert reservations(owner_sql, workspace) == 0
+    assert (
+        count(owner_sql, "SELECT count(*) FROM ai_agent_conversations WHERE id = %s", unknown) == 0
+    )
+
+
+def test_production_keeps_the_minutes_count_when_redis_fails_mid_minute(
+    monkeypatch: pytest.MonkeyPatch, owner_sql: Conn, workspace: Any
+) -> None:
+    """The production path (count in PostgreSQL, seeded from what Redis said): holds."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from convoship.core import constants as env
+    from convoship.core.settings import reset_settings
+    from convoship.runtime import ratelimit
+    from convoship.runtime.ratelimit_postgres import CounterScope
+    from tests.support.seed import seed_graph
+
+    monkeypatch.setenv(env.STAGE, "production")
+    monkeypatch.delenv(env.AUDIT_DEV_SIGNING_KEY, raising=False)
+    reset_settings()
+    ratelimit.reset()
+    ids = seed_graph(owner_sql, workspace)
+    scope = CounterScope(workspace, {"public_token": ids["public_token"]})
+    decisions = [ratelimit.check_agent_rpm(ids["agent"], "embed", 2, scope=scope) for _ in "ab"]
+    if not all(d and d.allowed for d in decisions):
+        pytest.skip("minute boundary")
+
+    def reset_after_send(*args: Any) -> Any:
+        raise RedisConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(ratelimit._Sent, "_call", reset_after_send)
+    monkeypatch.setattr(ratelimit, "_incr_on", lambda *a: reset_after_send())
+    third = ratelimit.check_agent_rpm(ids["agent"], "embed", 2, scope=scope)
+    assert third is not None and not third.allowed
+
+
+def test_a_reply_lost_on_the_kept_redis_line_counts_at_most_once_more(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reset after the script ran, before its reply: the retry counts again (errs high by
+    one request), never low, and the limiter does not degrade."""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    from convoship.runtime import ratelimit
+
+    ratelimit.reset()
+    agent = uuid.uuid4()
+    assert ratelimit.check_agent_rpm(agent, "embed", 10).remaining == 9  # type: ignore[union-attr]
+    real_call = ratelimit._Sent._call
+    dropped: list[int] = []
+
+    def run_then_drop(self: Any, *args: Any) -> Any:
+        reply = real_call(self, *args)
+        if not dropped:
+            dropped.append(1)
+            raise RedisConnectionError("Connection reset by peer")
+        return reply
+
+    monkeypatch.setattr(ratelimit._Sent, "_call", run_then_drop)
+    decision = ratelimit.check_agent_rpm(agent, "embed", 10)
+    assert decision is not None and decision.remaining in (7, 8)
