@@ -390,3 +390,20 @@ def test_a_reply_lost_on_the_kept_redis_line_counts_at_most_once_more(
     monkeypatch.setattr(ratelimit._Sent, "_call", run_then_drop)
     decision = ratelimit.check_agent_rpm(agent, "embed", 10)
     assert decision is not None and decision.remaining in (7, 8)
+
+
+def test_a_reservation_whose_reply_was_lost_is_given_back(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The three-trip turn (a token this container has not read yet): its reservation's
+    batch committed and the reply was lost. The turn answers 503 and must not leave the
+    reservation holding a turn and its tokens for RESERVATION_TTL_S."""
+    lost = lose_the_reply_of(monkeypatch, "reserve_chat_turn")
+    problem_of(embed(api, public, "the reservation's reply is lost"), 503, "service-unavailable")
+    assert lost
+    assert reservations(owner_sql, workspace) == 0
