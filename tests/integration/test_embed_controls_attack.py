@@ -481,3 +481,51 @@ def test_parallel_turns_while_the_database_kills_connections_hold_nothing(
         )
     ]
     assert left is not None and left["n"] <= len(given_up), (left, len(given_up), statuses)
+
+
+# Invisible, yet no format character (Cf), which the PII normaliser already dropped.
+INVISIBLE = [
+    "\u034f",  # combining grapheme joiner
+    "\u115f",
+    "\u1160",
+    "\u3164",
+    "\uffa0",  # Hangul fillers
+    "\u17b4",
+    "\u17b5",  # Khmer inherent vowels
+    "\u180b",
+    "\u180f",
+    "\ufe00",
+    "\ufe0f",
+    "\U000e0100",  # variation selectors
+    "\u2065",
+    "\ufff0",  # unassigned, default-ignorable
+]
+
+
+@pytest.mark.parametrize("invisible", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+def test_redaction_reads_past_invisible_characters(invisible: str) -> None:
+    from convoship.runtime.pii import redact_text
+
+    entities = ["EMAIL", "CREDIT_CARD", "US_SSN", "IP_ADDRESS", "PHONE"]
+    for text in (
+        "card 4111{0}1111{0}1111{0}1111",
+        "ssn 078{0}-05-{0}1120",
+        "ip 10.1{0}.2.3",
+        "call +1 415 555{0} 2671",
+        "mail jane{0}.doe@exa{0}mple.com",
+    ):
+        redacted, found = redact_text(text.format(invisible), entities)
+        assert found == 1, redacted
+        assert not any(ch.isdigit() for ch in redacted) and "@" not in redacted, redacted
+
+
+def test_a_card_spelt_with_invisible_joiners_is_not_stored(
+    api: ApiClient, editor: str, public: str, fake_llm: Any, owner_sql: Conn
+) -> None:
+    set_guardrail(api, editor, "REDACT", entities=["CREDIT_CARD"])
+    assert publish(api, editor).status == 201
+    card = "\u034f".join(["4111", "1111", "1111", "1111"])
+    answer = embed(api, public, f"my card is {card}")
+    assert answer.status == 200, answer.text
+    stored = " ".join(m["content"] for m in transcript(owner_sql, answer.json()["conversation_id"]))
+    assert "[CREDIT_CARD]" in stored and "4111" not in stored, stored
