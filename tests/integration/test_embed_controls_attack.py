@@ -529,3 +529,171 @@ def test_a_card_spelt_with_invisible_joiners_is_not_stored(
     assert answer.status == 200, answer.text
     stored = " ".join(m["content"] for m in transcript(owner_sql, answer.json()["conversation_id"]))
     assert "[CREDIT_CARD]" in stored and "4111" not in stored, stored
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'\xef\xbb\xbf{"message": "hi"}',  # a UTF-8 byte order mark
+        '{"message": "hi"}'.encode("utf-16"),
+        '{"message": "hi"}'.encode("utf-32-le"),
+        b'{"message": "a", "message": "b"}',
+        b'{"message": "hi", "conversation_id": 1e999}',
+        b'{"message": "hi", "conversation_id": {"$gt": ""}}',
+        b'{"message": "hi\\u0000"}',
+        b'{"message": "\\udbff\\udfff"}',  # a valid pair: U+10FFFF
+        b'{"message": "\xed\xa0\x80"}',  # CESU-8 of a lone surrogate: not UTF-8
+        b'{"message": "\xc0\xae"}',  # an overlong encoding
+        b'{"message": "\xff"}',
+        b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        b'{"message": "' + b"a" * 3_000_000 + b'"}',
+        b'{"message": "hi"} trailing',
+        b"",
+        b"null",
+        b'"hi"',
+    ],
+    ids=lambda b: repr(b[:24]),
+)
+def test_hostile_bodies_never_500_nor_hold_anything(
+    api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any, body: bytes
+) -> None:
+    assert embed(api, public, "hello").status == 200  # the token is kept: reads reserve
+    turns = count(
+        owner_sql, "SELECT count(*) FROM ai_agent_messages WHERE workspace_id = %s", workspace
+    )
+    answer = api.post(
+        f"/v1/embed/{public}/chat", data=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status < 500, answer.text[:500]
+    assert reservations(owner_sql, workspace) == 0
+    after = count(
+        owner_sql, "SELECT count(*) FROM ai_agent_messages WHERE workspace_id = %s", workspace
+    )
+    assert after in (turns, turns + 2)
+
+
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("origin", "o" * 2049),
+        ("x-visitor-token", "t" * 4097),
+        ("x-visitor-token", "a.b.c"),
+        ("x-visitor-token", "\x00"),
+        ("origin", "\x7f"),
+    ],
+)
+def test_hostile_headers_never_500(
+    api: ApiClient,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    header: str,
+    value: str,
+) -> None:
+    assert embed(api, public, "hello").status == 200
+    try:
+        answer = api.post(
+            f"/v1/embed/{public}/chat", json={"message": "hi"}, headers={header: value}
+        )
+    except (ValueError, UnicodeError):
+        return
+    assert answer.status < 500, answer.text[:500]
+    assert reservations(owner_sql, workspace) == 0
+
+
+def _reserve_published(app_sql: Conn, ids: dict[str, Any], **overrides: Any) -> Any:
+    from tests.support.seed import act_as_embed
+
+    params: dict[str, Any] = {
+        "id": uuid.uuid4(),
+        "ws": ids["workspace"],
+        "agent": ids["agent"],
+        "version": 1,
+        "conv": ids["conversation"],
+        "existing": True,
+        "bytes": 10,
+        "texts": 2,
+        "max_output": 8,
+        "history": 50,
+        "escalates": False,
+        "turns": None,
+        "conv_tokens": None,
+        "day_tokens": None,
+        "ttl": 60,
+        **overrides,
+    }
+    with app_sql.transaction():
+        act_as_embed(app_sql, ids["public_token"])
+        return app_sql.execute(
+            "SELECT verdict, tokens FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
+            " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
+            " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
+            " %(day_tokens)s, %(ttl)s)",
+            params,
+        ).fetchone()
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"bytes": -1_000_000},  # a negative estimate would lower what the day holds
+        {"max_output": -1_000_000},
+        {"texts": -1_000_000},
+        {"max_output": 2**63 - 1},  # overflow
+        {"history": -1},
+        {"ttl": 100_000},
+        {"ttl": 0},
+    ],
+    ids=str,
+)
+def test_raw_sql_cannot_reserve_a_negative_or_unbounded_turn(
+    app_sql: Conn, owner_sql: Conn, workspace: Any, overrides: dict[str, Any]
+) -> None:
+    from tests.support.seed import seed_graph
+
+    ids = seed_graph(owner_sql, workspace)
+    before = reservations(owner_sql, workspace)
+    with pytest.raises(psycopg.Error):
+        _reserve_published(app_sql, ids, **overrides)
+    app_sql.rollback()
+    assert reservations(owner_sql, workspace) == before
+
+
+def test_raw_sql_reserves_the_published_turn_it_is_asked_for(
+    app_sql: Conn, owner_sql: Conn, workspace: Any
+) -> None:
+    """The control of the test above: the same call, unaltered, reserves."""
+    from tests.support.seed import seed_graph
+
+    ids = seed_graph(owner_sql, workspace)
+    row = _reserve_published(app_sql, ids)
+    assert row is not None and row["verdict"] == "reserved" and row["tokens"] > 8
+
+
+def test_raw_sql_cannot_hold_another_visitors_conversation_by_calling_it_new(
+    app_sql: Conn, owner_sql: Conn, workspace: Any
+) -> None:
+    """A conversation bound to visitor v1 (LIMIT: 2 turns, 1 used). Said to be new
+    (p_existing false), a reservation on its id skips the visitor check, yet counts among the
+    conversation's held turns: v1's own next turn is then refused for RESERVATION_TTL_S."""
+    from tests.support.seed import act_as_embed, seed_graph
+
+    ids = seed_graph(owner_sql, workspace)
+    row = owner_sql.execute(
+        "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel, turns,"
+        " visitor_sub) VALUES (%s, %s, 'embed', 1, 'v1') RETURNING id",
+        (workspace, ids["agent"]),
+    ).fetchone()
+    assert row is not None
+    ids = {**ids, "conversation": row["id"]}
+    squatted = _reserve_published(app_sql, ids, existing=False, turns=2, ttl=300)
+    assert squatted is not None
+    with app_sql.transaction():
+        act_as_embed(app_sql, ids["public_token"])
+        row = app_sql.execute(
+            "SELECT reserve_chat_turn(gen_random_uuid(), %s, %s, 'embed', %s, true, 'v1', 10,"
+            " 2, NULL, NULL, 60) AS verdict",
+            (ids["workspace"], ids["agent"], ids["conversation"]),
+        ).fetchone()
+    assert squatted["verdict"] != "reserved" or row == {"verdict": "reserved"}, (squatted, row)
