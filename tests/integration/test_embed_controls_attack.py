@@ -697,3 +697,58 @@ def test_raw_sql_cannot_hold_another_visitors_conversation_by_calling_it_new(
             (ids["workspace"], ids["agent"], ids["conversation"]),
         ).fetchone()
     assert squatted["verdict"] != "reserved" or row == {"verdict": "reserved"}, (squatted, row)
+
+
+def test_the_contracts_order_holds_on_a_kept_token(
+    api: ApiClient,
+    editor: str,
+    admin: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+) -> None:
+    """RPM, then AUTH, then the conversation, then LIMIT, on turns whose read may reserve."""
+    set_guardrail(api, editor, "AUTH", allowed_origins=["https://shop.example.com"])
+    set_guardrail(api, editor, "LIMIT", max_input_chars=10, max_turns_per_conversation=2)
+    assert publish(api, editor).status == 201
+    shop = {"origin": "https://shop.example.com"}
+    conv = embed(api, public, "hello", **shop).json()["conversation_id"]
+    assert embed(api, public, "again", conv, **shop).status == 200  # at its turn cap now
+    unknown = str(uuid.uuid4())
+    evil = {"origin": "https://evil.example.net"}
+    problem_of(embed(api, public, "x" * 50, unknown, **evil), 403, "origin-not-allowed")
+    problem_of(embed(api, public, "x" * 50, unknown, **shop), 404, "not-found")
+    problem_of(embed(api, public, "x" * 50, conv, **shop), 413, "payload-too-large")
+    problem_of(embed(api, public, "short", conv, **shop), 422, "validation")
+    set_threshold(api, admin, 0, rpm=1)  # the kept settings still say 1,000
+    problem_of(embed(api, public, "x" * 50, unknown, **evil), 429, "rate-limited")
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_parallel_turns_with_failing_models_keep_the_daily_budget(
+    api: ApiClient, editor: str, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
+) -> None:
+    from convoship.chat.reservation import estimate_input_tokens
+    from convoship.runtime.snapshot import AgentSnapshot
+
+    assert embed(api, public, "warm").status == 200
+    budget = daily_tokens(owner_sql, workspace) + 300
+    set_guardrail(api, editor, "BUDGET", max_tokens_per_day=budget)
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "warm again").status == 200  # keeps the new version
+    fake_llm.delay_s = 0.02
+    kinds = ["fail:garbage {}", "fail:500 {}", "question number {} here"]
+    messages = [kinds[i % 3].format(f"{i:02d}") for i in range(18)]
+    responses = in_parallel([lambda m=m: embed(api, public, m) for m in messages])
+    statuses = [r.status for r in responses]
+    assert set(statuses) <= {200, 429, 502}, statuses
+    snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])
+    overrun = sum(
+        max(0, r.json()["usage"]["input_tokens"] - estimate_input_tokens(snapshot, [], m))
+        + max(0, r.json()["usage"]["output_tokens"] - MAX_OUTPUT)
+        for m, r in zip(messages, responses, strict=True)
+        if r.status == 200
+    )
+    assert daily_tokens(owner_sql, workspace) <= budget + overrun, statuses
+    assert reservations(owner_sql, workspace) == 0
