@@ -22,7 +22,7 @@ import psycopg
 from convoship.chat import checks
 from convoship.chat.conversation import Conversation
 from convoship.chat.scope import ChannelScope
-from convoship.core.errors import ConvoshipError, NotFound
+from convoship.core.errors import ConvoshipError, NotFound, ServiceUnavailable
 from convoship.core.observability import logger
 from convoship.db.read_batch import batch_transaction
 from convoship.runtime.snapshot import AgentSnapshot, RunContext
@@ -111,13 +111,17 @@ def reserve_turn(
     # Not durable: a reservation need not survive a server crash (the WAL of anything
     # committed after it is lost with it, and its turn then fails to settle, 503, and writes
     # nothing), so its commit does not wait for the WAL flush (about 2 ms of a turn here).
-    with batch_transaction(**scope.transaction, durable=False) as conn:
-        row = conn.execute(
-            "SELECT reserve_chat_turn(%(id)s, %(ws)s, %(agent)s, %(channel)s, %(conv)s,"
-            " %(existing)s, %(visitor)s, %(tokens)s, %(turns)s, %(conv_tokens)s,"
-            " %(day_tokens)s, %(ttl)s) AS verdict",
-            params,
-        ).fetchone()
+    try:
+        with batch_transaction(**scope.transaction, durable=False) as conn:
+            row = conn.execute(
+                "SELECT reserve_chat_turn(%(id)s, %(ws)s, %(agent)s, %(channel)s, %(conv)s,"
+                " %(existing)s, %(visitor)s, %(tokens)s, %(turns)s, %(conv_tokens)s,"
+                " %(day_tokens)s, %(ttl)s) AS verdict",
+                params,
+            ).fetchone()
+    except ServiceUnavailable:  # its reply may be lost after it committed: released by id
+        release_turn(scope, reservation)
+        raise
     verdict = row["verdict"] if row else None
     if verdict == "reserved":
         return reservation

@@ -2,7 +2,8 @@
 
 Full-width digits and `@` (U+FF10.., U+FF20), Arabic-Indic (U+0660..), Devanagari (U+0966..)
 and every other script's decimal digits become ASCII; no-break and ideographic spaces become
-spaces; zero-width and other format characters (Cf) go. Between digits (or a number's
+spaces; zero-width and other format characters (Cf) go, as do the other invisible ones
+(variation selectors, the grapheme joiner, Hangul fillers). Between digits (or a number's
 parenthesis), with at most two spaces on either side, dash-like characters (U+2010-U+2015,
 U+2212 minus, U+2043, U+2E3A-B, U+30FC, and what NFKC makes of U+2011, U+FE58, U+FF70) read
 as `-`, and an ideographic full stop (U+3002, U+FF61) right between two digits as `.`:
@@ -28,6 +29,14 @@ _FULL_STOPS = frozenset("\u3002")
 _OPENING, _CLOSING = "(\uff08", ")\uff09"  # and their full-width forms
 # The same before NFKC, with what NFKC turns into them: whether a run needs folding at all.
 _SEPARATOR_RE = re.compile("[\u2010-\u2015\u2043\u2212\u2e3a\u2e3b\u3002\u30fc\ufe58\uff61\uff70]")
+# Invisible, and no format character (Cf): the combining grapheme joiner, the Hangul fillers,
+# the Khmer inherent vowels, Mongolian and other variation selectors, and the unassigned
+# default-ignorable points (as secrets/views.py reads them). A reader skips them; so do the
+# detectors.
+_IGNORABLE_RE = re.compile(
+    "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2065\u3164\ufe00-\ufe0f\uffa0"
+    "\ufff0-\ufff8\U000e0100-\U000e01ef]"
+)
 
 
 @dataclass(frozen=True)
@@ -74,9 +83,9 @@ def normalize(text: str) -> Normalized:
 
 def _needs_folding(run: str) -> bool:
     """Non-ASCII digits, separators or format characters, which NFKC leaves as they are."""
-    return bool(_DECIMAL_RE.search(run) or _SEPARATOR_RE.search(run)) or any(
-        unicodedata.category(ch) == "Cf" for ch in run
-    )
+    if _DECIMAL_RE.search(run) or _SEPARATOR_RE.search(run) or _IGNORABLE_RE.search(run):
+        return True
+    return any(unicodedata.category(ch) == "Cf" for ch in run)
 
 
 def _clusters(text: str, start: int, end: int) -> list[tuple[int, int]]:
@@ -101,7 +110,7 @@ def _fold(text: str, start: int, end: int) -> str:
             out.append("-")
         elif ch in _FULL_STOPS and _between_digits(text, start, end):
             out.append(".")
-        elif unicodedata.category(ch) != "Cf":
+        elif unicodedata.category(ch) != "Cf" and not _IGNORABLE_RE.match(ch):
             out.append(ch)
     return "".join(out)
 
