@@ -9,13 +9,13 @@ error status billed nothing: a turn that spent nothing else is released. Releasi
 reservation then would let a visitor spend without limit by forcing failures. So the usage
 so far goes into the agent's daily usage and, for a conversation that exists, the
 conversation's usage, in the transaction that takes the reservation out (one commit, as a
-turn that succeeds settles it: chat/transcript.py). No message and no turn are written: the
-turn did not happen, but what it cost did.
+turn that succeeds settles it: chat/transcript.py), unless the reservation is gone: then the
+turn was settled by its own write, whose answer was lost, and is not charged twice. No
+message and no turn are written: the turn did not happen, but what it cost did.
 """
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 import psycopg
@@ -54,38 +54,27 @@ def charge_failed_turn(
     usage: dict[str, int],
     reservation: Reservation | None,
 ) -> None:
-    """Charge usage and take the reservation out, atomically. If the database cannot be
-    reached the reservation lapses by itself (and the usage goes uncharged); the turn's own
-    failure is what the caller reports."""
+    """Charge usage and take the reservation out, atomically; nothing if the reservation was
+    settled already (the turn was written). If the database cannot be reached the reservation
+    lapses by itself (and the usage goes uncharged); the turn's own failure is what the
+    caller reports."""
     tokens = usage["input_tokens"] + usage["output_tokens"]
-    params: dict[str, Any] = {
-        "id": conversation_id,
-        "ws": context.workspace_id,
-        "agent": context.agent_id,
-        "in": usage["input_tokens"],
-        "out": usage["output_tokens"],
-        "tokens": tokens,
-        "reservation": reservation.id if reservation else None,
-    }
     try:
         with write_batch(**scope.transaction) as conn:  # one round trip
-            if existing:  # the row lock first, as reserve_chat_turn and a settling turn take it
-                conn.execute(
-                    "UPDATE ai_agent_conversations SET updated_at = now(), usage ="
-                    " jsonb_build_object('input_tokens',"
-                    " COALESCE((usage->>'input_tokens')::bigint, 0) + %(in)s,"
-                    " 'output_tokens', COALESCE((usage->>'output_tokens')::bigint, 0) + %(out)s)"
-                    " WHERE id = %(id)s",
-                    params,
-                )
-            if reservation is not None:  # lapsed or not: the usage below is what counts now
-                conn.execute("SELECT release_chat_turn(%(reservation)s)", params)
             conn.execute(
-                "INSERT INTO ai_agent_usage_daily (workspace_id, agent_id, day, tokens)"
-                " VALUES (%(ws)s, %(agent)s, (now() AT TIME ZONE 'utc')::date, %(tokens)s)"
-                " ON CONFLICT (agent_id, day)"
-                " DO UPDATE SET tokens = ai_agent_usage_daily.tokens + EXCLUDED.tokens",
-                params,
+                # charge_failed_chat_turn (SQL, migration 0014): nothing when the reservation
+                # was settled already (the turn's write committed, its answer lost).
+                "SELECT charge_failed_chat_turn(%(id)s, %(ws)s, %(agent)s, %(existing)s,"
+                " %(in)s::bigint, %(out)s::bigint, %(reservation)s)",
+                {
+                    "id": conversation_id,
+                    "ws": context.workspace_id,
+                    "agent": context.agent_id,
+                    "existing": existing,
+                    "in": usage["input_tokens"],
+                    "out": usage["output_tokens"],
+                    "reservation": reservation.id if reservation else None,
+                },
             )
     except (ConvoshipError, psycopg.Error) as exc:
         logger.warning(

@@ -235,8 +235,10 @@ def _count(
             else:
                 _known.saw(key, window, count, in_redis=True)
                 return count
-    if get_settings().is_development:
-        return _in_process.incr(key, window)
+    if get_settings().is_development:  # from the highest count seen, as PostgreSQL is
+        count = max(_in_process.incr(key, window), _known.floor(key, window) + 1)
+        _known.saw(key, window, count, in_redis=False)
+        return count
     if scope is None:
         raise ServiceUnavailable("requests cannot be counted right now; retry shortly")
     count = count_in_postgres(scope, agent_id, channel, window, _known.from_redis(key, window))
