@@ -151,6 +151,52 @@ def test_a_turn_after_a_new_publish_is_judged_on_the_new_version(
     assert embed(api, public, "short").status == 200
 
 
+def test_a_kept_versions_documents_are_not_read_again(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    round_trips: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A published version never changes: once this container read it, later turns reuse
+    its config, guardrails and tools (migration 0015), and a new publish brings the new
+    ones, while the agent's name, settings and usage are read every turn."""
+    from convoship.chat import published_read
+
+    built: list[str] = []  # the system prompts the embed's reads decoded
+
+    class Counting(AgentSnapshot):
+        @classmethod
+        def of(cls, config: Any, *rest: Any) -> AgentSnapshot:
+            built.append(config["system_prompt"])
+            return AgentSnapshot.of(config, *rest)
+
+    monkeypatch.setattr(published_read, "AgentSnapshot", Counting)
+
+    def system_prompt() -> str:
+        return str(fake_llm.requests[-1].body["messages"][0]["content"])
+
+    assert embed(api, public, "hello").status == 200
+    assert embed(api, public, "again").status == 200
+    assert embed(api, public, "and again").status == 200
+    assert built == [SYSTEM_PROMPT]  # decoded once, by the first read
+    assert system_prompt() == SYSTEM_PROMPT
+    assert len(round_trips) == 3 + 2 + 2
+    renamed = api.patch(
+        f"/v1/ai-agents/{SLUG}", token=editor, json={"config": {"system_prompt": "Be brief."}}
+    )
+    assert renamed.status == 200, renamed.text
+    assert embed(api, public, "not published yet").status == 200
+    assert system_prompt() == SYSTEM_PROMPT and built == [SYSTEM_PROMPT]
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "after the publish").status == 200
+    assert system_prompt() == "Be brief."
+    assert embed(api, public, "and after").status == 200
+    assert system_prompt() == "Be brief."
+    assert built == [SYSTEM_PROMPT, "Be brief."]
+
+
 def test_a_cap_lowered_since_the_kept_read_refuses_and_gives_the_reservation_back(
     api: ApiClient,
     admin: str,

@@ -58,6 +58,45 @@ def test_an_embed_reads_only_the_agent_of_its_own_token(
     assert row["has_llm"] and row["provider"] == "openai"
 
 
+def test_the_read_leaves_out_only_the_documents_of_the_version_the_caller_holds(
+    app_sql: Conn, owner_sql: Conn, tenants: list[dict[str, Any]]
+) -> None:
+    a, b = tenants
+    read = "SELECT * FROM chat_turn_published(%s, %s, %s)"
+
+    def rows(*args: Any) -> list[dict[str, Any]]:
+        with app_sql.transaction():
+            act_as_embed(app_sql, a["public_token"])
+            found: list[dict[str, Any]] = app_sql.execute(read, args).fetchall()
+        return found
+
+    def documents(row: dict[str, Any]) -> list[Any]:
+        return [row["config"], row["guardrails"], row["tools"]]
+
+    token = a["public_token"]
+    (held,) = rows(token, a["agent"], 1)
+    assert held["known"] is True and documents(held) == [None, None, None]
+    assert (held["agent_id"], held["version"], held["tokens_today"]) == (a["agent"], 1, 10)
+    assert held["has_ops"] and held["has_llm"] and held["provider"] == "openai"
+    for agent, version in [(None, None), (a["agent"], None), (None, 1), (a["agent"], 2),
+                           (b["agent"], 1)]:  # fmt: skip
+        (row,) = rows(token, agent, version)
+        assert row["known"] is False and None not in documents(row), (agent, version)
+    (alone,) = rows(token, None, None)
+    with app_sql.transaction():  # the token alone (the defaults): everything, as before
+        act_as_embed(app_sql, token)
+        (by_token,) = app_sql.execute("SELECT * FROM chat_turn_published(%s)", (token,)).fetchall()
+    assert by_token["known"] is False and documents(by_token) == documents(alone)
+    owner_sql.execute(
+        "INSERT INTO ai_agent_versions (workspace_id, agent_id, version, config, guardrails,"
+        " tools) SELECT workspace_id, agent_id, 2, config, guardrails, tools"
+        " FROM ai_agent_versions WHERE agent_id = %s AND version = 1",
+        (a["agent"],),
+    )
+    (newer,) = rows(token, a["agent"], 1)  # published again: the new one comes whole
+    assert newer["version"] == 2 and newer["known"] is False and None not in documents(newer)
+
+
 def test_a_write_into_another_workspace_is_refused_and_writes_nothing(
     app_sql: Conn, owner_sql: Conn, tenants: list[dict[str, Any]]
 ) -> None:

@@ -20,13 +20,14 @@ class ChannelScope:
     """The playground runs a workspace's draft by slug; the embed, the latest published
     version behind a public token. `agent_sql` selects the agent's id with `params`.
     `read_context` answers the run context and the tokens the agent used today (UTC), in
-    the turn's read round trip."""
+    the turn's read round trip, given a context of the same agent read before (or None),
+    whose version documents the embed reuses while that version is the latest."""
 
     channel: str  # "playground" | "embed"
     transaction: dict[str, Any]  # the keyword of rls_transaction / read_transaction
     agent_sql: str
     params: dict[str, Any]
-    read_context: Callable[[Connection], tuple[RunContext, int]]
+    read_context: Callable[[Connection, RunContext | None], tuple[RunContext, int]]
 
     @property
     def is_embed(self) -> bool:
@@ -39,7 +40,7 @@ class ChannelScope:
             transaction={"workspace_id": workspace_id},
             agent_sql=_DRAFT_AGENT_SQL,
             params={"ws": workspace_id, "slug": slug},
-            read_context=lambda conn: _read_draft_turn(conn, workspace_id, slug),
+            read_context=lambda conn, _: _read_draft_turn(conn, workspace_id, slug),
         )
 
     @classmethod
@@ -49,7 +50,7 @@ class ChannelScope:
             transaction={"public_token": public_token},
             agent_sql="(SELECT id FROM ai_agents WHERE public_token = %(token)s)",
             params={"token": public_token},
-            read_context=lambda conn: read_published_turn(conn, public_token),
+            read_context=lambda conn, held: read_published_turn(conn, public_token, held),
         )
 
 

@@ -88,7 +88,7 @@ def _read(
                 conn, ahead, request.conversation_id, request.message
             )
         try:
-            context, today = scope.read_context(conn)
+            context, today = scope.read_context(conn, ahead.context if ahead else None)
             conv = read_conversation()
         except BaseException as exc:
             if isinstance(exc, NotFound):  # no published agent answers to the token

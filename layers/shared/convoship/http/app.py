@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
+from fastapi.telemetry import TelemetryConfig
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from mangum.handlers import HTTPGateway
@@ -29,6 +30,12 @@ TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "+json"]
 # The one log line each request writes (the local runner prints its own instead).
 ACCESS_LOG_MESSAGE = "request"
 _NO_CONTENT = frozenset({204, 304})
+_NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+}
 
 
 class RequestIdMiddleware:
@@ -121,6 +128,9 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # Logs and metrics are Powertools' (core/observability.py); FastAPI's own
+        # OpenTelemetry instrumentation would otherwise look for providers on every request.
+        telemetry=_NO_TELEMETRY,
     )
     install_problem_handlers(app)
     app.add_middleware(LoneSurrogateGuard)
