@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from convoship.chat.conversation import Conversation
@@ -223,7 +224,15 @@ def escalation(context: RunContext, message: str, conv: Conversation | None) -> 
         return None
     if conv is not None and conv.status == "escalated":
         return str(escalate["message"])
-    words = [re.escape(k.strip()) for k in escalate["keywords"] if k.strip()]
-    if words and re.search(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", message, re.I):
+    asks = _asks_for_a_person(tuple(escalate["keywords"]))
+    if asks is not None and asks.search(message):
         return str(escalate["message"])
     return None
+
+
+@lru_cache(maxsize=64)  # an agent's keywords are the same on every turn (two checks a turn)
+def _asks_for_a_person(keywords: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One pattern for the ESCALATE keywords, each a whole word or phrase, any case; None
+    when there is none."""
+    words = [re.escape(k.strip()) for k in keywords if k.strip()]
+    return re.compile(rf"(?<!\w)(?:{'|'.join(words)})(?!\w)", re.I) if words else None

@@ -12,7 +12,6 @@ that died mid-turn lapses by itself.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID, uuid4
@@ -44,11 +43,7 @@ class Reservation:
 def fixed_input(snapshot: AgentSnapshot, text: str) -> tuple[int, int]:
     """The UTF-8 bytes and the texts the model reads besides the history: the system prompt,
     the message and the tool definitions."""
-    size = len((snapshot.config.get("system_prompt") or "").encode()) + len(text.encode())
-    if snapshot.tools:
-        offered = [(t["name"], t.get("description"), t.get("input_schema")) for t in snapshot.tools]
-        size += len(json.dumps(offered).encode())
-    return size, 2
+    return snapshot.fixed_input_bytes + len(text.encode()), 2
 
 
 def estimate_input_tokens(snapshot: AgentSnapshot, history: list[dict[str, Any]], text: str) -> int:

@@ -4,7 +4,9 @@ run's SecretVault reads the ones it references only if a call needs them."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -62,6 +64,19 @@ class AgentSnapshot:
     def max_tool_calls(self) -> int:
         limit = self.guardrails.get("LIMIT")
         return int(limit["max_tool_calls_per_turn"]) if limit else 5
+
+    @cached_property
+    def fixed_input_bytes(self) -> int:
+        """The UTF-8 bytes the model reads of this agent on every call: the system prompt and
+        the tool definitions offered (name, description, input schema, as JSON). The fixed
+        part of a turn's token estimate (chat/reservation.py), computed once per snapshot: a
+        published version's snapshot serves every turn of its container (chat/read_ahead.py).
+        """
+        size = len((self.config.get("system_prompt") or "").encode())
+        if self.tools:
+            offered = [(t["name"], t.get("description"), t.get("input_schema")) for t in self.tools]
+            size += len(json.dumps(offered).encode())
+        return size
 
     def tool_defs(self) -> list[ToolDef]:
         return [
