@@ -6,7 +6,8 @@ is called in this process for each agent in turn, each round. The 20-eval wall t
 judged against the single-eval publish (the slowest single eval, with the same overhead
 around it); the sequential sum (20 x that) is shown beside it.
 
-Chat: chat_turns.py, on the third agent of the same workspace (published).
+Chat: chat_turns.py, on the third agent of the same workspace (published), and on a fourth,
+a large one (chat_turns.LARGE_*).
 """
 
 from __future__ import annotations
@@ -94,7 +95,29 @@ def _seed(admin_url: str) -> dict[str, Any]:
                     " VALUES (%s, %s, %s, %s)",
                     (ws, agent[0], kind, Jsonb(config)),
                 )
-    return {"workspace_id": str(ws), "public_token": token}
+        _seed_large_agent(conn, ws, f"{token}-large")
+    return {"workspace_id": str(ws), "public_token": token, "large_token": f"{token}-large"}
+
+
+def _seed_large_agent(conn: psycopg.Connection[Any], ws: uuid.UUID, token: str) -> None:
+    """A published agent the size of a real one: what its turns derive from the version
+    (the estimate's fixed bytes, the keywords' pattern) and what they read is then felt."""
+    config = {"system_prompt": chat_turns.LARGE_SYSTEM_PROMPT}
+    guardrails = [
+        {"kind": kind, "config": chat_turns.large_guardrail(kind, config_), "enabled": True}
+        for kind, config_ in DEFAULT_GUARDRAILS.items()
+    ]
+    agent = conn.execute(
+        "INSERT INTO ai_agents (workspace_id, slug, name, config, public_token)"
+        " VALUES (%s, 'chatter-large', 'chatter-large', %s, %s) RETURNING id",
+        (ws, Jsonb(config), token),
+    ).fetchone()
+    assert agent is not None
+    conn.execute(
+        "INSERT INTO ai_agent_versions (workspace_id, agent_id, version, config, guardrails,"
+        " tools) VALUES (%s, %s, 1, %s, %s, %s)",
+        (ws, agent[0], Jsonb(config), Jsonb(guardrails), Jsonb(chat_turns.LARGE_TOOLS)),
+    )
 
 
 def _publish_event(workspace_id: str, slug: str) -> dict[str, Any]:

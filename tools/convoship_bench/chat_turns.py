@@ -9,6 +9,10 @@ an empty pool are counted by the loopback model. The CPU time of a turn is the c
 thread's (time.thread_time: the handler's own work, not the loopback model's, whose threads
 share this process). PostgreSQL and Redis are reached through counting proxies for the round
 trips and the bytes written per turn.
+
+A large agent (an 8 KB system prompt, 10 tools with their input schemas, 100 ESCALATE
+keywords, every REDACT entity) answers the same message: its CPU per turn is shown against
+the small agent's, turn by turn, for what a turn does again for every byte of its agent.
 """
 
 from __future__ import annotations
@@ -42,6 +46,34 @@ CPU_TARGET = Target("value_max", 3e-3)
 CONNECTIONS_TARGET = Target("value_max", 1, stat="max")
 CONNECTION_TURNS = 100
 EMBED_EVENT = PROJECT_ROOT / "events" / "chat" / "embed_chat.json"
+LARGE_SYSTEM_PROMPT = ("You are the support assistant of a large online shop. " * 150)[:8000]
+LARGE_TOOLS = [
+    {
+        "name": f"lookup_{i}",
+        "description": "Looks up what the customer asks about in the shop's systems. " * 3,
+        "handler_kind": "http",
+        "config": {"method": "POST", "url": f"https://api.example.com/lookup/{i}"},
+        "input_schema": {
+            "type": "object",
+            "properties": {
+                f"field_{j}": {"type": "string", "description": "a field"} for j in range(8)
+            },
+            "required": ["field_0"],
+        },
+        "secret_refs": [],
+    }
+    for i in range(10)
+]
+
+
+def large_guardrail(kind: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The large agent's guardrails: the defaults, with 100 keywords and a budget that
+    thousands of large turns do not spend."""
+    if kind == "ESCALATE":
+        return {**config, "keywords": [f"keyword {i}" for i in range(100)]}
+    if kind == "BUDGET":
+        return {"max_tokens_per_conversation": 10_000_000, "max_tokens_per_day": 1_000_000_000}
+    return config
 
 
 def _embed_event(public_token: str) -> dict[str, Any]:
@@ -149,12 +181,59 @@ def chat_rows(
             figure="CPU",
         ),
     ]
+    rows.append(
+        _large_agent_row(handler, context, event, seeded["large_token"], rounds, iterations)
+    )
     rows.append(_connection_row(handler, context, event, stack))
     rows += _chat_wire_rows(handler, context, event, stack, rounds)
     if shown != "200":
         for row in rows:
             row.status, row.note = ERROR, f"the handler answered {shown}"
     return rows
+
+
+def _large_agent_row(
+    handler: Handler,
+    context: Any,
+    event: dict[str, Any],
+    large_token: str,
+    rounds: int,
+    iterations: int,
+) -> Row:
+    """CPU per turn on the large agent against the small one, turn by turn."""
+    large = _embed_event(large_token)
+    outcomes: set[str] = set()
+    for _ in range(2):  # its first turn in this container reads the version whole
+        outcomes.add(outcome(handler(copy.deepcopy(large), context)))
+    mine: list[float] = []
+    theirs: list[float] = []
+    for _ in range(rounds):
+        big: list[float] = []
+        small: list[float] = []
+        for _ in range(iterations):
+            payload = copy.deepcopy(large)
+            _, spent, result = _timed_cpu(lambda p=payload: handler(p, context))  # type: ignore[misc]
+            big.append(spent)
+            outcomes.add(outcome(result))
+            payload = copy.deepcopy(event)
+            small.append(_timed_cpu(lambda p=payload: handler(p, context))[1])  # type: ignore[misc]
+        mine.append(percentile(big, 50))
+        theirs.append(percentile(small, 50))
+    shown = "/".join(sorted(outcomes))
+    row = Row(
+        SECTION,
+        f"embed chat turn, a large agent: CPU per turn (handler thread), p50 -> {shown}",
+        "s",
+        Summary.of(mine),
+        baseline_name="the same turn on the small agent",
+        baseline=Summary.of(theirs),
+        ratios=paired(mine, theirs),
+        figure="CPU",
+        note="8 KB system prompt, 10 tools, 100 ESCALATE keywords, every REDACT entity",
+    )
+    if shown != "200":
+        row.status, row.note = ERROR, f"the handler answered {shown}"
+    return row
 
 
 def _timed_cpu(call: Callable[[], Any]) -> tuple[float, float, Any]:
