@@ -102,6 +102,27 @@ def test_a_known_tokens_turns_reserve_in_their_read(
     assert reservations(owner_sql, workspace) == 0  # each settled by its turn's write
 
 
+def test_a_continuing_turns_read_reads_its_messages_once_and_the_model_gets_them(
+    api: ApiClient, public: str, fake_llm: Any, round_trips: list[str]
+) -> None:
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    assert embed(api, public, "and then?", conv).status == 200
+    round_trips.clear()
+    assert embed(api, public, "and after that?", conv).status == 200
+    assert len(round_trips) == 2
+    read = round_trips[0]
+    assert "reserve_published_turn" in read  # which reads the recent messages...
+    assert "ai_agent_messages" not in read  # ...so no query of the batch reads them again
+    sent = fake_llm.requests[-1].body["messages"]
+    assert [(m["role"], m["content"]) for m in sent[1:]] == [
+        ("user", "hello"),
+        ("assistant", "echo: hello"),
+        ("user", "and then?"),
+        ("assistant", "echo: and then?"),
+        ("user", "and after that?"),
+    ]
+
+
 def test_what_the_read_reserves_is_the_turns_estimate(
     api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -634,7 +634,8 @@ def _reserve_published(app_sql: Conn, ids: dict[str, Any], **overrides: Any) -> 
     with app_sql.transaction():
         act_as_embed(app_sql, ids["public_token"])
         return app_sql.execute(
-            "SELECT verdict, tokens FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
+            "SELECT verdict, tokens, history FROM reserve_published_turn(%(id)s, %(ws)s,"
+            " %(agent)s,"
             " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
             " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
             " %(day_tokens)s, %(ttl)s)",
@@ -677,6 +678,43 @@ def test_raw_sql_reserves_the_published_turn_it_is_asked_for(
     ids = seed_graph(owner_sql, workspace)
     row = _reserve_published(app_sql, ids)
     assert row is not None and row["verdict"] == "reserved" and row["tokens"] > 8
+
+
+def test_raw_sql_reads_through_the_reservation_only_the_messages_its_token_may_read(
+    app_sql: Conn, owner_sql: Conn, workspace: Any, other_workspace: Any
+) -> None:
+    """The reservation returns the conversation's recent messages (migration 0016) as its
+    caller reads them: its own agent's, user and assistant only, oldest first; another
+    tenant's conversation, named by id, gives nothing, whatever the verdict."""
+    from tests.support.seed import seed_graph
+
+    ids = seed_graph(owner_sql, workspace)
+    theirs = seed_graph(owner_sql, other_workspace)
+    for seq, role, content in [(2, "assistant", "hi there"), (3, "tool", "secret-ish"),
+                               (4, "user", "ünïcödé \"quoted\"\n")]:  # fmt: skip
+        owner_sql.execute(
+            "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content)"
+            " VALUES (%s, %s, %s, %s, %s)",
+            (workspace, ids["conversation"], seq, role, content),
+        )
+    mine = _reserve_published(app_sql, ids)
+    assert mine is not None and mine["verdict"] == "reserved"
+    assert mine["history"] == [
+        {"role": "user", "content": "hello"},
+        {"role": "assistant", "content": "hi there"},
+        {"role": "user", "content": 'ünïcödé "quoted"\n'},
+    ]
+    last_two = _reserve_published(app_sql, ids, history=2)
+    assert last_two is not None and [m["content"] for m in last_two["history"]] == [
+        "hi there",
+        'ünïcödé "quoted"\n',
+    ]
+    stale = _reserve_published(app_sql, ids, version=7)
+    assert stale is not None and stale["verdict"] == "stale" and len(stale["history"]) == 3
+    other = _reserve_published(app_sql, {**ids, "conversation": theirs["conversation"]})
+    assert other is not None and other["verdict"] == "not-found" and other["history"] == []
+    new = _reserve_published(app_sql, {**ids, "conversation": uuid.uuid4()}, existing=False)
+    assert new is not None and new["verdict"] == "reserved" and new["history"] is None
 
 
 def test_raw_sql_cannot_hold_another_visitors_conversation_by_calling_it_new(

@@ -25,12 +25,16 @@ class Conversation:
 
 
 def queue_conversation(
-    conn: Connection, scope: ChannelScope, conversation_id: UUID | None
+    conn: Connection,
+    scope: ChannelScope,
+    conversation_id: UUID | None,
+    history: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Callable[[], Conversation | None]:
     """Queue the conversation and its recent messages; a thunk reads them (None for a new
     conversation or one that does not exist). An unknown id raises nothing here: the turn
     answers 404 for it only after RPM and AUTH, where the contract puts the conversation
-    (chat/turn.py)."""
+    (chat/turn.py). `history`: the recent messages as another statement of the batch read
+    them (the read's reservation: chat/read_ahead.py), which are then not read again."""
     if conversation_id is None:
         return lambda: None
     agent = scope.agent_sql
@@ -40,22 +44,23 @@ def queue_conversation(
         f" WHERE id = %(cid)s AND channel = %(channel)s AND agent_id = {agent}",
         params,
     )
-    messages = conn.execute(
-        "SELECT role, content FROM (SELECT seq, role, content FROM ai_agent_messages"
-        " WHERE conversation_id = %(cid)s AND role IN ('user', 'assistant')"
-        " ORDER BY seq DESC LIMIT %(n)s) recent ORDER BY seq",
-        {**params, "n": HISTORY_MESSAGES},
-    )
+    if history is None:
+        messages = conn.execute(
+            "SELECT role, content FROM (SELECT seq, role, content FROM ai_agent_messages"
+            " WHERE conversation_id = %(cid)s AND role IN ('user', 'assistant')"
+            " ORDER BY seq DESC LIMIT %(n)s) recent ORDER BY seq",
+            {**params, "n": HISTORY_MESSAGES},
+        )
+        history = messages.fetchall
 
     def read() -> Conversation | None:
         row = conversation.fetchone()
-        history = messages.fetchall()
         if row is None:
             return None
         usage = row["usage"]
         tokens = int(usage.get("input_tokens", 0)) + int(usage.get("output_tokens", 0))
         return Conversation(
-            row["id"], row["status"], row["turns"], tokens, history, row["visitor_sub"]
+            row["id"], row["status"], row["turns"], tokens, history(), row["visitor_sub"]
         )
 
     return read

@@ -109,22 +109,32 @@ def _passes_first_checks(
     return checks.escalation(context, message, None) is None
 
 
-@dataclass(frozen=True)
+@dataclass
 class Queued:
-    """A reservation queued in the read's batch, under the id it takes if made."""
+    """A reservation queued in the read's batch, under the id it takes if made; it reads a
+    continuing conversation's recent messages too (`history`)."""
 
     id: UUID
     conversation_id: UUID
     version: int | None
     _cursor: Any
+    _row: dict[str, Any] | None = None
 
     def read(self) -> Held | None:
         """What the database answered, once the batch was read: None when it did not
         reserve."""
-        row = self._cursor.fetchone()
+        row = self._cursor.fetchone() if self._row is None else self._row
+        self._row = row
         if row is None or row["verdict"] != "reserved":
             return None
         return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id, self.version)
+
+    def history(self) -> list[dict[str, Any]]:
+        """The conversation's recent messages the reservation read (and estimated from), for
+        the model: as chat/conversation.py would have read them."""
+        row = self._cursor.fetchone() if self._row is None else self._row
+        self._row = row
+        return list(row["history"] or []) if row is not None else []
 
     def as_made(self) -> Held:
         """The reservation as if made, for a batch whose answer was lost (given back by id:
@@ -135,12 +145,13 @@ class Queued:
 def queue_reservation(
     conn: Connection, ahead: Ahead, conversation_id: UUID | None, message: str
 ) -> Queued:
-    """Queue the reservation in the read's batch (before its first fetch)."""
+    """Queue the reservation in the read's batch (before its first fetch), with the
+    conversation's recent messages (migration 0016)."""
     context = ahead.context
     held_id, conversation = uuid4(), conversation_id or uuid4()
     fixed_bytes, fixed_texts = fixed_input(context.snapshot, message)
     cursor = conn.execute(
-        "SELECT verdict, tokens FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
+        "SELECT verdict, tokens, history FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
         " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
         " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
         " %(day_tokens)s, %(ttl)s)",
