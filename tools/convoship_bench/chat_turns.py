@@ -46,6 +46,7 @@ CPU_TARGET = Target("value_max", 3e-3)
 CONNECTIONS_TARGET = Target("value_max", 1, stat="max")
 CONNECTION_TURNS = 100
 EMBED_EVENT = PROJECT_ROOT / "events" / "chat" / "embed_chat.json"
+CONTINUED_TURNS = 10  # a conversation's last measured turn (its BUDGET allows about 19)
 LARGE_SYSTEM_PROMPT = ("You are the support assistant of a large online shop. " * 150)[:8000]
 LARGE_TOOLS = [
     {
@@ -184,8 +185,79 @@ def chat_rows(
     rows.append(
         _large_agent_row(handler, context, event, seeded["large_token"], rounds, iterations)
     )
+    rows += _continuing_rows(handler, context, event, bare, rounds, iterations)
     rows.append(_connection_row(handler, context, event, stack))
     rows += _chat_wire_rows(handler, context, event, stack, rounds)
+    if shown != "200":
+        for row in rows:
+            row.status, row.note = ERROR, f"the handler answered {shown}"
+    return rows
+
+
+def _continuing_rows(
+    handler: Handler,
+    context: Any,
+    event: dict[str, Any],
+    bare: Callable[[], Any],
+    rounds: int,
+    iterations: int,
+) -> list[Row]:
+    """Turns that continue a conversation (its 2nd to CONTINUED_TURNS-th), each followed by
+    one bare model call, as the rows above do for a conversation's first turn: most of a
+    widget's turns are these (the conversation's row, its recent messages, its counters)."""
+    outcomes: set[str] = set()
+    over: list[float] = []
+    cpu: list[float] = []
+    base_cpu: list[float] = []
+    conversation: str | None = None
+    turn = 0
+    for _ in range(rounds):
+        mine: list[float] = []
+        theirs: list[float] = []
+        mine_cpu: list[float] = []
+        theirs_cpu: list[float] = []
+        while len(mine) < iterations:
+            body = json.loads(event["body"])
+            if conversation is None or turn == CONTINUED_TURNS:
+                started = handler(copy.deepcopy(event), context)  # a new one: not measured
+                outcomes.add(outcome(started))
+                conversation, turn = json.loads(started["body"])["conversation_id"], 1
+                continue
+            payload = {
+                **copy.deepcopy(event),
+                "body": json.dumps({**body, "conversation_id": conversation}),
+            }
+            elapsed, spent, result = _timed_cpu(lambda p=payload: handler(p, context))  # type: ignore[misc]
+            turn += 1
+            mine.append(elapsed)
+            mine_cpu.append(spent)
+            outcomes.add(outcome(result))
+            elapsed, spent, _ = _timed_cpu(bare)
+            theirs.append(elapsed)
+            theirs_cpu.append(spent)
+        over.append(percentile(mine, 50) - percentile(theirs, 50))
+        cpu.append(percentile(mine_cpu, 50))
+        base_cpu.append(percentile(theirs_cpu, 50))
+    shown = "/".join(sorted(outcomes))
+    name = f"embed chat turn continuing a conversation (turns 2-{CONTINUED_TURNS})"
+    rows = [
+        Row(
+            SECTION,
+            f"{name}: p50 overhead over the bare model call -> {shown}",
+            "s",
+            Summary.of(over),
+            note="turn p50 minus bare call p50, per round; the target above is the first turn's",
+        ),
+        Row(
+            SECTION,
+            f"{name}: CPU per turn (handler thread), p50",
+            "s",
+            Summary.of(cpu),
+            baseline_name="one bare model call",
+            baseline=Summary.of(base_cpu),
+            figure="CPU",
+        ),
+    ]
     if shown != "200":
         for row in rows:
             row.status, row.note = ERROR, f"the handler answered {shown}"
