@@ -26,7 +26,7 @@ from convoship.core import constants as env
 from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
 from convoship_bench import chat_turns
 from convoship_bench.discover import Function
-from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.report import ERROR, Row, Target, answered
 from convoship_bench.stack import BenchStack
 from convoship_bench.stats import Summary, paired
 from convoship_bench.warm import Handler, load_handler, outcome, use_environment
@@ -184,10 +184,7 @@ def _publish_rows(
             details=details,
         ),
     ]
-    if shown != "201":
-        for row in rows:
-            row.status, row.note = ERROR, f"the handler answered {shown}"
-    return rows
+    return answered(rows, shown, "201")
 
 
 def measure(

@@ -27,7 +27,7 @@ import psycopg
 
 from convoship.core import constants as env
 from convoship_bench.discover import Function
-from convoship_bench.report import ERROR, Row, Target
+from convoship_bench.report import Row, Target, answered
 from convoship_bench.roundtrips import proxied_url
 from convoship_bench.stack import BenchStack
 from convoship_bench.stats import Summary, paired, percentile
@@ -171,16 +171,7 @@ def chat_rows(
             note=f"turn p50 minus bare call p50, per round; synchronous_commit={commit_mode}",
             details={"synchronous_commit": commit_mode},
         ),
-        Row(
-            SECTION,
-            "embed chat turn: CPU per turn (handler thread), p50",
-            "s",
-            Summary.of(cpu),
-            baseline_name="one bare model call",
-            baseline=Summary.of(base_cpu),
-            target=CPU_TARGET,
-            figure="CPU",
-        ),
+        _cpu_row("embed chat turn", cpu, base_cpu, CPU_TARGET),
     ]
     rows.append(
         _large_agent_row(handler, context, event, seeded["large_token"], rounds, iterations)
@@ -188,10 +179,7 @@ def chat_rows(
     rows += _continuing_rows(handler, context, event, bare, rounds, iterations)
     rows.append(_connection_row(handler, context, event, stack))
     rows += _chat_wire_rows(handler, context, event, stack, rounds)
-    if shown != "200":
-        for row in rows:
-            row.status, row.note = ERROR, f"the handler answered {shown}"
-    return rows
+    return answered(rows, shown, "200")
 
 
 def _continuing_rows(
@@ -248,20 +236,9 @@ def _continuing_rows(
             Summary.of(over),
             note="turn p50 minus bare call p50, per round; the target above is the first turn's",
         ),
-        Row(
-            SECTION,
-            f"{name}: CPU per turn (handler thread), p50",
-            "s",
-            Summary.of(cpu),
-            baseline_name="one bare model call",
-            baseline=Summary.of(base_cpu),
-            figure="CPU",
-        ),
+        _cpu_row(name, cpu, base_cpu),
     ]
-    if shown != "200":
-        for row in rows:
-            row.status, row.note = ERROR, f"the handler answered {shown}"
-    return rows
+    return answered(rows, shown, "200")
 
 
 def _large_agent_row(
@@ -303,9 +280,20 @@ def _large_agent_row(
         figure="CPU",
         note="8 KB system prompt, 10 tools, 100 ESCALATE keywords, every REDACT entity",
     )
-    if shown != "200":
-        row.status, row.note = ERROR, f"the handler answered {shown}"
-    return row
+    return answered([row], shown, "200")[0]
+
+
+def _cpu_row(name: str, cpu: list[float], bare: list[float], target: Target | None = None) -> Row:
+    return Row(
+        SECTION,
+        f"{name}: CPU per turn (handler thread), p50",
+        "s",
+        Summary.of(cpu),
+        baseline_name="one bare model call",
+        baseline=Summary.of(bare),
+        target=target,
+        figure="CPU",
+    )
 
 
 def _timed_cpu(call: Callable[[], Any]) -> tuple[float, float, Any]:

@@ -143,6 +143,15 @@ class Row:
         }
 
 
+def answered(rows: list[Row], shown: str, expected: str) -> list[Row]:
+    """`rows`, each marked ERROR when the handler they measured answered other than
+    `expected` (shown: every status it answered, joined by /)."""
+    if shown != expected:
+        for row in rows:
+            row.status, row.note = ERROR, f"the handler answered {shown}"
+    return rows
+
+
 def format_figure(value: float, unit: Unit) -> str:
     if unit == "instructions":
         return f"{value / 1e6:.4g}M" if value < 0.9995e9 else f"{value / 1e9:.4g}G"
