@@ -102,7 +102,7 @@ def test_a_known_tokens_turns_reserve_in_their_read(
     assert reservations(owner_sql, workspace) == 0  # each settled by its turn's write
 
 
-def test_a_continuing_turns_read_reads_its_messages_once_and_the_model_gets_them(
+def test_a_continuing_turns_read_reads_its_conversation_once_and_the_model_gets_it(
     api: ApiClient, public: str, fake_llm: Any, round_trips: list[str]
 ) -> None:
     conv = embed(api, public, "hello").json()["conversation_id"]
@@ -111,8 +111,9 @@ def test_a_continuing_turns_read_reads_its_messages_once_and_the_model_gets_them
     assert embed(api, public, "and after that?", conv).status == 200
     assert len(round_trips) == 2
     read = round_trips[0]
-    assert "reserve_published_turn" in read  # which reads the recent messages...
-    assert "ai_agent_messages" not in read  # ...so no query of the batch reads them again
+    assert "reserve_published_turn" in read  # which reads the conversation...
+    assert "ai_agent_messages" not in read  # ...so no query of the batch reads it again
+    assert "ai_agent_conversations" not in read
     sent = fake_llm.requests[-1].body["messages"]
     assert [(m["role"], m["content"]) for m in sent[1:]] == [
         ("user", "hello"),

@@ -634,8 +634,7 @@ def _reserve_published(app_sql: Conn, ids: dict[str, Any], **overrides: Any) -> 
     with app_sql.transaction():
         act_as_embed(app_sql, ids["public_token"])
         return app_sql.execute(
-            "SELECT verdict, tokens, history FROM reserve_published_turn(%(id)s, %(ws)s,"
-            " %(agent)s,"
+            "SELECT * FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
             " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
             " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
             " %(day_tokens)s, %(ttl)s)",
@@ -683,9 +682,10 @@ def test_raw_sql_reserves_the_published_turn_it_is_asked_for(
 def test_raw_sql_reads_through_the_reservation_only_the_messages_its_token_may_read(
     app_sql: Conn, owner_sql: Conn, workspace: Any, other_workspace: Any
 ) -> None:
-    """The reservation returns the conversation's recent messages (migration 0016) as its
-    caller reads them: its own agent's, user and assistant only, oldest first; another
-    tenant's conversation, named by id, gives nothing, whatever the verdict."""
+    """The reservation returns the conversation (migration 0016) as its caller reads it:
+    its own agent's embed conversation, the recent user and assistant messages only, oldest
+    first; another tenant's conversation or a playground one, named by id, gives nothing,
+    whatever the verdict."""
     from tests.support.seed import seed_graph
 
     ids = seed_graph(owner_sql, workspace)
@@ -699,6 +699,10 @@ def test_raw_sql_reads_through_the_reservation_only_the_messages_its_token_may_r
         )
     mine = _reserve_published(app_sql, ids)
     assert mine is not None and mine["verdict"] == "reserved"
+    assert mine["conversation_found"] is True
+    assert (mine["conversation_status"], mine["conversation_turns"]) == ("active", 0)
+    assert mine["conversation_usage"] == {"input_tokens": 0, "output_tokens": 0}
+    assert mine["conversation_visitor"] is None
     assert mine["history"] == [
         {"role": "user", "content": "hello"},
         {"role": "assistant", "content": "hi there"},
@@ -711,10 +715,14 @@ def test_raw_sql_reads_through_the_reservation_only_the_messages_its_token_may_r
     ]
     stale = _reserve_published(app_sql, ids, version=7)
     assert stale is not None and stale["verdict"] == "stale" and len(stale["history"]) == 3
-    other = _reserve_published(app_sql, {**ids, "conversation": theirs["conversation"]})
-    assert other is not None and other["verdict"] == "not-found" and other["history"] == []
+    for conversation in [theirs["conversation"], ids["playground_conversation"]]:
+        other = _reserve_published(app_sql, {**ids, "conversation": conversation})
+        assert other is not None and other["verdict"] == "not-found"
+        assert other["conversation_found"] is False and other["conversation_status"] is None
+        assert other["history"] == []
     new = _reserve_published(app_sql, {**ids, "conversation": uuid.uuid4()}, existing=False)
-    assert new is not None and new["verdict"] == "reserved" and new["history"] is None
+    assert new is not None and new["verdict"] == "reserved"
+    assert new["conversation_found"] is None and new["history"] is None
 
 
 def test_raw_sql_cannot_hold_another_visitors_conversation_by_calling_it_new(

@@ -35,7 +35,7 @@ from uuid import UUID, uuid4
 import psycopg
 
 from convoship.chat import checks
-from convoship.chat.conversation import HISTORY_MESSAGES
+from convoship.chat.conversation import HISTORY_MESSAGES, Read
 from convoship.chat.reservation import Reservation, fixed_input, limits_of
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
@@ -112,7 +112,7 @@ def _passes_first_checks(
 @dataclass
 class Queued:
     """A reservation queued in the read's batch, under the id it takes if made; it reads a
-    continuing conversation's recent messages too (`history`)."""
+    continuing conversation too (`conversation`)."""
 
     id: UUID
     conversation_id: UUID
@@ -129,12 +129,21 @@ class Queued:
             return None
         return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id, self.version)
 
-    def history(self) -> list[dict[str, Any]]:
-        """The conversation's recent messages the reservation read (and estimated from), for
-        the model: as chat/conversation.py would have read them."""
+    def conversation(self) -> Read:
+        """The conversation the reservation read (its row, and the recent messages it
+        estimated from), as chat/conversation.py would have read it."""
         row = self._cursor.fetchone() if self._row is None else self._row
         self._row = row
-        return list(row["history"] or []) if row is not None else []
+        if row is None or not row["conversation_found"]:
+            return None, list(row["history"] or []) if row is not None else []
+        found = {
+            "id": self.conversation_id,
+            "status": row["conversation_status"],
+            "turns": row["conversation_turns"],
+            "usage": row["conversation_usage"],
+            "visitor_sub": row["conversation_visitor"],
+        }
+        return found, list(row["history"] or [])
 
     def as_made(self) -> Held:
         """The reservation as if made, for a batch whose answer was lost (given back by id:
@@ -145,13 +154,13 @@ class Queued:
 def queue_reservation(
     conn: Connection, ahead: Ahead, conversation_id: UUID | None, message: str
 ) -> Queued:
-    """Queue the reservation in the read's batch (before its first fetch), with the
-    conversation's recent messages (migration 0016)."""
+    """Queue the reservation in the read's batch (before its first fetch), which reads a
+    continuing conversation's row and recent messages as well (migration 0016)."""
     context = ahead.context
     held_id, conversation = uuid4(), conversation_id or uuid4()
     fixed_bytes, fixed_texts = fixed_input(context.snapshot, message)
     cursor = conn.execute(
-        "SELECT verdict, tokens, history FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
+        "SELECT * FROM reserve_published_turn(%(id)s, %(ws)s, %(agent)s,"
         " %(version)s::integer, %(conv)s, %(existing)s, %(bytes)s::bigint, %(texts)s,"
         " %(max_output)s::bigint, %(history)s, %(escalates)s, %(turns)s, %(conv_tokens)s,"
         " %(day_tokens)s, %(ttl)s)",

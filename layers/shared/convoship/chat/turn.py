@@ -82,12 +82,12 @@ def _read(
     # A batch that reserves commits without waiting for the WAL flush, as reserve_turn does.
     with batch_transaction(**scope.transaction, durable=not reserves) as conn:
         queued = None
-        if ahead is not None and ahead.reserves:  # it reads the recent messages too
+        if ahead is not None and ahead.reserves:  # it reads the conversation too
             queued = read_ahead.queue_reservation(
                 conn, ahead, request.conversation_id, request.message
             )
         read_conversation = queue_conversation(
-            conn, scope, request.conversation_id, queued.history if queued else None
+            conn, scope, request.conversation_id, queued.conversation if queued else None
         )
         try:
             context, today = scope.read_context(conn, ahead.context if ahead else None)
