@@ -401,3 +401,39 @@ def test_parallel_turns_on_one_conversation_keep_its_token_budget(
     )
     assert spent <= cap + overrun, (spent, cap, overrun)
     assert reservations(owner_sql, workspace) == 0
+
+
+def test_a_visitors_conversation_after_visitor_tokens_are_off_stays_theirs_on_a_kept_token(
+    api: ApiClient,
+    admin: str,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+) -> None:
+    """Visitor tokens on, then off in a new version: the read reserves for a token it keeps
+    (no visitor to verify any more) and its reservation reads the conversation's messages
+    whatever its verdict; a visitor's conversation is still 404 to anyone, none of its
+    messages reaches the model, and nothing stays reserved."""
+    from convoship.security.visitor_tokens import sign
+    from tests.support.publishing import set_guardrail
+
+    secret = "visitor-signing-secret-0123456789abcdef"
+    created = api.post("/v1/secrets", token=admin, json={"name": "VISITOR_KEY", "value": secret})
+    assert created.status == 201, created.text
+    set_guardrail(api, editor, "AUTH", visitor_token_secret="{{secret:VISITOR_KEY}}")
+    assert publish(api, editor).status == 201
+    v1 = {"x-visitor-token": sign({"sub": "v1", "exp": 4102444800}, secret)}
+    conv = embed(api, public, "my order is 4471", **v1).json()["conversation_id"]
+    set_guardrail(api, editor, "AUTH", visitor_token_secret=None)
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "warm").status == 200  # keeps the version without tokens
+    fake_llm.requests.clear()
+    round_trips.clear()
+    for headers in ({}, v1, {}):
+        problem_of(embed(api, public, "what did I say?", conv, **headers), 404, "not-found")
+    assert sum("reserve_published_turn(" in sent for sent in round_trips) == 3  # each read
+    assert fake_llm.requests == []
+    assert reservations(owner_sql, workspace) == 0
