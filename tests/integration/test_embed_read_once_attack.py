@@ -437,3 +437,52 @@ def test_a_visitors_conversation_after_visitor_tokens_are_off_stays_theirs_on_a_
     assert sum("reserve_published_turn(" in sent for sent in round_trips) == 3  # each read
     assert fake_llm.requests == []
     assert reservations(owner_sql, workspace) == 0
+
+
+def test_turns_that_call_tools_leave_the_kept_version_as_published(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A kept version's documents now serve every later turn of the container (migration
+    0015), so nothing a turn does may change them in place: after turns that call a tool
+    (its arguments, REDACT, the model's answer), the kept context is still the version as
+    stored."""
+    from convoship.chat import read_ahead
+    from tests.support.publishing import set_guardrail
+
+    monkeypatch.setenv(env.ALLOW_PRIVATE_NETWORK, "1")
+    reset_settings()
+    tool = {
+        "name": "lookup",
+        "description": "Looks an order up",
+        "config": {"method": "GET", "url": fake_llm.root_url + "/orders/{{order}}"},
+        "input_schema": {
+            "type": "object",
+            "properties": {"order": {"type": "string", "pattern": "^[0-9]+$"}},
+            "required": ["order"],
+        },
+    }
+    assert api.post(f"/v1/ai-agents/{SLUG}/tools", token=editor, json=tool).status == 201
+    set_guardrail(api, editor, "REDACT", entities=["EMAIL"])
+    assert publish(api, editor).status == 201
+    for message in ['call:lookup {"order": "4471"}', "mail me at a@b.example",
+                    'call:lookup {"order": "x"}', 'call:lookup {"order": "12"}']:  # fmt: skip
+        answer = embed(api, public, message)
+        assert answer.status == 200, answer.text
+    assert any("tools" in r.body for r in fake_llm.requests)
+    stored = owner_sql.execute(
+        "SELECT v.version, v.config, v.guardrails, v.tools FROM ai_agent_versions v"
+        " JOIN ai_agents a ON a.id = v.agent_id WHERE a.public_token = %s"
+        " ORDER BY v.version DESC LIMIT 1",
+        (public,),
+    ).fetchone()
+    assert stored is not None
+    kept = read_ahead._kept[public]
+    assert kept.version == stored["version"]
+    assert kept.frozen_tools == stored["tools"] and kept.frozen_guardrails == stored["guardrails"]
+    as_stored = AgentSnapshot.of(stored["config"], stored["guardrails"], stored["tools"])
+    assert kept.snapshot == as_stored
