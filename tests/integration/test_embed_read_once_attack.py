@@ -486,3 +486,54 @@ def test_turns_that_call_tools_leave_the_kept_version_as_published(
     assert kept.frozen_tools == stored["tools"] and kept.frozen_guardrails == stored["guardrails"]
     as_stored = AgentSnapshot.of(stored["config"], stored["guardrails"], stored["tools"])
     assert kept.snapshot == as_stored
+
+
+def test_a_stale_reads_turn_gets_the_history_and_reserves_on_the_new_version(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Published again between two turns: the read's reservation answers 'stale' (with the
+    history it read), the turn reserves on the new version from that history, and the
+    model reads the new system prompt and the whole conversation."""
+    from convoship.chat import turn as chat_turn
+    from convoship.chat.model_reply import model_reply as real_reply
+
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    assert embed(api, public, 'ünï \\ "two"', conv).status == 200
+    changed = api.patch(
+        f"/v1/ai-agents/{SLUG}", token=editor, json={"config": {"system_prompt": "Be brief."}}
+    )
+    assert changed.status == 200, changed.text
+    assert publish(api, editor).status == 201
+    held: list[int] = []
+
+    def watching(*args: Any) -> Any:
+        held.extend(
+            r["tokens"]
+            for r in owner_sql.execute(
+                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
+                (conv,),
+            ).fetchall()
+        )
+        return real_reply(*args)
+
+    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    round_trips.clear()
+    assert embed(api, public, "three", conv).status == 200
+    assert "reserve_published_turn" in round_trips[0] and len(round_trips) == 3  # stale
+    expected = owner_sql.execute(OLD_HISTORY_SQL, (conv,)).fetchall()[:-2]  # before "three"
+    sent = fake_llm.requests[-1].body["messages"]
+    assert sent[0] == {"role": "system", "content": "Be brief."}
+    assert [(m["role"], m["content"]) for m in sent[1:-1]] == [
+        (m["role"], m["content"]) for m in expected
+    ]
+    assert len(expected) == 4
+    snapshot = AgentSnapshot.of({"system_prompt": "Be brief."}, [], [])
+    assert held == [estimate_input_tokens(snapshot, expected, "three") + MAX_OUTPUT]
+    assert reservations(owner_sql, workspace) == 0
