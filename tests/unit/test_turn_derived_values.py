@@ -88,3 +88,24 @@ def test_the_estimates_fixed_part_is_computed_once_per_snapshot(
     ) + 4 * (2 + 1)
     assert len(dumped) == 1
     assert AgentSnapshot.of({}, [], []).fixed_input_bytes == 0
+
+
+METACHARACTERS = r"\.^$*+?{}[]|()(?<!\w)(?=x)(a+)+$\b\d\1"
+
+
+def test_hostile_keywords_match_only_as_written_and_the_cache_stays_bounded() -> None:
+    """100 keywords of 100 characters, each all regex metacharacters (a catastrophic
+    pattern among them, spelt out): each matches only itself, literally, and no message
+    of metacharacters that is not one of them does; 200 keyword sets keep at most the
+    cache's 64 patterns."""
+    keywords = [(f"{i:03d}" + METACHARACTERS * 3)[:100] for i in range(100)]
+    assert all(len(k) == 100 for k in keywords)
+    context = context_with(keywords)
+    assert checks.escalation(context, f"so: {keywords[57]} !", None) is not None
+    assert checks.escalation(context, METACHARACTERS * 40, None) is None
+    assert checks.escalation(context, "a" * 50_000 + "!", None) is None
+    assert checks.escalation(context, keywords[3][:-1], None) is None
+    for i in range(200):
+        checks.escalation(context_with([f"word{i}", METACHARACTERS]), "nothing", None)
+    info = checks._asks_for_a_person.cache_info()
+    assert info.maxsize == 64 and info.currsize <= 64
