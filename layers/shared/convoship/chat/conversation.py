@@ -63,6 +63,7 @@ def queue_conversation(
 def conversation_of(
     row: dict[str, Any] | None, history: list[dict[str, Any]]
 ) -> Conversation | None:
+    """The conversation a row and its recent messages describe (None: no row)."""
     if row is None:
         return None
     usage = row["usage"]
