@@ -28,6 +28,9 @@ from convoship_dev import services
 from convoship_dev.app_env import app_environment
 from tests.support.tokens import AUDIT_DEV_SIGNING_KEY, JWT_SECRET, SECRETS_KEY, make_token
 
+# The published agent of the embed turn tests (editor, admin, public, round_trips).
+pytest_plugins = ["tests.support.published_agent"]
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

@@ -15,48 +15,11 @@ import psycopg
 import pytest
 
 from convoship.db import read_batch
-from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.agents import Conn, count, problem_of
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.chat import embed, transcript
+from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, daily_tokens, reservations
 from tests.support.publishing import publish, set_guardrail, set_threshold
-
-SYSTEM_PROMPT = "You help."
-MAX_OUTPUT = 8
-
-
-@pytest.fixture
-def editor(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "editor"))
-
-
-@pytest.fixture
-def admin(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "admin"))
-
-
-@pytest.fixture
-def public(api: ApiClient, editor: str, admin: str) -> str:
-    config = {"system_prompt": SYSTEM_PROMPT, "max_output_tokens": MAX_OUTPUT}
-    agent = create_agent(api, editor, slug=SLUG, config=config)
-    set_threshold(api, admin, 0, rpm=1000)
-    assert publish(api, editor).status == 201
-    return str(agent["public_token"])
-
-
-def reservations(owner_sql: Conn, workspace: Any) -> int:
-    return count(
-        owner_sql,
-        "SELECT count(*) FROM ai_agent_turn_reservations WHERE workspace_id = %s",
-        workspace,
-    )
-
-
-def daily_tokens(owner_sql: Conn, workspace: Any) -> int:
-    return count(
-        owner_sql,
-        "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
-        workspace,
-    )
 
 
 def conversation_usage(owner_sql: Conn, conv: str) -> int:

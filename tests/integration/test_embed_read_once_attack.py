@@ -17,60 +17,18 @@ import pytest
 from convoship.chat.reservation import estimate_input_tokens
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
-from convoship.db import read_batch
 from convoship.runtime.snapshot import AgentSnapshot
-from tests.support.agents import SLUG, Conn, Token, count, create_agent, problem_of
+from tests.support.agents import SLUG, Conn, count, create_agent, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, embed
-from tests.support.publishing import publish, set_threshold
+from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, reservations
+from tests.support.publishing import publish
 
-SYSTEM_PROMPT = "You help."
-MAX_OUTPUT = 8
 OLD_HISTORY_SQL = (  # what chat/conversation.py read before migration 0016
     "SELECT role, content FROM (SELECT seq, role, content FROM ai_agent_messages"
     " WHERE conversation_id = %s AND role IN ('user', 'assistant')"
     " ORDER BY seq DESC LIMIT 50) recent ORDER BY seq"
 )
-
-
-@pytest.fixture
-def editor(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "editor"))
-
-
-@pytest.fixture
-def admin(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "admin"))
-
-
-@pytest.fixture
-def public(api: ApiClient, editor: str, admin: str) -> str:
-    config = {"system_prompt": SYSTEM_PROMPT, "max_output_tokens": MAX_OUTPUT}
-    agent = create_agent(api, editor, slug=SLUG, config=config)
-    set_threshold(api, admin, 0, rpm=1000)
-    assert publish(api, editor).status == 201
-    return str(agent["public_token"])
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    sent: list[str] = []
-    real_send = read_batch.ReadBatch._send
-
-    def counting(batch: read_batch.ReadBatch) -> Any:
-        sent.append(" ; ".join(str(query) for query, _ in batch._queries))
-        return real_send(batch)
-
-    monkeypatch.setattr(read_batch.ReadBatch, "_send", counting)
-    return sent
-
-
-def reservations(owner_sql: Conn, workspace: Any) -> int:
-    return count(
-        owner_sql,
-        "SELECT count(*) FROM ai_agent_turn_reservations WHERE workspace_id = %s",
-        workspace,
-    )
 
 
 def held(owner_sql: Conn, conv: Any) -> int:
