@@ -18,7 +18,13 @@ from convoship.runtime.snapshot import AgentSnapshot
 from tests.support.agents import SLUG, Conn, count, problem_of
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.chat import embed, transcript
-from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, daily_tokens, reservations
+from tests.support.published_agent import (
+    MAX_OUTPUT,
+    SYSTEM_PROMPT,
+    daily_tokens,
+    held_while_the_model_thinks,
+    reservations,
+)
 from tests.support.publishing import publish, set_guardrail, set_threshold
 
 
@@ -74,23 +80,8 @@ def test_a_continuing_turns_read_reads_its_conversation_once_and_the_model_gets_
 def test_what_the_read_reserves_is_the_turns_estimate(
     api: ApiClient, public: str, fake_llm: Any, owner_sql: Conn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from convoship.chat import turn as chat_turn
-    from convoship.chat.model_reply import model_reply as real_reply
-
     conv = embed(api, public, "hello").json()["conversation_id"]
-    held: list[int] = []
-
-    def watching(*args: Any) -> Any:
-        held.extend(
-            r["tokens"]
-            for r in owner_sql.execute(
-                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
-                (conv,),
-            ).fetchall()
-        )
-        return real_reply(*args)
-
-    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    held = held_while_the_model_thinks(monkeypatch, owner_sql, conv)
     message = "a question with ünïcödé in it"
     assert embed(api, public, message, conv).status == 200
     history = [{"content": "hello"}, {"content": "echo: hello"}]

@@ -21,7 +21,12 @@ from convoship.runtime.snapshot import AgentSnapshot
 from tests.support.agents import SLUG, Conn, count, create_agent, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, embed
-from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, reservations
+from tests.support.published_agent import (
+    MAX_OUTPUT,
+    SYSTEM_PROMPT,
+    held_while_the_model_thinks,
+    reservations,
+)
 from tests.support.publishing import publish
 
 OLD_HISTORY_SQL = (  # what chat/conversation.py read before migration 0016
@@ -62,9 +67,6 @@ def test_the_model_reads_the_stored_history_byte_for_byte_and_the_read_reserves_
     """More messages than the model reads (90, user, assistant and tool), each one hostile
     to a JSON encoder or to SQL: the history the reservation returns is the one the
     separate query returned, and the reservation holds what the turn estimates from it."""
-    from convoship.chat import turn as chat_turn
-    from convoship.chat.model_reply import model_reply as real_reply
-
     conv = embed(api, public, "hello").json()["conversation_id"]
     roles = ["user", "assistant", "tool"]
     for i in range(90):
@@ -76,19 +78,7 @@ def test_the_model_reads_the_stored_history_byte_for_byte_and_the_read_reserves_
         )
     expected = owner_sql.execute(OLD_HISTORY_SQL, (conv,)).fetchall()
     assert len(expected) == 50
-    held: list[int] = []
-
-    def watching(*args: Any) -> Any:
-        held.extend(
-            r["tokens"]
-            for r in owner_sql.execute(
-                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
-                (conv,),
-            ).fetchall()
-        )
-        return real_reply(*args)
-
-    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    held = held_while_the_model_thinks(monkeypatch, owner_sql, conv)
     round_trips.clear()
     message = 'and now? \\ " ünï \x1f'
     answer = embed(api, public, message, conv)
@@ -459,9 +449,6 @@ def test_a_stale_reads_turn_gets_the_history_and_reserves_on_the_new_version(
     """Published again between two turns: the read's reservation answers 'stale' (with the
     history it read), the turn reserves on the new version from that history, and the
     model reads the new system prompt and the whole conversation."""
-    from convoship.chat import turn as chat_turn
-    from convoship.chat.model_reply import model_reply as real_reply
-
     conv = embed(api, public, "hello").json()["conversation_id"]
     assert embed(api, public, 'ünï \\ "two"', conv).status == 200
     changed = api.patch(
@@ -469,19 +456,7 @@ def test_a_stale_reads_turn_gets_the_history_and_reserves_on_the_new_version(
     )
     assert changed.status == 200, changed.text
     assert publish(api, editor).status == 201
-    held: list[int] = []
-
-    def watching(*args: Any) -> Any:
-        held.extend(
-            r["tokens"]
-            for r in owner_sql.execute(
-                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
-                (conv,),
-            ).fetchall()
-        )
-        return real_reply(*args)
-
-    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    held = held_while_the_model_thinks(monkeypatch, owner_sql, conv)
     round_trips.clear()
     assert embed(api, public, "three", conv).status == 200
     assert "reserve_published_turn" in round_trips[0] and len(round_trips) == 3  # stale

@@ -68,3 +68,27 @@ def daily_tokens(owner_sql: Conn, workspace: Any) -> int:
         "SELECT COALESCE(sum(tokens), 0) FROM ai_agent_usage_daily WHERE workspace_id = %s",
         workspace,
     )
+
+
+def held_while_the_model_thinks(
+    monkeypatch: pytest.MonkeyPatch, owner_sql: Conn, conversation: Any
+) -> list[int]:
+    """The tokens the conversation's reservations hold each time a turn calls the model
+    (what the turn reserved), appended as turns run."""
+    from convoship.chat import turn as chat_turn
+    from convoship.chat.model_reply import model_reply as real_reply
+
+    held: list[int] = []
+
+    def watching(*args: Any) -> Any:
+        held.extend(
+            row["tokens"]
+            for row in owner_sql.execute(
+                "SELECT tokens FROM ai_agent_turn_reservations WHERE conversation_id = %s",
+                (conversation,),
+            ).fetchall()
+        )
+        return real_reply(*args)
+
+    monkeypatch.setattr(chat_turn, "model_reply", watching)
+    return held
