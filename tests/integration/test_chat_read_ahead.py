@@ -16,8 +16,8 @@ from convoship.chat import checks
 from convoship.chat.reservation import estimate_input_tokens
 from convoship.runtime.snapshot import AgentSnapshot
 from tests.support.agents import SLUG, Conn, count, problem_of
-from tests.support.api_client import ApiClient, ApiResponse
-from tests.support.chat import embed, transcript
+from tests.support.api_client import ApiClient
+from tests.support.chat import all_at_once, embed, transcript
 from tests.support.published_agent import (
     MAX_OUTPUT,
     SYSTEM_PROMPT,
@@ -296,17 +296,6 @@ def test_an_escalated_conversations_read_does_not_hold_another_visitors_day_budg
     assert reservations(owner_sql, workspace) == 0
 
 
-def in_parallel(calls: list[Any], workers: int) -> list[ApiResponse]:
-    start = threading.Barrier(workers)
-
-    def run(call: Any) -> ApiResponse:
-        start.wait()
-        return call()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(run, calls))
-
-
 def test_parallel_reads_that_reserve_keep_the_turn_cap(
     api: ApiClient,
     editor: str,
@@ -320,7 +309,7 @@ def test_parallel_reads_that_reserve_keep_the_turn_cap(
     assert publish(api, editor).status == 201
     conv = embed(api, public, "start").json()["conversation_id"]
     fake_llm.delay_s = 0.05  # the model thinks while the others arrive
-    responses = in_parallel([lambda i=i: embed(api, public, f"m{i}", conv) for i in range(12)], 12)
+    responses = all_at_once([lambda i=i: embed(api, public, f"m{i}", conv) for i in range(12)])
     statuses = sorted(r.status for r in responses)
     assert statuses == [200] + [422] * 11, statuses
     assert any("reserve_published_turn" in sent for sent in round_trips)
@@ -345,7 +334,7 @@ def test_parallel_reads_that_reserve_keep_the_daily_budget(
     assert embed(api, public, "warm again").status == 200  # keeps the new version
     fake_llm.delay_s = 0.05
     messages = [f"parallel turn number {i:02d} asks its question" for i in range(16)]
-    responses = in_parallel([lambda m=m: embed(api, public, m) for m in messages], 16)
+    responses = all_at_once([lambda m=m: embed(api, public, m) for m in messages])
     statuses = [r.status for r in responses]
     assert 200 in statuses and 429 in statuses, statuses
     for refused in (r for r in responses if r.status != 200):

@@ -8,7 +8,6 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
@@ -16,8 +15,8 @@ import pytest
 
 from convoship.db import read_batch
 from tests.support.agents import Conn, count, problem_of
-from tests.support.api_client import ApiClient, ApiResponse
-from tests.support.chat import embed, transcript
+from tests.support.api_client import ApiClient
+from tests.support.chat import all_at_once, embed, transcript
 from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, daily_tokens, reservations
 from tests.support.publishing import publish, set_guardrail, set_threshold
 
@@ -129,17 +128,6 @@ def test_the_model_failing_after_the_read_reserved_gives_it_back(
     assert reservations(owner_sql, workspace) == 0
 
 
-def in_parallel(calls: list[Any]) -> list[ApiResponse]:
-    start = threading.Barrier(len(calls))
-
-    def run(call: Any) -> ApiResponse:
-        start.wait()
-        return call()
-
-    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
-        return list(pool.map(run, calls))
-
-
 def a_fresh_minute() -> None:
     """Start a test that counts one clock minute's requests with 20 s of the minute left."""
     left = 60 - time.time() % 60
@@ -155,7 +143,7 @@ def test_parallel_turns_across_conversations_keep_a_small_rpm_cap(
     a_fresh_minute()
     first = embed(api, public, "warm")
     assert first.status == 200, first.text
-    responses = in_parallel([lambda i=i: embed(api, public, f"visitor {i}") for i in range(16)])
+    responses = all_at_once([lambda i=i: embed(api, public, f"visitor {i}") for i in range(16)])
     statuses = [r.status for r in responses]
     assert set(statuses) <= {200, 429}, statuses
     # 4 a minute: at most 3 besides the warm one (or 4 if the minute turned mid-test)
@@ -388,7 +376,7 @@ def test_parallel_turns_with_failing_models_keep_the_turn_cap_and_hold_nothing(
     conv = embed(api, public, "start").json()["conversation_id"]
     fake_llm.delay_s = 0.02
     messages = ["fail:500", "fail:garbage", "a question", "sleep:30"] * 4
-    responses = in_parallel([lambda m=m: embed(api, public, m, conv) for m in messages])
+    responses = all_at_once([lambda m=m: embed(api, public, m, conv) for m in messages])
     statuses = [r.status for r in responses]
     assert set(statuses) <= {200, 422, 502}, statuses
     turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
@@ -427,7 +415,7 @@ def test_parallel_turns_while_the_database_kills_connections_hold_nothing(
     thread.start()
     caplog.set_level("WARNING")
     try:
-        responses = in_parallel(
+        responses = all_at_once(
             [lambda i=i: embed(api, public, f"m{i}", conv if i % 2 else None) for i in range(16)]
         )
     finally:
@@ -757,7 +745,7 @@ def test_parallel_turns_with_failing_models_keep_the_daily_budget(
     fake_llm.delay_s = 0.02
     kinds = ["fail:garbage {}", "fail:500 {}", "question number {} here"]
     messages = [kinds[i % 3].format(f"{i:02d}") for i in range(18)]
-    responses = in_parallel([lambda m=m: embed(api, public, m) for m in messages])
+    responses = all_at_once([lambda m=m: embed(api, public, m) for m in messages])
     statuses = [r.status for r in responses]
     assert set(statuses) <= {200, 429, 502}, statuses
     snapshot = AgentSnapshot.of({"system_prompt": SYSTEM_PROMPT}, [], [])

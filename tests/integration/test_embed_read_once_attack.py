@@ -20,7 +20,7 @@ from convoship.core.settings import reset_settings
 from convoship.runtime.snapshot import AgentSnapshot
 from tests.support.agents import SLUG, Conn, count, create_agent, problem_of
 from tests.support.api_client import ApiClient
-from tests.support.chat import chat, embed
+from tests.support.chat import all_at_once, chat, embed
 from tests.support.published_agent import (
     MAX_OUTPUT,
     SYSTEM_PROMPT,
@@ -319,14 +319,9 @@ def test_parallel_turns_on_one_conversation_keep_its_token_budget(
     assert embed(api, public, "warm").status == 200  # this container keeps the new version
     fake_llm.requests.clear()
     fake_llm.delay_s = 0.05
-    start = threading.Barrier(12)
-
-    def turn(i: int) -> Any:
-        start.wait()
-        return embed(api, public, f"parallel question {i}", conv)
-
-    with ThreadPoolExecutor(max_workers=12) as pool:
-        responses = list(pool.map(turn, range(12)))
+    responses = all_at_once(
+        [lambda i=i: embed(api, public, f"parallel question {i}", conv) for i in range(12)]
+    )
     statuses = [r.status for r in responses]
     assert 200 in statuses and 429 in statuses, statuses
     for refused in (r for r in responses if r.status != 200):

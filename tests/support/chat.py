@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.support.agents import Conn
@@ -33,3 +36,15 @@ def transcript(owner_sql: Conn, conversation_id: str) -> list[dict[str, Any]]:
         " WHERE conversation_id = %s ORDER BY seq",
         (conversation_id,),
     ).fetchall()
+
+
+def all_at_once(calls: list[Callable[[], ApiResponse]]) -> list[ApiResponse]:
+    """The calls' answers, each call on a thread of its own, all released together."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], ApiResponse]) -> ApiResponse:
+        start.wait()
+        return call()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))

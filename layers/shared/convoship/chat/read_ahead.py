@@ -120,11 +120,16 @@ class Queued:
     _cursor: Any
     _row: dict[str, Any] | None = None
 
+    def _answer(self) -> dict[str, Any] | None:
+        """The function's one row, once the batch was read."""
+        if self._row is None:
+            self._row = self._cursor.fetchone()
+        return self._row
+
     def read(self) -> Held | None:
         """What the database answered, once the batch was read: None when it did not
         reserve."""
-        row = self._cursor.fetchone() if self._row is None else self._row
-        self._row = row
+        row = self._answer()
         if row is None or row["verdict"] != "reserved":
             return None
         return Held(Reservation(self.id, int(row["tokens"])), self.conversation_id, self.version)
@@ -132,8 +137,7 @@ class Queued:
     def conversation(self) -> Read:
         """The conversation the reservation read (its row, and the recent messages it
         estimated from), as chat/conversation.py would have read it."""
-        row = self._cursor.fetchone() if self._row is None else self._row
-        self._row = row
+        row = self._answer()
         if row is None or not row["conversation_found"]:
             return None, list(row["history"] or []) if row is not None else []
         found = {

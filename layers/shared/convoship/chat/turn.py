@@ -78,13 +78,13 @@ def _read(
 ) -> tuple[RunContext, int, Conversation | None, Held | None]:
     """The turn's first round trip: its run context, today's usage, the conversation and,
     when the read reserves (chat/read_ahead.py), what it holds."""
-    reserves = ahead is not None and ahead.reserves
+    reserving = ahead if ahead is not None and ahead.reserves else None
     # A batch that reserves commits without waiting for the WAL flush, as reserve_turn does.
-    with batch_transaction(**scope.transaction, durable=not reserves) as conn:
+    with batch_transaction(**scope.transaction, durable=reserving is None) as conn:
         queued = None
-        if ahead is not None and ahead.reserves:  # it reads the conversation too
+        if reserving is not None:  # it reads the conversation too
             queued = read_ahead.queue_reservation(
-                conn, ahead, request.conversation_id, request.message
+                conn, reserving, request.conversation_id, request.message
             )
         read_conversation = queue_conversation(
             conn, scope, request.conversation_id, queued.conversation if queued else None

@@ -31,8 +31,7 @@ _OPENING, _CLOSING = "(\uff08", ")\uff09"  # and their full-width forms
 _SEPARATOR_RE = re.compile("[\u2010-\u2015\u2043\u2212\u2e3a\u2e3b\u3002\u30fc\ufe58\uff61\uff70]")
 # Invisible, and no format character (Cf): the combining grapheme joiner, the Hangul fillers,
 # the Khmer inherent vowels, Mongolian and other variation selectors, and the unassigned
-# default-ignorable points (as secrets/views.py reads them). A reader skips them; so do the
-# detectors.
+# default-ignorable points. A reader skips them; so do the detectors.
 _IGNORABLE_RE = re.compile(
     "[\u034f\u115f\u1160\u17b4\u17b5\u180b-\u180f\u2065\u3164\ufe00-\ufe0f\uffa0"
     "\ufff0-\ufff8\U000e0100-\U000e01ef]"
