@@ -12,6 +12,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import psycopg
 import pytest
 
 from convoship.chat.reservation import estimate_input_tokens
@@ -464,4 +465,111 @@ def test_a_stale_reads_turn_gets_the_history_and_reserves_on_the_new_version(
     assert len(expected) == 4
     snapshot = AgentSnapshot.of({"system_prompt": "Be brief."}, [], [])
     assert held == [estimate_input_tokens(snapshot, expected, "three") + MAX_OUTPUT]
+    assert reservations(owner_sql, workspace) == 0
+
+
+def test_only_the_tokens_own_escalated_conversation_reserves_no_tokens(
+    app_sql: Conn, owner_sql: Conn, workspace: Any, other_workspace: Any
+) -> None:
+    """In the embed role, the estimate is 0 only for the conversation the token's own
+    embed agent escalated: an escalated conversation of another agent of the workspace, of
+    the playground or of another tenant, named by a guessed id, or an id that names none,
+    is not found, is estimated in full, and holds nothing."""
+    from tests.support.seed import act_as_embed, seed_graph
+
+    ids, theirs = seed_graph(owner_sql, workspace), seed_graph(owner_sql, other_workspace)
+    agent = owner_sql.execute(
+        "INSERT INTO ai_agents (workspace_id, slug, name, public_token)"
+        " VALUES (%s, 'bot-two', 'Bot two', %s) RETURNING id",
+        (workspace, f"t{uuid.uuid4().hex}"),
+    ).fetchone()
+    assert agent is not None
+    other_agents = owner_sql.execute(
+        "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"
+        " VALUES (%s, %s, 'embed') RETURNING id",
+        (workspace, agent["id"]),
+    ).fetchone()["id"]  # type: ignore[index]
+    targets = [ids["conversation"], other_agents, ids["playground_conversation"],
+               theirs["conversation"], uuid.uuid4()]  # fmt: skip
+    owner_sql.execute(
+        "UPDATE ai_agent_conversations SET status = 'escalated' WHERE id = ANY(%s)", (targets,)
+    )
+    before = [held(owner_sql, t) for t in targets]
+    call = (
+        "SELECT * FROM reserve_published_turn(gen_random_uuid(), %(ws)s, %(agent)s, 1,"
+        " %(conv)s, true, 30, 2, 8, 50, true, NULL, NULL, NULL, 60)"
+    )
+    answers = []
+    for target in targets:
+        with app_sql.transaction():
+            act_as_embed(app_sql, ids["public_token"])
+            answers.append(
+                app_sql.execute(
+                    call, {"ws": ids["workspace"], "agent": ids["agent"], "conv": target}
+                ).fetchone()
+            )
+    own, *others = answers
+    assert own is not None and own["verdict"] == "reserved" and own["tokens"] == 0, own
+    assert own["conversation_found"] and own["conversation_status"] == "escalated"
+    for row in others:
+        assert row is not None and row["verdict"] == "not-found", row
+        assert row["tokens"] == (30 + 2) // 3 + 4 * 2 + 8, row  # in full: no history read
+        assert row["conversation_found"] is False and row["history"] == [], row
+        assert row["conversation_status"] is None and row["conversation_visitor"] is None
+    assert [held(owner_sql, t) for t in targets] == [before[0] + 1, *before[1:]]
+    owner_sql.execute(
+        "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content)"
+        " VALUES (%s, %s, 1, 'user', 'other agent secret')",
+        (workspace, other_agents),
+    )
+    with app_sql.transaction(force_rollback=True):  # nor through the message policies
+        act_as_embed(app_sql, ids["public_token"])
+        seen = app_sql.execute(
+            "SELECT count(*) AS n FROM ai_agent_messages WHERE conversation_id = %s",
+            (other_agents,),
+        ).fetchone()
+    assert seen == {"n": 0}
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), app_sql.transaction():
+        act_as_embed(app_sql, ids["public_token"])
+        app_sql.execute(
+            "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content)"
+            " VALUES (%s, %s, 2, 'user', 'planted')",
+            (workspace, other_agents),
+        )
+
+
+def test_parallel_turns_on_one_conversation_keep_its_turn_limit(
+    api: ApiClient,
+    editor: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+) -> None:
+    """Ten turns at once on one conversation with room for two more turns under LIMIT: each
+    read reserves with the row it returns, so exactly two are answered, the rest refused
+    with the turn limit, the conversation ends at its cap, and nothing stays reserved."""
+    from tests.support.publishing import set_guardrail
+
+    conv = embed(api, public, "hello").json()["conversation_id"]
+    assert embed(api, public, "again", conv).status == 200
+    set_guardrail(api, editor, "LIMIT", max_turns_per_conversation=4)
+    assert publish(api, editor).status == 201
+    assert embed(api, public, "warm").status == 200  # this container keeps the new version
+    fake_llm.requests.clear()
+    fake_llm.delay_s = 0.3  # every read before any write
+    start = threading.Barrier(10)
+
+    def turn(i: int) -> Any:
+        start.wait()
+        return embed(api, public, f"parallel question {i}", conv)
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        responses = list(pool.map(turn, range(10)))
+    statuses = sorted(r.status for r in responses)
+    assert statuses == [200] * 2 + [422] * 8, statuses
+    for refused in (r for r in responses if r.status != 200):
+        assert "limit of 4 turns" in refused.text, refused.text
+    turns = count(owner_sql, "SELECT turns FROM ai_agent_conversations WHERE id = %s", conv)
+    assert turns == 4 and len(fake_llm.requests) == 2
     assert reservations(owner_sql, workspace) == 0
