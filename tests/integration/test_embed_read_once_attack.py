@@ -319,7 +319,7 @@ def test_parallel_turns_on_one_conversation_keep_its_token_budget(
     assert publish(api, editor).status == 201
     assert embed(api, public, "warm").status == 200  # this container keeps the new version
     fake_llm.requests.clear()
-    fake_llm.delay_s = 0.05
+    fake_llm.delay_s = 0.3  # every read before any write
     responses = all_at_once(
         [lambda i=i: embed(api, public, f"parallel question {i}", conv) for i in range(12)]
     )
@@ -558,14 +558,9 @@ def test_parallel_turns_on_one_conversation_keep_its_turn_limit(
     assert embed(api, public, "warm").status == 200  # this container keeps the new version
     fake_llm.requests.clear()
     fake_llm.delay_s = 0.3  # every read before any write
-    start = threading.Barrier(10)
-
-    def turn(i: int) -> Any:
-        start.wait()
-        return embed(api, public, f"parallel question {i}", conv)
-
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        responses = list(pool.map(turn, range(10)))
+    responses = all_at_once(
+        [lambda i=i: embed(api, public, f"parallel question {i}", conv) for i in range(10)]
+    )
     statuses = sorted(r.status for r in responses)
     assert statuses == [200] * 2 + [422] * 8, statuses
     for refused in (r for r in responses if r.status != 200):
