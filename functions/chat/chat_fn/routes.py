@@ -12,6 +12,8 @@ from convoship.http.routing import api_router
 from .models import ChatIn, ChatOut, EmbedProfile
 
 router = api_router(tags=("chat",))
+# The public routes every visitor's turn pays for: requests read as prepared when declared.
+embed_router = api_router(tags=("chat",), prepared=True)
 PublicToken = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 _CHAT_RESPONSES: dict[int | str, dict[str, str]] = {
     403: {"description": "forbidden, or origin-not-allowed (embed AUTH)"},
@@ -37,7 +39,7 @@ async def playground_chat(slug: str, body: ChatIn, ctx: Editor) -> Response:
     return _answer(chat_turns.playground_turn(ctx.workspace_id, slug, request))
 
 
-@router.get(
+@embed_router.get(
     "/v1/embed/{public_token}",
     response_model=EmbedProfile,
     responses={404: {"description": "unknown or unpublished"}},
@@ -47,7 +49,9 @@ async def embed_profile(public_token: PublicToken) -> Response:
     return json_response(EmbedProfile, chat_turns.embed_profile(public_token))
 
 
-@router.post("/v1/embed/{public_token}/chat", response_model=ChatOut, responses=_CHAT_RESPONSES)
+@embed_router.post(
+    "/v1/embed/{public_token}/chat", response_model=ChatOut, responses=_CHAT_RESPONSES
+)
 async def embed_chat(
     public_token: PublicToken,
     body: ChatIn,

@@ -12,14 +12,18 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.routing import APIRoute
 
+from convoship.http.prepared_route import PreparedRoute
 from convoship.http.query_guard import reject_unknown_query_parameters
 
 
-def api_router(*, prefix: str = "", tags: Sequence[str] = ()) -> APIRouter:
+def api_router(*, prefix: str = "", tags: Sequence[str] = (), prepared: bool = False) -> APIRouter:
+    """prepared: its routes read requests as worked out when declared (http/prepared_route.py),
+    for the public routes every visitor's turn pays for."""
     return APIRouter(
         prefix=prefix,
         tags=list(tags),
         dependencies=[Depends(reject_unknown_query_parameters)],
+        route_class=PreparedRoute if prepared else APIRoute,
     )
 
 
