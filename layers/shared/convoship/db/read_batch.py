@@ -20,8 +20,9 @@ from psycopg import pq
 from psycopg.rows import dict_row
 
 from convoship.core.settings import get_settings
-from convoship.db.connection import Connection, acquire, release, unavailable
+from convoship.db.connection import Connection, PooledConnection, acquire, release, unavailable
 from convoship.db.scope import scope_of, scope_sql
+from convoship.db.statement_text import statement_text
 
 
 class ReadBatch:
@@ -34,7 +35,12 @@ class ReadBatch:
     """
 
     def __init__(
-        self, conn: Connection, scope: tuple[str, str], timeout_ms: str, *, durable: bool = True
+        self,
+        conn: PooledConnection,
+        scope: tuple[str, str],
+        timeout_ms: str,
+        *,
+        durable: bool = True,
     ) -> None:
         self._conn = conn
         self._scope = scope
@@ -63,21 +69,27 @@ class ReadBatch:
             self._results = self._send()
         return self._results[index]
 
-    def sql(self, cursor: psycopg.ClientCursor[Any] | None = None) -> tuple[str, int]:
+    def sql(self) -> tuple[str, int]:
         """The one message the batch sends, and how many results precede the queries' after
         BEGIN's (the scope's)."""
-        cursor = cursor or psycopg.ClientCursor(self._conn)
+        message, skipped = self._message()
+        return message.decode(self._conn.info.encoding), skipped
+
+    def _message(self) -> tuple[bytes, int]:
+        conn, transformer = self._conn, self._conn.spelling
         statements = [
-            "BEGIN",
-            cursor.mogrify(*scope_sql(self._scope, self._timeout_ms, durable=self._durable)),
-            *(cursor.mogrify(query, params) for query, params in self._queries),
-            "COMMIT",
+            b"BEGIN",
+            statement_text(
+                conn, transformer, *scope_sql(self._scope, self._timeout_ms, durable=self._durable)
+            ),
+            *(statement_text(conn, transformer, query, params) for query, params in self._queries),
+            b"COMMIT",
         ]
-        return ";\n".join(statements), 1
+        return b";\n".join(statements), 1
 
     def _send(self) -> list[list[dict[str, Any]]]:
         cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
-        text, skipped = self.sql(cursor)
+        text, skipped = self._message()
         try:
             cursor.execute(text)
             for _ in range(skipped):  # past BEGIN's result, to the prelude's last (unread)
