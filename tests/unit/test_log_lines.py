@@ -1,0 +1,88 @@
+"""The service's log lines are Powertools' own: the formatter that writes them faster
+(core/observability.py) writes the same line as Powertools' for the same record."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter, _get_context
+
+from convoship.core import observability
+from convoship.core.observability import _LINE_ENCODER, _LineFormatter, _message_value
+
+OPTIONS: dict[str, Any] = {
+    "json_serializer": _LINE_ENCODER.encode,
+    "json_deserializer": _message_value,
+    "service": "convoship",
+}
+
+
+def _record(msg: Any, extra: dict[str, Any] | None = None, *, failed: bool = False) -> Any:
+    exc_info = None
+    if failed:
+        try:
+            raise ValueError("it broke")
+        except ValueError:
+            exc_info = sys.exc_info()
+    record = logging.getLogger("t").makeRecord(
+        "t", logging.WARNING, __file__, 12, msg, (), exc_info, "caller", extra
+    )
+    record.created, record.msecs = 1_790_000_000.5, 500.0  # the same instant for both
+    return record
+
+
+RECORDS = {
+    "plain": lambda: _record("request"),
+    "extras": lambda: _record("request", {"method": "POST", "status": 200, "ms": 3.5}),
+    "none extra": lambda: _record("x", {"gone": None, "kept": 0}),
+    "json message": lambda: _record('{"a": [1, 2]}'),
+    "dict message": lambda: _record({"a": 1}),
+    "non-ascii": lambda: _record("été ✓", {"who": "\U0001f600"}),
+    "exception": lambda: _record("boom", {"step": 2}, failed=True),
+    "extra named like a key": lambda: _record("m", {"service": "other", "function": "f"}),
+}
+
+
+@pytest.fixture
+def formatters() -> Iterator[tuple[Any, Any]]:
+    stock, ours = LambdaPowertoolsFormatter(**OPTIONS), _LineFormatter(**OPTIONS)
+    for formatter in (stock, ours):
+        formatter.append_keys(function="chat", correlation_id="r-1", nothing=None)
+    yield stock, ours
+    _get_context().set({})
+
+
+@pytest.mark.parametrize("name", list(RECORDS))
+def test_a_line_is_powertools_line(formatters: tuple[Any, Any], name: str) -> None:
+    stock, ours = formatters
+    assert ours.format(RECORDS[name]()) == stock.format(RECORDS[name]())
+
+
+def test_keys_of_the_thread_and_reserved_names_are_placed_as_powertools_places_them(
+    formatters: tuple[Any, Any],
+) -> None:
+    stock, ours = formatters
+    stock.thread_safe_append_keys(request_path="/v1/x", where="%(funcName)s@%(lineno)d")
+    for formatter in (stock, ours):
+        formatter.append_keys(location="%(module)s:%(lineno)d", timestamp="%(asctime)s")
+    record = RECORDS["extras"]()
+    assert ours.format(record) == stock.format(record)
+    assert '"location":"test_log_lines:12"' in ours.format(record)
+
+
+def test_a_reserved_key_that_is_not_text_is_refused_as_powertools_refuses_it(
+    formatters: tuple[Any, Any],
+) -> None:
+    for formatter in formatters:
+        formatter.append_keys(location=12)
+        with pytest.raises(ValueError, match="need to be type 'str', instead got 'int'"):
+            formatter.format(RECORDS["plain"]())
+
+
+def test_the_service_logger_writes_with_it() -> None:
+    assert isinstance(observability.logger.registered_formatter, _LineFormatter)
+    assert logging.logThreads is False and logging.logProcesses is False
