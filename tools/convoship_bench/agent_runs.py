@@ -188,7 +188,12 @@ def _publish_rows(
 
 
 def measure(
-    functions: list[Function], stack: BenchStack, *, rounds: int, iterations: int
+    functions: list[Function],
+    stack: BenchStack,
+    *,
+    rounds: int,
+    iterations: int,
+    count_instructions: bool = False,
 ) -> list[Row]:
     by_folder = {fn.name: fn for fn in functions}
     rows: list[Row] = []
@@ -199,7 +204,9 @@ def measure(
         (
             "chat",
             chat_turns.SECTION,
-            lambda h, f: chat_turns.chat_rows(h, f, stack, seeded, rounds, iterations),
+            lambda h, f: chat_turns.chat_rows(
+                h, f, stack, seeded, rounds, iterations, count_instructions=count_instructions
+            ),
         ),
     ):
         fn = by_folder.get(folder)

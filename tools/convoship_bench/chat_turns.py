@@ -31,6 +31,7 @@ from convoship_bench.report import Row, Target, answered
 from convoship_bench.roundtrips import proxied_url
 from convoship_bench.stack import BenchStack
 from convoship_bench.stats import Summary, paired, percentile
+from convoship_bench.turn_instructions import instruction_row
 from convoship_bench.warm import Handler, outcome, use_environment
 from convoship_bench.wire import CountingProxy
 from convoship_dev.lambda_events import LambdaContext
@@ -92,6 +93,8 @@ def chat_rows(
     seeded: dict[str, Any],
     rounds: int,
     iterations: int,
+    *,
+    count_instructions: bool = False,
 ) -> list[Row]:
     from convoship.llm.openai import OpenAIChat
     from convoship.llm.types import Message, Sampling
@@ -172,6 +175,7 @@ def chat_rows(
             details={"synchronous_commit": commit_mode},
         ),
         _cpu_row("embed chat turn", cpu, base_cpu, CPU_TARGET),
+        instruction_row(SECTION, fn, stack, event, counted=count_instructions),
     ]
     rows.append(
         _large_agent_row(handler, context, event, seeded["large_token"], rounds, iterations)

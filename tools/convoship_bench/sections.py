@@ -140,6 +140,7 @@ def _agents(ctx: Context) -> list[Row]:
         ctx.stack,
         rounds=ctx.sizes.agent_rounds,
         iterations=ctx.sizes.chat_iterations,
+        count_instructions=not ctx.quick,
     )
 
 
