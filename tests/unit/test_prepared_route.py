@@ -4,30 +4,31 @@ route of a shape it does not read is refused when declared."""
 
 from __future__ import annotations
 
+import importlib
 import json
+from pathlib import Path as FilePath
 from typing import Annotated, Any
 from uuid import UUID
 
 import pytest
 from fastapi import Header, Path, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from convoship.core.errors import NotFound
 from convoship.http.app import create_app, make_handler
-from convoship.http.models import ResponseModel, no_nul
+from convoship.http.models import ResponseModel
 from convoship.http.responses import json_response
 from convoship.http.routing import api_router
+from convoship_dev.handlers import load_handler
 from convoship_dev.lambda_events import LambdaContext, http_api_event
+from convoship_dev.template import load_template
 
 Token = Annotated[str, Path(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 GOOD_TOKEN = "tok_abcdefgh"
 
 
-class ChatIn(BaseModel):  # the embed chat body's shape (chat_fn/models.py)
-    model_config = ConfigDict(extra="forbid")
-
-    message: Annotated[str, Field(min_length=1), AfterValidator(no_nul)]
-    conversation_id: UUID | None = None
+# The embed chat body itself: the chat function's package, on sys.path as the runtime puts it.
+load_handler(load_template(FilePath(__file__).parents[2] / "template.yaml").find_function("chat"))
+ChatIn = importlib.import_module("chat_fn.models").ChatIn
 
 
 class Echo(ResponseModel):

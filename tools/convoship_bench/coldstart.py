@@ -44,9 +44,21 @@ _TIMEOUT_S = 60.0
 # Modules whose files must come from the lambda layout in lambda mode (isolation check).
 _CHECKED_MODULES = ("convoship", "fastapi", "starlette", "pydantic", "psycopg", "mangum")
 
+# A Lambda context, for the drivers run in a child (`spec` holds the function's name).
+CONTEXT_SOURCE = r"""
+class Context:
+    function_name = spec["function_name"]
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    aws_request_id = "bench-cold-start"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
+    def get_remaining_time_in_millis(self):
+        return 25000
+"""
 # Runs in the child. Lambda's runtime puts /var/task and the layer on sys.path the same way.
 # With "marks" on, os.getloadavg() (which nothing else calls) marks the phases for callgrind.
-DRIVER = r"""
+DRIVER = (
+    r"""
 import json, os, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 spec = json.loads(sys.argv[1])
@@ -62,15 +74,9 @@ if marks:
     os.getloadavg()
 with open(spec["event"], encoding="utf-8") as f:
     event = json.load(f)
-class Context:
-    function_name = spec["function_name"]
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    aws_request_id = "bench-cold-start"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
-    def get_remaining_time_in_millis(self):
-        return 25000
-result = handler(event, Context())
+"""
+    + CONTEXT_SOURCE
+    + r"""result = handler(event, Context())
 t2, c2 = time.perf_counter(), time.process_time()
 if marks:
     os.getloadavg()
@@ -82,6 +88,7 @@ out = {"import_s": t1 - t0, "import_cpu_s": c1 - c0, "first_request_s": t2 - t1,
 sys.stdout.write(spec["mark"] + json.dumps(out) + "\n")
 sys.stdout.flush()
 """
+)
 
 
 class ColdStartFailed(RuntimeError):

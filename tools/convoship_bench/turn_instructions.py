@@ -33,7 +33,8 @@ TURNS = 40
 RUNS = 2  # in parallel; the count repeats to about 0.1%
 _TIMEOUT_S = 900.0
 
-DRIVER = r"""
+DRIVER = (
+    r"""
 import copy, json, os, sys
 spec = json.loads(sys.argv[1])
 sys.path[0:0] = spec["paths"]
@@ -44,15 +45,9 @@ from convoship.llm.openai import OpenAIChat
 from convoship.llm.types import Message, Sampling
 with open(spec["event"], encoding="utf-8") as f:
     event = json.load(f)
-class Context:
-    function_name = spec["function_name"]
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1024
-    aws_request_id = "bench-turn-instructions"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:" + function_name
-    def get_remaining_time_in_millis(self):
-        return 25000
-context = Context()
+"""
+    + coldstart.CONTEXT_SOURCE
+    + r"""context = Context()
 model = OpenAIChat(model="bench-model", base_url=spec["llm_base_url"], api_key=None,
                    timeout_s=10, allow_private=True)
 messages = [Message("system", "Answer briefly."), Message("user", "Hi")]
@@ -72,6 +67,7 @@ for _ in range(spec["turns"]):
 os.getloadavg()
 sys.stdout.write(spec["mark"] + json.dumps(sorted(statuses)) + "\n")
 """
+)
 
 
 def instruction_row(
