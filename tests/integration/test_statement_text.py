@@ -109,6 +109,9 @@ ODD_QUERIES = [
     ("SELECT %s", "a"),  # not even of one
     ("SELECT %s", (object(),)),  # no adapter
     ("SELECT %(a)s", ("x",)),  # a name, values by position
+    ("SELECT %s", {0: "x"}),  # positions, values by (int) name
+    ("SELECT %s, %s", {0: "x", 1: "y"}),
+    ("SELECT %s", {0: "x"}.values()),  # neither a sequence nor a mapping
 ]
 
 

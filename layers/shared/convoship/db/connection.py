@@ -10,7 +10,6 @@ from __future__ import annotations
 import select
 import threading
 import time
-from functools import cached_property
 from typing import Any
 
 import psycopg
@@ -24,14 +23,29 @@ from convoship.core.snapstart import after_restore
 Connection = psycopg.Connection[dict[str, Any]]
 
 
+# What a Transformer's dumpers read from the session once, when each is made: the encoding
+# text is spelled in, and the quote bytea values take (E'' or '').
+_SPELLING_PARAMETERS = (b"client_encoding", b"standard_conforming_strings")
+
+
 class PooledConnection(Connection):
     """The container's connection (acquire): a psycopg connection that keeps the Transformer
     its batches spell values with (db/statement_text.py). The dumper of each type is looked
     up once per connection, not once per batch (about 35 us a batch, in a chat turn)."""
 
-    @cached_property
+    _spelling: tuple[tuple[bytes | None, ...], abc.Transformer] | None = None
+
+    @property
     def spelling(self) -> abc.Transformer:
-        return adapt.Transformer(self)
+        """The kept Transformer, made again when the session's encoding or string quoting
+        changed since it was made (its dumpers would spell for the old ones: text in the
+        wrong encoding, bytea in the wrong quotes, values read back as others)."""
+        status = self.pgconn.parameter_status
+        session = tuple(status(name) for name in _SPELLING_PARAMETERS)
+        kept = self._spelling
+        if kept is None or kept[0] != session:
+            kept = self._spelling = (session, adapt.Transformer(self))
+        return kept[1]
 
 
 # A connection idle longer than this is pinged before use: a frozen Lambda container's

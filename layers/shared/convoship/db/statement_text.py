@@ -62,10 +62,12 @@ def statement_text(
             return query.encode(encoding)  # as psycopg sends it: no placeholder is read
         try:
             texts, names = _template(query, encoding)
-            if not isinstance(params, Mapping) and (
-                isinstance(params, (str, bytes)) or len(params) != len(names)
-            ):
-                raise _Unread(query)
+            by_position = bool(names) and isinstance(names[0], int)
+            if isinstance(params, Sequence) and not isinstance(params, (str, bytes)):
+                if len(params) != len(names) or (names and not by_position):
+                    raise _Unread(query)
+            elif not isinstance(params, Mapping) or by_position:
+                raise _Unread(query)  # as psycopg: positions take a sequence, names a mapping
             literal = transformer.as_literal
             parts = [texts[0]]
             for name, text in zip(names, texts[1:], strict=True):
