@@ -41,9 +41,10 @@ def _message_value(message: Any) -> Any:
 
 _RESERVED = frozenset(RESERVED_LOG_ATTRS)
 
-# Each record would look up its thread, process, process name and asyncio task: no line
-# here shows them (Powertools' keys do not), so they are not looked up (the switches the
-# logging HOWTO gives under "Optimization"). The location (function and line) still is.
+# Each record would look up its thread, process, process name and asyncio task, for no use:
+# of these only the task's name reached a line ("taskName": "Task-N", a new task per request
+# under Mangum, which identifies nothing the correlation id does not). They are not looked
+# up (the logging HOWTO's "Optimization" switches); the location (function, line) still is.
 logging.logThreads = False
 logging.logProcesses = False
 logging.logMultiprocessing = False
