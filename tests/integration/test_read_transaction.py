@@ -18,6 +18,7 @@ from convoship.core.settings import reset_settings
 from convoship.db.connection import close_all
 from convoship.db.read_batch import batch_transaction, read_transaction, write_batch
 from convoship.db.transactions import unscoped_transaction
+from tests.support.rpm_caps import UPSERT_CAP, cap_of
 
 
 @pytest.fixture
@@ -77,19 +78,6 @@ def test_a_batch_that_may_die_with_a_crash_does_not_wait_for_the_flush(
     assert row == {"wait": "on"}
 
 
-UPSERT_CAP = (
-    "INSERT INTO workspace_agent_ops (workspace_id, rpm_cap_per_agent) VALUES (%(ws)s, %(cap)s)"
-    " ON CONFLICT (workspace_id) DO UPDATE SET rpm_cap_per_agent = EXCLUDED.rpm_cap_per_agent"
-)
-
-
-def _cap(owner_sql: Any, workspace: uuid.UUID) -> Any:
-    row = owner_sql.execute(
-        "SELECT rpm_cap_per_agent FROM workspace_agent_ops WHERE workspace_id = %s", (workspace,)
-    ).fetchone()
-    return row["rpm_cap_per_agent"] if row else None
-
-
 def test_a_write_batch_commits_at_the_end_of_the_block_in_one_round_trip(
     proxy: Any, workspace: uuid.UUID, owner_sql: Any
 ) -> None:
@@ -101,7 +89,7 @@ def test_a_write_batch_commits_at_the_end_of_the_block_in_one_round_trip(
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 8})
         assert proxy.snapshot().round_trips == 0  # queued, not sent
     assert proxy.snapshot().round_trips == 1
-    assert _cap(owner_sql, workspace) == 8
+    assert cap_of(owner_sql, workspace) == 8
 
 
 def test_a_write_batch_sends_nothing_when_its_block_raises(
@@ -114,17 +102,17 @@ def test_a_write_batch_sends_nothing_when_its_block_raises(
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 9})
         raise RuntimeError("the caller changed its mind")
     assert proxy.snapshot().round_trips == 0
-    assert _cap(owner_sql, workspace) != 9
+    assert cap_of(owner_sql, workspace) != 9
 
 
 def test_a_failed_write_batch_writes_nothing(workspace: uuid.UUID, owner_sql: Any) -> None:
     with pytest.raises(psycopg.errors.DivisionByZero), write_batch(workspace_id=workspace) as conn:
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 11})
         conn.execute("SELECT 1 / 0")
-    assert _cap(owner_sql, workspace) != 11
+    assert cap_of(owner_sql, workspace) != 11
     with write_batch(workspace_id=workspace) as conn:  # the connection is clean again
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 12})
-    assert _cap(owner_sql, workspace) == 12
+    assert cap_of(owner_sql, workspace) == 12
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 from convoship.db.connection import PooledConnection, acquire, release
 from convoship.db.read_batch import write_batch
 from convoship.db.statement_text import statement_text
+from tests.support.rpm_caps import UPSERT_CAP, cap_of
 
 TEXTS = ["é", "Á'", "表'", "it's", "back\\slash", "\U0001f600"]
 
@@ -90,19 +91,6 @@ def test_an_unchanged_session_keeps_its_transformer(conn: PooledConnection) -> N
     assert conn.spelling is kept
 
 
-UPSERT_CAP = (
-    "INSERT INTO workspace_agent_ops (workspace_id, rpm_cap_per_agent) VALUES (%(ws)s, %(cap)s)"
-    " ON CONFLICT (workspace_id) DO UPDATE SET rpm_cap_per_agent = EXCLUDED.rpm_cap_per_agent"
-)
-
-
-def _cap(owner_sql: Any, workspace: uuid.UUID) -> Any:
-    row = owner_sql.execute(
-        "SELECT rpm_cap_per_agent FROM workspace_agent_ops WHERE workspace_id = %s", (workspace,)
-    ).fetchone()
-    return row["rpm_cap_per_agent"] if row else None
-
-
 def test_a_batch_with_a_value_it_cannot_spell_writes_nothing_and_its_connection_serves_on(
     workspace: uuid.UUID, owner_sql: Any
 ) -> None:
@@ -111,11 +99,11 @@ def test_a_batch_with_a_value_it_cannot_spell_writes_nothing_and_its_connection_
     with pytest.raises(psycopg.DataError), write_batch(workspace_id=workspace) as conn:
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 21})
         conn.execute("SELECT %(v)s::text AS v", {"v": "a\x00b"})
-    assert _cap(owner_sql, workspace) != 21
+    assert cap_of(owner_sql, workspace) != 21
     pooled = acquire()
     release(pooled)
     assert not pooled.closed and pooled.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with write_batch(workspace_id=workspace) as conn:
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 22})
         conn.execute("SELECT %(v)s::text AS v", {"v": "a'b"})
-    assert _cap(owner_sql, workspace) == 22
+    assert cap_of(owner_sql, workspace) == 22
