@@ -17,11 +17,6 @@ from tests.support.publishing import BASE, publish, set_guardrail, set_threshold
 
 
 @pytest.fixture
-def editor(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "editor"))
-
-
-@pytest.fixture
 def agent(api: ApiClient, editor: str) -> dict[str, Any]:
     return create_agent(api, editor, slug=SLUG, config={"system_prompt": "You help."})
 

@@ -15,19 +15,12 @@ from convoship.chat.reservation import estimate_input_tokens
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
 from convoship.runtime.snapshot import AgentSnapshot
-from tests.support.agents import SLUG, Conn, Token, count, create_agent, created, problem_of
+from tests.support.agents import SLUG, Conn, count, create_agent, created, problem_of
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.chat import chat, transcript
 from tests.support.http_servers import RecordingServer, Seen
+from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT
 from tests.support.publishing import set_guardrail
-
-SYSTEM_PROMPT = "You help."
-MAX_OUTPUT = 8
-
-
-@pytest.fixture
-def editor(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "editor"))
 
 
 @pytest.fixture

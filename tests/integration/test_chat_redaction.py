@@ -9,15 +9,10 @@ from typing import Any
 import pytest
 
 import convoship.chat.transcript as chat_transcript
-from tests.support.agents import SLUG, Conn, Token, create_agent
+from tests.support.agents import SLUG, Conn, create_agent
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, transcript
 from tests.support.publishing import set_guardrail
-
-
-@pytest.fixture
-def editor(token: Token, workspace: Any) -> str:
-    return str(token(workspace, "editor"))
 
 
 @pytest.fixture

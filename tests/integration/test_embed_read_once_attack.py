@@ -133,6 +133,21 @@ def test_a_kept_token_answers_404_for_another_agents_channels_or_tenants_convers
     assert reservations(owner_sql, workspace) == 0
 
 
+def _other_agents_conversation(owner_sql: Conn, workspace: Any) -> Any:
+    """An embed conversation of a second agent of the same workspace (its id)."""
+    agent = owner_sql.execute(
+        "INSERT INTO ai_agents (workspace_id, slug, name, public_token)"
+        " VALUES (%s, 'bot-two', 'Bot two', %s) RETURNING id",
+        (workspace, f"t{uuid.uuid4().hex}"),
+    ).fetchone()
+    assert agent is not None
+    return owner_sql.execute(
+        "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"
+        " VALUES (%s, %s, 'embed') RETURNING id",
+        (workspace, agent["id"]),
+    ).fetchone()["id"]  # type: ignore[index]
+
+
 @pytest.mark.parametrize("which", ["other_agent", "playground", "other_tenant"])
 def test_raw_sql_reads_no_more_through_the_history_than_through_the_table(
     app_sql: Conn, owner_sql: Conn, workspace: Any, other_workspace: Any, which: str
@@ -151,17 +166,7 @@ def test_raw_sql_reads_no_more_through_the_history_than_through_the_table(
             (workspace, target),
         )
     elif which == "other_agent":
-        agent = owner_sql.execute(
-            "INSERT INTO ai_agents (workspace_id, slug, name, public_token)"
-            " VALUES (%s, 'bot-two', 'Bot two', %s) RETURNING id",
-            (workspace, f"t{uuid.uuid4().hex}"),
-        ).fetchone()
-        assert agent is not None
-        target = owner_sql.execute(
-            "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"
-            " VALUES (%s, %s, 'embed') RETURNING id",
-            (workspace, agent["id"]),
-        ).fetchone()["id"]  # type: ignore[index]
+        target = _other_agents_conversation(owner_sql, workspace)
         owner_sql.execute(
             "INSERT INTO ai_agent_messages (workspace_id, conversation_id, seq, role, content)"
             " VALUES (%s, %s, 1, 'user', 'other agent secret')",
@@ -478,17 +483,7 @@ def test_only_the_tokens_own_escalated_conversation_reserves_no_tokens(
     from tests.support.seed import act_as_embed, seed_graph
 
     ids, theirs = seed_graph(owner_sql, workspace), seed_graph(owner_sql, other_workspace)
-    agent = owner_sql.execute(
-        "INSERT INTO ai_agents (workspace_id, slug, name, public_token)"
-        " VALUES (%s, 'bot-two', 'Bot two', %s) RETURNING id",
-        (workspace, f"t{uuid.uuid4().hex}"),
-    ).fetchone()
-    assert agent is not None
-    other_agents = owner_sql.execute(
-        "INSERT INTO ai_agent_conversations (workspace_id, agent_id, channel)"
-        " VALUES (%s, %s, 'embed') RETURNING id",
-        (workspace, agent["id"]),
-    ).fetchone()["id"]  # type: ignore[index]
+    other_agents = _other_agents_conversation(owner_sql, workspace)
     targets = [ids["conversation"], other_agents, ids["playground_conversation"],
                theirs["conversation"], uuid.uuid4()]  # fmt: skip
     owner_sql.execute(

@@ -21,6 +21,7 @@ import copy
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
@@ -124,25 +125,16 @@ def chat_rows(
         handler(copy.deepcopy(event), context)
         bare()
     for _ in range(rounds):
-        mine: list[float] = []
-        theirs: list[float] = []
-        mine_cpu: list[float] = []
-        theirs_cpu: list[float] = []
+        timed = _Round()
         for _ in range(iterations):
             payload = copy.deepcopy(event)
-            elapsed, spent, result = _timed_cpu(lambda p=payload: handler(p, context))  # type: ignore[misc]
-            mine.append(elapsed)
-            mine_cpu.append(spent)
-            outcomes.add(outcome(result))
-            elapsed, spent, _ = _timed_cpu(bare)
-            theirs.append(elapsed)
-            theirs_cpu.append(spent)
-        p50s.append(percentile(mine, 50))
-        p99s.append(percentile(mine, 99))
-        base50.append(percentile(theirs, 50))
-        base99.append(percentile(theirs, 99))
-        cpu.append(percentile(mine_cpu, 50))
-        base_cpu.append(percentile(theirs_cpu, 50))
+            outcomes.add(outcome(timed.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+        p50s.append(percentile(timed.mine, 50))
+        p99s.append(percentile(timed.mine, 99))
+        base50.append(percentile(timed.theirs, 50))
+        base99.append(percentile(timed.theirs, 99))
+        cpu.append(percentile(timed.mine_cpu, 50))
+        base_cpu.append(percentile(timed.theirs_cpu, 50))
     shown = "/".join(sorted(outcomes))
     bare_name = "one bare model call (kept connection)"
     commit_mode = _synchronous_commit(stack)
@@ -204,11 +196,8 @@ def _continuing_rows(
     conversation: str | None = None
     turn = 0
     for _ in range(rounds):
-        mine: list[float] = []
-        theirs: list[float] = []
-        mine_cpu: list[float] = []
-        theirs_cpu: list[float] = []
-        while len(mine) < iterations:
+        timed = _Round()
+        while len(timed.mine) < iterations:
             body = json.loads(event["body"])
             if conversation is None or turn == CONTINUED_TURNS:
                 started = handler(copy.deepcopy(event), context)  # a new one: not measured
@@ -219,17 +208,11 @@ def _continuing_rows(
                 **copy.deepcopy(event),
                 "body": json.dumps({**body, "conversation_id": conversation}),
             }
-            elapsed, spent, result = _timed_cpu(lambda p=payload: handler(p, context))  # type: ignore[misc]
+            outcomes.add(outcome(timed.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
             turn += 1
-            mine.append(elapsed)
-            mine_cpu.append(spent)
-            outcomes.add(outcome(result))
-            elapsed, spent, _ = _timed_cpu(bare)
-            theirs.append(elapsed)
-            theirs_cpu.append(spent)
-        over.append(percentile(mine, 50) - percentile(theirs, 50))
-        cpu.append(percentile(mine_cpu, 50))
-        base_cpu.append(percentile(theirs_cpu, 50))
+        over.append(percentile(timed.mine, 50) - percentile(timed.theirs, 50))
+        cpu.append(percentile(timed.mine_cpu, 50))
+        base_cpu.append(percentile(timed.theirs_cpu, 50))
     shown = "/".join(sorted(outcomes))
     name = f"embed chat turn continuing a conversation (turns 2-{CONTINUED_TURNS})"
     rows = [
@@ -298,6 +281,26 @@ def _cpu_row(name: str, cpu: list[float], bare: list[float], target: Target | No
         target=target,
         figure="CPU",
     )
+
+
+@dataclass
+class _Round:
+    """One round of turns, each followed by one bare model call: wall and thread CPU times."""
+
+    mine: list[float] = field(default_factory=list)
+    theirs: list[float] = field(default_factory=list)
+    mine_cpu: list[float] = field(default_factory=list)
+    theirs_cpu: list[float] = field(default_factory=list)
+
+    def pair(self, turn: Callable[[], Any], bare: Callable[[], Any]) -> Any:
+        """Time the turn, then the bare call; the turn's result."""
+        elapsed, spent, result = _timed_cpu(turn)
+        self.mine.append(elapsed)
+        self.mine_cpu.append(spent)
+        elapsed, spent, _ = _timed_cpu(bare)
+        self.theirs.append(elapsed)
+        self.theirs_cpu.append(spent)
+        return result
 
 
 def _timed_cpu(call: Callable[[], Any]) -> tuple[float, float, Any]:
