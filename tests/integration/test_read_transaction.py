@@ -63,7 +63,10 @@ def test_an_embed_batch_sets_scope_timeout_and_role_in_one_statement() -> None:
         row = cursor.fetchone()
     assert row == {"who": "convoship_embed", "timeout": "10s", "token": "tok-abc"}
     assert before_queries == 1
-    assert len(text.split(";\n")) == 4  # BEGIN, the scope, the query, COMMIT
+    assert text.split(";\n")[1:] == [  # no BEGIN or COMMIT: the message is the transaction
+        "SELECT current_user AS who, current_setting('statement_timeout') AS timeout,"
+        " current_setting('app.ai_agent_public_token') AS token"
+    ]
 
 
 @pytest.mark.parametrize(("durable", "setting"), [(True, "on"), (False, "off")])
@@ -113,6 +116,28 @@ def test_a_failed_write_batch_writes_nothing(workspace: uuid.UUID, owner_sql: An
     with write_batch(workspace_id=workspace) as conn:  # the connection is clean again
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 12})
     assert cap_of(owner_sql, workspace) == 12
+
+
+def test_a_failing_statement_undoes_the_earlier_ones_in_the_same_round_trip(
+    proxy: Any, workspace: uuid.UUID, owner_sql: Any
+) -> None:
+    """The message is one implicit transaction: the write before the failing statement is
+    rolled back by the server, and no ROLLBACK has to follow."""
+    with write_batch(workspace_id=workspace) as conn:
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 21})
+    proxy.reset()
+    with pytest.raises(psycopg.errors.DivisionByZero), write_batch(workspace_id=workspace) as conn:
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 22})
+        conn.execute("SELECT 1 / 0")
+        conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 23})
+    assert proxy.snapshot().round_trips == 1
+    assert cap_of(owner_sql, workspace) == 21
+    with batch_transaction(workspace_id=workspace) as conn:  # clean, and in its own scope
+        row = conn.execute(
+            "SELECT current_setting('app.workspace_id') AS ws,"
+            " pg_current_xact_id_if_assigned() IS NULL AS fresh"
+        ).fetchone()
+    assert row == {"ws": str(workspace), "fresh": True}
 
 
 @pytest.mark.parametrize(

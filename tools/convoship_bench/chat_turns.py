@@ -378,8 +378,8 @@ def _chat_wire_rows(
             "count",
             Summary.of([c.round_trips for c in db_counts]),
             target=DB_TARGET,
-            note="read, reserving the turn and its tokens: 1; write and settle: 1 (COMMITs"
-            " included; a container's first turn on a token reserves apart: 3)",
+            note="read, reserving the turn and its tokens: 1; write and settle: 1 (each one"
+            " transaction; a container's first turn on a token reserves apart: 3)",
             details={"bytes_to_server": [c.bytes_to_server for c in db_counts]},
         ),
         Row(

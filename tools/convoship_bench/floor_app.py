@@ -3,8 +3,8 @@
 One catch-all route (any method, any path) on one connection per container, opened on first
 use. By default it runs one SELECT by primary key (autocommit: one round trip). When the
 bench has recorded the SQL a read route sends (`SQL[(method, path)]`, the route's whole
-one-message batch: BEGIN, its RLS scope, its queries, COMMIT), the floor sends that very
-message with raw psycopg and returns every row it got back: the same query, the same rows,
+one-message batch: its RLS scope and its queries, one implicit transaction), the floor sends
+that very message with raw psycopg and returns every row it got back: the same query, the same rows,
 with none of the application around it.
 Self-contained on purpose (imports nothing from this project), so the cold-start bench can
 run it as a top-level module from a copy, exactly like a function's handler module.
