@@ -1,7 +1,8 @@
 """Transactions in one round trip.
 
 `read_transaction` holds the queries until the first fetch, then sends them after the scope
-as one simple-protocol message (values bound by psycopg's ClientCursor). PostgreSQL runs the
+as one simple-protocol message (values spelled as psycopg's ClientCursor spells them,
+db/statement_text.py; results read without a cursor, db/simple_query.py). PostgreSQL runs the
 statements of one such message as one transaction (an implicit transaction block: it commits
 after the last and rolls all of them back if any fails), so the message carries no BEGIN or
 COMMIT: two statements fewer for the server to parse and run, two results fewer to read, and
@@ -21,11 +22,11 @@ from uuid import UUID
 
 import psycopg
 from psycopg import pq
-from psycopg.rows import dict_row
 
 from convoship.core.settings import get_settings
 from convoship.db.connection import Connection, PooledConnection, acquire, release, unavailable
 from convoship.db.scope import scope_of, scope_sql
+from convoship.db.simple_query import run_message
 from convoship.db.statement_text import statement_text
 
 
@@ -89,14 +90,8 @@ class ReadBatch:
         return b";\n".join(statements)
 
     def _send(self) -> list[list[dict[str, Any]]]:
-        cursor = psycopg.ClientCursor(self._conn, row_factory=dict_row)
         try:
-            cursor.execute(self._message())  # on the scope's result: unread
-            results: list[list[dict[str, Any]]] = []
-            while cursor.nextset():  # rows only where there are (not cursor.description:
-                result = cursor.pgresult  # it builds every column's description)
-                rows = result is not None and result.status == pq.ExecStatus.TUPLES_OK
-                results.append(cursor.fetchall() if rows else [])
+            return run_message(self._conn, self._message())[1:]  # not the scope's
         except psycopg.Error:
             # The server rolled the message's transaction back; a connection left inside one
             # anyway (a reply that could not be read to its end) is rolled back or closed.
@@ -108,7 +103,6 @@ class ReadBatch:
                 except psycopg.Error:
                     self._conn.close()
             raise
-        return results
 
 
 class _BatchCursor:

@@ -1,0 +1,66 @@
+"""One simple-protocol message and the rows of each of its statements, without a cursor.
+
+The batches (db/read_batch.py) send one message of several statements and read every
+result. psycopg's cursor does that with a cursor object, a Transformer and an adapters map
+made per call, the query scanned again for placeholders (the batch's values are already
+spelled in), and each result selected and described before its rows are read: about 95 us
+of CPU per batch in a chat turn, against about 25 us here. The steps are psycopg's own: the
+message goes out with `PGconn.send_query`, the connection's `wait` runs psycopg's `execute`
+generator (its interrupt and cancel handling included), errors are made from a failed
+result by `errors.error_from_result`, and rows are loaded by a Transformer made for the
+message (its loaders see the session's time zone and encoding as they are now) into dicts
+named as `dict_row` names them. `execute` is a psycopg internal: psycopg is pinned
+(constraints.txt), and tests/integration/test_simple_query.py compares what comes back,
+rows and errors, with the cursor's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import abc, adapt, pq
+from psycopg import errors as e
+from psycopg.generators import execute
+
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_COMMAND_OK = pq.ExecStatus.COMMAND_OK
+_EMPTY_QUERY = pq.ExecStatus.EMPTY_QUERY
+_FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
+
+
+def run_message(conn: psycopg.Connection[Any], message: bytes) -> list[list[dict[str, Any]]]:
+    """Send `message` (statements already spelled, in the connection's encoding) and return
+    the rows of each statement, [] for one that returns none. Raises what the cursor would:
+    the failed statement's error, OperationalError for a connection that is lost."""
+    with conn.lock:
+        conn.pgconn.send_query(message)
+        results = conn.wait(execute(conn.pgconn))
+    encoding = conn.info.encoding
+    rows: list[list[dict[str, Any]]] = []
+    loader: abc.Transformer | None = None
+    for result in results:
+        status = result.status
+        if status == _TUPLES_OK:
+            if loader is None:
+                loader = adapt.Transformer(conn)
+            rows.append(_rows(loader, result, encoding))
+        elif status in (_COMMAND_OK, _EMPTY_QUERY):
+            rows.append([])
+        elif status == _FATAL_ERROR:
+            raise e.error_from_result(result, encoding=encoding)
+        else:  # COPY, or anything else a batch never sends
+            raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
+    if not rows:
+        raise e.InternalError("got no result from the query")
+    return rows
+
+
+def _rows(loader: abc.Transformer, result: pq.abc.PGresult, encoding: str) -> list[Any]:
+    loader.set_pgresult(result)
+    names = [(result.fname(i) or b"").decode(encoding) for i in range(result.nfields)]
+
+    def make_row(values: Any) -> dict[str, Any]:
+        return dict(zip(names, values, strict=False))  # as dict_row makes it
+
+    return loader.load_rows(0, result.ntuples, make_row)

@@ -1,0 +1,125 @@
+"""A batch's message read without a cursor gives what psycopg's cursor gives: the same rows
+(values of every type the app reads, the same keys), the same errors, and a connection left
+as the cursor leaves it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import closing
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from convoship.db.simple_query import run_message
+
+TYPED = (
+    "SELECT 1 AS one, NULL::int AS nothing, 2::bigint ^ 0 AS float, 12.3400::numeric AS money,"
+    " 'été ✓ \U0001f600'::text AS words, E'\\\\x00ff'::bytea AS raw, true AS yes,"
+    " '8e0c7d8e-3a9f-4f5e-9a55-1f0e2b9a7c11'::uuid AS id,"
+    " '2026-12-02 01:02:03.456+00'::timestamptz AS at, '2026-12-02'::date AS day,"
+    " '1 day 2 hours'::interval AS span, ARRAY['a', NULL, 'b''c'] AS list,"
+    """ '{"k": [1, null, "\\u2028"]}'::jsonb AS doc, '{"j": 1}'::json AS plain,"""
+    ' 7 AS "Mixed Case", 8 AS "ünïcode"'
+)
+MESSAGES = [
+    TYPED,
+    "SELECT 1 AS a; SELECT 2 AS b, 3 AS b",  # a repeated name: the last one wins, as in dict_row
+    "SELECT generate_series(1, 3) AS n WHERE false; SELECT generate_series(1, 3) AS n",
+    "SELECT set_config('app.workspace_id', 'x', true); DO $$ BEGIN END $$; SELECT 4 AS four",
+    "SET LOCAL statement_timeout = '5s'; SHOW statement_timeout; SELECT 5 AS five",
+]
+
+
+@pytest.fixture
+def conn(database: Any) -> Iterator[psycopg.Connection[Any]]:
+    with psycopg.connect(database.app_url, autocommit=True) as connection:
+        yield connection
+
+
+def _by_cursor(conn: psycopg.Connection[Any], message: str) -> list[list[dict[str, Any]]]:
+    cursor = psycopg.ClientCursor(conn, row_factory=dict_row)
+    cursor.execute(message)
+    results = []
+    while True:
+        result = cursor.pgresult
+        has_rows = result is not None and result.status == psycopg.pq.ExecStatus.TUPLES_OK
+        results.append(cursor.fetchall() if has_rows else [])
+        if not cursor.nextset():
+            return results
+
+
+@pytest.mark.parametrize("message", MESSAGES)
+def test_the_rows_are_the_cursors(conn: psycopg.Connection[Any], message: str) -> None:
+    expected = _by_cursor(conn, message)
+    got = run_message(conn, message.encode())
+    assert got == expected
+    assert [[list(row) for row in rows] for rows in got] == [
+        [list(row) for row in rows] for rows in expected
+    ]
+    assert [[{k: type(v) for k, v in row.items()} for row in rows] for rows in got] == [
+        [{k: type(v) for k, v in row.items()} for row in rows] for rows in expected
+    ]
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
+    conn: psycopg.Connection[Any],
+) -> None:
+    query = b"SELECT '2026-12-02 01:00:00+00'::timestamptz AS at"
+    before = run_message(conn, query)[0][0]["at"]
+    run_message(conn, b"SET TimeZone TO 'Asia/Tokyo'")
+    after = run_message(conn, query)[0][0]["at"]
+    assert after == before
+    assert str(after.tzinfo) == "Asia/Tokyo" and str(before.tzinfo) != "Asia/Tokyo"
+    assert after == _by_cursor(conn, query.decode())[0][0]["at"]
+    assert str(after.tzinfo) == str(_by_cursor(conn, query.decode())[0][0]["at"].tzinfo)
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        ("SELECT 1 AS a; SELECT 1 / 0 AS boom; SELECT 3 AS c", psycopg.errors.DivisionByZero),
+        ("SELECT * FROM no_such_table", psycopg.errors.UndefinedTable),
+        ("SELEC 1", psycopg.errors.SyntaxError),
+        ("SELECT 'x'::uuid", psycopg.errors.InvalidTextRepresentation),
+        ("COPY (SELECT 1) TO STDOUT", psycopg.ProgrammingError),
+    ],
+)
+def test_errors_are_the_cursors(database: Any, message: str, error: type[Exception]) -> None:
+    with closing(psycopg.connect(database.app_url)) as conn, pytest.raises(error) as by_cursor:
+        _by_cursor(conn, message)
+    with closing(psycopg.connect(database.app_url)) as conn, pytest.raises(error) as by_message:
+        run_message(conn, message.encode())
+    assert type(by_message.value) is type(by_cursor.value)
+    if isinstance(by_cursor.value, psycopg.errors.DatabaseError) and by_cursor.value.sqlstate:
+        assert by_message.value.sqlstate == by_cursor.value.sqlstate  # type: ignore[attr-defined]
+        assert str(by_message.value) == str(by_cursor.value)
+
+
+def test_a_failed_message_undoes_its_earlier_statements_and_leaves_the_connection_idle(
+    database: Any,
+) -> None:
+    conn = psycopg.connect(database.owner_admin_url, autocommit=True)  # it may make a table
+    run_message(conn, b"CREATE TEMP TABLE kept (v int)")
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_message(conn, b"INSERT INTO kept VALUES (1); SELECT 1 / 0; INSERT INTO kept VALUES (2)")
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert run_message(conn, b"SELECT count(*) AS n FROM kept") == [[{"n": 0}]]
+    conn.close()
+
+
+def test_a_closed_or_lost_connection_is_an_operational_error(database: Any) -> None:
+    conn = psycopg.connect(database.app_url, autocommit=True)
+    conn.close()
+    with pytest.raises(psycopg.OperationalError):
+        run_message(conn, b"SELECT 1")
+    conn = psycopg.connect(database.app_url, autocommit=True)
+    try:
+        with psycopg.connect(database.owner_admin_url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))
+        with pytest.raises(psycopg.OperationalError):
+            run_message(conn, b"SELECT 1")
+    finally:
+        conn.close()
