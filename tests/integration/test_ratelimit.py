@@ -192,3 +192,12 @@ def test_a_second_thread_counts_through_the_pool_while_the_line_is_busy(
     assert busy is not None and busy.remaining == 3
     assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
     assert reasons == []
+
+
+def test_the_limiters_replies_are_parsed_by_hiredis() -> None:
+    """hiredis is a runtime dependency (pyproject, the layer's requirements): redis-py reads
+    every reply with its C parser, not the pure-Python one."""
+    ratelimit.check_agent_rpm(uuid.uuid4(), "embed", 5)
+    conn = ratelimit._line._conn
+    assert conn is not None
+    assert type(conn._parser).__name__ == "_HiredisParser"
