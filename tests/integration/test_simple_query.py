@@ -64,6 +64,15 @@ def test_the_rows_are_the_cursors(conn: psycopg.Connection[Any], message: str) -
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
 
+def test_skipped_statements_are_not_read_but_their_errors_are(
+    conn: psycopg.Connection[Any],
+) -> None:
+    assert run_message(conn, b"SELECT 1 AS a; SELECT 2 AS b; SELECT 3 AS c", skip=2) == [[{"c": 3}]]
+    assert run_message(conn, b"DO $$ BEGIN END $$; SELECT 4 AS d", skip=1) == [[{"d": 4}]]
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        run_message(conn, b"SELECT 1 / 0 AS boom; SELECT 2 AS b", skip=1)
+
+
 def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
     conn: psycopg.Connection[Any],
 ) -> None:

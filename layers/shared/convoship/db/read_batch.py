@@ -91,7 +91,7 @@ class ReadBatch:
 
     def _send(self) -> list[list[dict[str, Any]]]:
         try:
-            return run_message(self._conn, self._message())[1:]  # not the scope's
+            return run_message(self._conn, self._message(), skip=1)  # not the scope's
         except psycopg.Error:
             # The server rolled the message's transaction back; a connection left inside one
             # anyway (a reply that could not be read to its end) is rolled back or closed.

@@ -29,30 +29,36 @@ _EMPTY_QUERY = pq.ExecStatus.EMPTY_QUERY
 _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
-def run_message(conn: psycopg.Connection[Any], message: bytes) -> list[list[dict[str, Any]]]:
+def run_message(
+    conn: psycopg.Connection[Any], message: bytes, *, skip: int = 0
+) -> list[list[dict[str, Any]]]:
     """Send `message` (statements already spelled, in the connection's encoding) and return
-    the rows of each statement, [] for one that returns none. Raises what the cursor would:
-    the failed statement's error, OperationalError for a connection that is lost."""
+    the rows of each statement after the first `skip` (whose rows are not read), [] for one
+    that returns none. Raises what the cursor would: the failed statement's error,
+    OperationalError for a connection that is lost."""
     with conn.lock:
         conn.pgconn.send_query(message)
         results = conn.wait(execute(conn.pgconn))
+    if not results:
+        raise e.InternalError("got no result from the query")
     encoding = conn.info.encoding
     rows: list[list[dict[str, Any]]] = []
     loader: abc.Transformer | None = None
-    for result in results:
+    for index, result in enumerate(results):
         status = result.status
         if status == _TUPLES_OK:
+            if index < skip:
+                continue
             if loader is None:
                 loader = adapt.Transformer(conn)
             rows.append(_rows(loader, result, encoding))
         elif status in (_COMMAND_OK, _EMPTY_QUERY):
-            rows.append([])
+            if index >= skip:
+                rows.append([])
         elif status == _FATAL_ERROR:
             raise e.error_from_result(result, encoding=encoding)
         else:  # COPY, or anything else a batch never sends
             raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
-    if not rows:
-        raise e.InternalError("got no result from the query")
     return rows
 
 
