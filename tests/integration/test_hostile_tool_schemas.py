@@ -12,6 +12,7 @@ from psycopg.types.json import Jsonb
 
 from convoship.core import constants as env
 from convoship.core.settings import reset_settings
+from convoship.runtime import tool_arg_patterns
 from tests.support.agents import SLUG, Conn, Token, create_agent, created, problem_of
 from tests.support.api_client import ApiClient, ApiResponse
 from tests.support.publishing import BASE, publish, set_threshold
@@ -232,8 +233,17 @@ def test_a_cyclic_schema_already_stored_is_a_tool_error_in_every_channel(
 
 
 def test_arguments_that_multiply_the_work_are_refused_at_save_and_bounded_at_call(
-    api: ApiClient, token: Token, workspace: Any, editor: str, owner_sql: Conn, fake_llm: Any
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    editor: str,
+    owner_sql: Conn,
+    fake_llm: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # The step budget alone stops it: on a loaded machine the matching time allowance
+    # (0.1 s of wall time) could run out first and answer with its own message.
+    monkeypatch.setattr(tool_arg_patterns, "MATCHING_SECONDS", 60.0)
     # Given a schema where two patterns both match "a": each level of the arguments doubles
     # the work of checking them (2**30 checks at 30 levels)
     doubling = {"type": "object", "patternProperties": {"a": {"$ref": "#"}, "^a": {"$ref": "#"}}}
