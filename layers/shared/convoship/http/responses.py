@@ -22,5 +22,10 @@ def json_response(
     content = validated.__pydantic_serializer__.to_json(validated, by_alias=True)
     response = Response(content, media_type="application/json")
     if headers:
-        response.headers.update(headers)
+        raw = response.raw_headers
+        added = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+        if len({name for name, _ in raw} | {name for name, _ in added}) == len(raw) + len(added):
+            raw.extend(added)  # what MutableHeaders.update appends, one name at a time
+        else:  # a name given twice, or content-length/-type: replaced in place as Starlette does
+            response.headers.update(headers)
     return response
