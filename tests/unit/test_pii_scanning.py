@@ -98,9 +98,9 @@ def test_emails_are_matched_from_each_at_sign(text: str) -> None:
 def test_credential_labels_and_schemes_are_matched_near_their_hints(text: str) -> None:
     lowered = text.lower()
     near = credentials.found_near
-    labels = near(credentials._LABEL_RE, text, lowered, credentials._LABEL_HINTS, 8)
+    labels = near(credentials._LABEL_RE, text, lowered, credentials.LABEL_HINTS, 8)
     assert spans(labels) == spans(credentials._LABEL_RE.finditer(text))
-    schemes = near(credentials._AUTH_SCHEME_RE, text, lowered, credentials._AUTH_SCHEMES, 0)
+    schemes = near(credentials._AUTH_SCHEME_RE, text, lowered, credentials.AUTH_SCHEMES, 0)
     assert spans(schemes) == spans(credentials._AUTH_SCHEME_RE.finditer(text))
 
 

@@ -16,7 +16,9 @@ Each module states its entity's rules. Patterns are built from possessive quanti
 bounded lookarounds, so hostile input costs linear time. A pattern is matched only where it can
 start rather than at every position of the text (spans.py): number patterns where a run of
 digits starts, emails from each `@`, labelled credentials near their hint words. `phonenumbers`
-and `stdnum` are imported only when a text holds a candidate for them.
+and `stdnum` are imported only when a text holds a candidate for them. A text that provably
+holds no entity (quiet.py: ASCII with no digit, `@`, escape, key-like run or hint word, as most
+chat messages are) skips the views and the detectors altogether.
 """
 
 from __future__ import annotations

@@ -65,11 +65,11 @@ _LABELS = (  # what a key naming a secret contains
 _LABEL_RE = re.compile(_LABELS, re.IGNORECASE)
 _SPACED_LABEL_RE = re.compile(_SPACED_LABELS, re.IGNORECASE)
 # Each label holds one of these, at most _LABEL_REACH characters after its start (`refresh_token`).
-_LABEL_HINTS = (
+LABEL_HINTS = (
     "pass", "pwd", "secret", "key", "token", "senha", "kennwort", "contrase", "mot", "wachtwoord",
 )  # fmt: skip
 _LABEL_REACH = 8
-_AUTH_SCHEMES = ("bearer", "basic", "token")
+AUTH_SCHEMES = ("bearer", "basic", "token")
 _VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-512 characters
     r"(?P<quote>[\"']?)(?P<sep>\s*+[:=]\s*+|\s++is\s++|[ \t]++)[\"']?"
     r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
@@ -88,7 +88,7 @@ def find_credentials(text: str) -> list[Span]:
         if key:
             spans.append(key.span())
     lowered = text.lower()
-    for m in found_near(_AUTH_SCHEME_RE, text, lowered, _AUTH_SCHEMES, 0):
+    for m in found_near(_AUTH_SCHEME_RE, text, lowered, AUTH_SCHEMES, 0):
         secret = m.group("secret")
         if m.group("scheme").lower() == "bearer" or any(ch.isdigit() for ch in secret):
             spans.append(m.span("secret"))
@@ -126,7 +126,7 @@ def found_near(
 
 def _labelled_values(text: str, lowered: str) -> list[Span]:
     spans: list[Span] = []
-    for label in found_near(_LABEL_RE, text, lowered, _LABEL_HINTS, _LABEL_REACH):
+    for label in found_near(_LABEL_RE, text, lowered, LABEL_HINTS, _LABEL_REACH):
         m = _VALUE_RE.match(text, label.end())
         if m is None:
             continue

@@ -15,6 +15,7 @@ from convoship.runtime.pii.ibans import find_broken_ibans, find_ibans
 from convoship.runtime.pii.network import find_ips
 from convoship.runtime.pii.normalize import normalize
 from convoship.runtime.pii.phones import find_phones
+from convoship.runtime.pii.quiet import is_quiet
 from convoship.runtime.pii.spans import Span, Work
 from convoship.runtime.pii.ssns import find_ssns
 from convoship.runtime.pii.urlcoded import url_decoded
@@ -75,8 +76,16 @@ def find(text: str, request: Request, context: str = "") -> list[Finding]:
     as if it stood just before the text, and is never part of a finding."""
     if not request.wanted or not text:
         return []
-    shift = len(context)
-    decoded = url_decoded(context + text)
+    whole = context + text
+    if is_quiet(whole):  # provably nothing to find (quiet.py): most chat messages
+        return []
+    return scan(whole, len(context), request)
+
+
+def scan(whole: str, shift: int, request: Request) -> list[Finding]:
+    """The findings in whole[shift:], whole[:shift] being context: the full path, with no
+    shortcut for quiet text."""
+    decoded = url_decoded(whole)
     normalized = normalize(decoded.text)
     work = Work(normalized.text)
     last = max(i for i, (name, _) in enumerate(_DETECTORS) if name in request.wanted)
