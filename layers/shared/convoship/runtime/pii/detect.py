@@ -51,6 +51,8 @@ class Request:
 
     wanted: frozenset[str]
     regions: tuple[str, ...]
+    # The detectors to run: up to the last one wanted (later ones could not change a finding).
+    detectors: tuple[tuple[str, Finder], ...]
 
     @classmethod
     def of(cls, entities: Iterable[str], phone_regions: Iterable[str] | None) -> Request:
@@ -68,7 +70,8 @@ def _request(entities: tuple[str, ...], phone_regions: tuple[str, ...] | str | N
     regions = DEFAULT_PHONE_REGIONS if phone_regions is None else tuple(phone_regions)
     if isinstance(phone_regions, str) or not all(map(_REGION_RE.fullmatch, regions)):
         raise ValueError(f"phone regions must be ISO 3166 codes such as 'US': {regions!r}")
-    return Request(wanted, tuple(dict.fromkeys(regions)))
+    last = max((i for i, (name, _) in enumerate(_DETECTORS) if name in wanted), default=-1)
+    return Request(wanted, tuple(dict.fromkeys(regions)), _DETECTORS[: last + 1])
 
 
 def find(text: str, request: Request, context: str = "") -> list[Finding]:
@@ -88,9 +91,8 @@ def scan(whole: str, shift: int, request: Request) -> list[Finding]:
     decoded = url_decoded(whole)
     normalized = normalize(decoded.text)
     work = Work(normalized.text)
-    last = max(i for i, (name, _) in enumerate(_DETECTORS) if name in request.wanted)
     found: list[Finding] = []
-    for name, finder in _DETECTORS[: last + 1]:
+    for name, finder in request.detectors:
         spans = finder(work, request.regions)
         if not spans:
             continue
