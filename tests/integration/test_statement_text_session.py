@@ -107,3 +107,50 @@ def test_a_batch_with_a_value_it_cannot_spell_writes_nothing_and_its_connection_
         conn.execute(UPSERT_CAP, {"ws": workspace, "cap": 22})
         conn.execute("SELECT %(v)s::text AS v", {"v": "a'b"})
     assert cap_of(owner_sql, workspace) == 22
+
+
+def test_a_kept_statement_is_spelled_again_for_a_new_transformer(conn: PooledConnection) -> None:
+    """PooledConnection.spelled keeps a text only while the Transformer it was spelled with
+    is kept: after a client_encoding change the scope statement is spelled for the new one."""
+    token = "tok-é'"
+    made: list[Any] = []
+
+    def scope_text(transformer: Any) -> bytes:
+        made.append(transformer)
+        return statement_text(conn, transformer, "SELECT set_config('x.y', %s, true)", (token,))
+
+    first = conn.spelled(("scope", token), scope_text)
+    assert conn.spelled(("scope", token), scope_text) is first and len(made) == 1
+    conn.execute("SET client_encoding TO 'LATIN1'")
+    again = conn.spelled(("scope", token), scope_text)
+    assert len(made) == 2 and made[1] is conn.spelling is not made[0]
+    assert again == _mogrify(conn, "SELECT set_config('x.y', %s, true)", (token,))
+    assert again != first  # é in LATIN1, not UTF-8
+
+
+def test_kept_statements_are_bounded_and_never_answer_for_another_key(
+    conn: PooledConnection,
+) -> None:
+    from convoship.db.connection import KEPT_STATEMENTS
+
+    def text_of(n: int) -> bytes:
+        return conn.spelled(("scope", n), lambda tx: statement_text(conn, tx, "SELECT %s", (n,)))
+
+    for n in range(KEPT_STATEMENTS * 3):
+        assert text_of(n) == f"SELECT {n}".encode()
+        assert conn._spelled is not None and len(conn._spelled[1]) <= KEPT_STATEMENTS
+    assert text_of(7) == b"SELECT 7"
+
+
+def test_batches_of_two_tokens_on_one_connection_each_run_in_their_own_scope(
+    database: Any,
+) -> None:
+    from convoship.db.read_batch import read_transaction
+
+    release(acquire())  # one pooled connection for both
+    for token in ["tok-one", "tok-two", "tok-one", "tok-two"]:
+        with read_transaction(public_token=token) as batch:
+            row = batch.execute(
+                "SELECT current_setting('app.ai_agent_public_token') AS token"
+            ).fetchone()
+        assert row == {"token": token}

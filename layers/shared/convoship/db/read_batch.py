@@ -80,11 +80,17 @@ class ReadBatch:
         return self._message().decode(self._conn.info.encoding), 1
 
     def _message(self) -> bytes:
-        conn, transformer = self._conn, self._conn.spelling
-        statements = [
-            statement_text(
-                conn, transformer, *scope_sql(self._scope, self._timeout_ms, durable=self._durable)
+        conn = self._conn
+        scope, timeout_ms, durable = self._scope, self._timeout_ms, self._durable
+        scope_statement = conn.spelled(
+            ("scope", scope, timeout_ms, durable),
+            lambda transformer: statement_text(
+                conn, transformer, *scope_sql(scope, timeout_ms, durable=durable)
             ),
+        )
+        transformer = conn.spelling
+        statements = [
+            scope_statement,
             *(statement_text(conn, transformer, query, params) for query, params in self._queries),
         ]
         return b";\n".join(statements)
