@@ -94,6 +94,9 @@ def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
         ("SELEC 1", psycopg.errors.SyntaxError),
         ("SELECT 'x'::uuid", psycopg.errors.InvalidTextRepresentation),
         ("COPY (SELECT 1) TO STDOUT", psycopg.ProgrammingError),
+        # rows the app could not load come before the failing statement: the server's error
+        ("SELECT 'infinity'::date AS day; SELECT 1 / 0 AS boom", psycopg.errors.DivisionByZero),
+        ("SELECT 1 AS a; COPY (SELECT 1) TO STDOUT; SELECT 1 / 0", psycopg.ProgrammingError),
     ],
 )
 def test_errors_are_the_cursors(database: Any, message: str, error: type[Exception]) -> None:
