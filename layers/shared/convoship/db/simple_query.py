@@ -26,6 +26,7 @@ from psycopg.generators import execute
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
 _EMPTY_QUERY = pq.ExecStatus.EMPTY_QUERY
+_READABLE = frozenset((_TUPLES_OK, _COMMAND_OK, _EMPTY_QUERY))
 _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
@@ -42,23 +43,21 @@ def run_message(
     if not results:
         raise e.InternalError("got no result from the query")
     encoding = conn.info.encoding
+    for result in results:  # as the cursor: any failure raises before a row is loaded
+        status = result.status
+        if status == _FATAL_ERROR:
+            raise e.error_from_result(result, encoding=encoding)
+        if status not in _READABLE:  # COPY, or anything else a batch never sends
+            raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
     rows: list[list[dict[str, Any]]] = []
     loader: abc.Transformer | None = None
-    for index, result in enumerate(results):
-        status = result.status
-        if status == _TUPLES_OK:
-            if index < skip:
-                continue
+    for result in results[skip:]:
+        if result.status == _TUPLES_OK:
             if loader is None:
                 loader = adapt.Transformer(conn)
             rows.append(_rows(loader, result, encoding))
-        elif status in (_COMMAND_OK, _EMPTY_QUERY):
-            if index >= skip:
-                rows.append([])
-        elif status == _FATAL_ERROR:
-            raise e.error_from_result(result, encoding=encoding)
-        else:  # COPY, or anything else a batch never sends
-            raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
+        else:
+            rows.append([])
     return rows
 
 
