@@ -21,6 +21,10 @@ HEADERS: list[dict[str, str]] = [
     {"X-A": "1", "x-a": "2", "X-B": "3"},  # one name twice: the later value, at the first place
     {"X-A": "1", "Content-Type": "text/plain", "X-B": "2"},  # replaces FastAPI's own
     {"content-length": "1", "X-C": "é"},
+    {"CONTENT-TYPE": "text/plain", "Content-Length": "2"},  # case variants of FastAPI's own
+    {"\u212a-A": "1", "k-a": "2"},  # the Kelvin sign lowercases to `k`: one name twice
+    {"X-\u00c9": "\u00ff\u00a0", "x-\u00e9": "\u00e9"},  # latin-1 letters, their lowercase
+    {"X-Empty": "", "X-Space": " padded "},
 ]
 
 
