@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convoship.runtime.pii import ENTITIES, find_pii
+from convoship.runtime.pii import ENTITIES, find_pii, redact_value
 from convoship.runtime.pii.detect import _DETECTORS, Finding, Request, scan
 from convoship.runtime.pii.normalize import normalize
 from convoship.runtime.pii.quiet import is_quiet
@@ -144,3 +144,13 @@ def test_text_holding_an_entity_is_never_quiet(text: str) -> None:
 def test_plain_chat_messages_are_quiet(text: str) -> None:
     assert is_quiet(text)
     assert_nothing_to_find(text)
+
+
+def test_a_value_quiet_alone_is_read_with_its_key() -> None:
+    """The key (find's context) is judged with the value: `abcdefABCDEF` alone is quiet, after
+    `"secret": ` it is a credential."""
+    assert is_quiet("abcdefABCDEF") and is_quiet("hunterhunter")
+    assert redact_value({"secret": "abcdefABCDEF", "pass": "hunterhunter"}, ENTITIES) == (
+        {"secret": "[CREDENTIAL]", "pass": "[CREDENTIAL]"},
+        2,
+    )
