@@ -59,10 +59,10 @@ def test_an_embed_batch_sets_scope_timeout_and_role_in_one_statement() -> None:
             "SELECT current_user AS who, current_setting('statement_timeout') AS timeout,"
             " current_setting('app.ai_agent_public_token') AS token"
         )
-        text, before_queries = conn.sql()  # type: ignore[attr-defined]
+        text = conn.sql()  # type: ignore[attr-defined]
         row = cursor.fetchone()
     assert row == {"who": "convoship_embed", "timeout": "10s", "token": "tok-abc"}
-    assert before_queries == 1
+    assert text.startswith("SELECT set_config(")  # the scope: the one statement before them
     assert text.split(";\n")[1:] == [  # no BEGIN or COMMIT: the message is the transaction
         "SELECT current_user AS who, current_setting('statement_timeout') AS timeout,"
         " current_setting('app.ai_agent_public_token') AS token"

@@ -138,7 +138,7 @@ def test_kept_statements_are_bounded_and_never_answer_for_another_key(
 
     for n in range(KEPT_STATEMENTS * 3):
         assert text_of(n) == f"SELECT {n}".encode()
-        assert conn._spelled is not None and len(conn._spelled[1]) <= KEPT_STATEMENTS
+        assert conn._spelling is not None and len(conn._spelling[2]) <= KEPT_STATEMENTS
     assert text_of(7) == b"SELECT 7"
 
 

@@ -76,7 +76,7 @@ def record_read_sql(handler: Handler, payload: dict[str, Any], context: Any) -> 
     original = ReadBatch._send
 
     def spy(batch: ReadBatch) -> Any:
-        seen.append(batch.sql()[0])
+        seen.append(batch.sql())
         return original(batch)
 
     ReadBatch._send = spy  # type: ignore[method-assign]

@@ -28,6 +28,9 @@ Connection = psycopg.Connection[dict[str, Any]]
 # text is spelled in, and the quote bytea values take (E'' or '').
 _SPELLING_PARAMETERS = (b"client_encoding", b"standard_conforming_strings")
 KEPT_STATEMENTS = 64  # spelled statements a connection keeps (PooledConnection.spelled)
+# The session's spelling parameters, the Transformer made for them, and the statements
+# spelled with it and kept (PooledConnection.spelled).
+_Kept = tuple[tuple[bytes | None, ...], abc.Transformer, dict[Hashable, bytes]]
 
 
 class PooledConnection(Connection):
@@ -35,36 +38,35 @@ class PooledConnection(Connection):
     its batches spell values with (db/statement_text.py). The dumper of each type is looked
     up once per connection, not once per batch (about 35 us a batch, in a chat turn)."""
 
-    _spelling: tuple[tuple[bytes | None, ...], abc.Transformer] | None = None
-    _spelled: tuple[abc.Transformer, dict[Hashable, bytes]] | None = None
+    _spelling: _Kept | None = None
 
     @property
     def spelling(self) -> abc.Transformer:
         """The kept Transformer, made again when the session's encoding or string quoting
         changed since it was made (its dumpers would spell for the old ones: text in the
         wrong encoding, bytea in the wrong quotes, values read back as others)."""
-        status = self.pgconn.parameter_status
-        session = tuple(status(name) for name in _SPELLING_PARAMETERS)
-        kept = self._spelling
-        if kept is None or kept[0] != session:
-            kept = self._spelling = (session, adapt.Transformer(self))
-        return kept[1]
+        return self._kept()[1]
 
     def spelled(self, key: Hashable, spell: Callable[[abc.Transformer], bytes]) -> bytes:
         """`spell(self.spelling)`, kept under `key` for as long as that Transformer is: for
         a statement spelled the same way every time (a batch's scope statement, about 20 us
         of a chat turn's CPU each time it is spelled again). `key` must name everything the
         text depends on besides the Transformer. At most KEPT_STATEMENTS are kept."""
-        transformer = self.spelling
-        kept = self._spelled
-        if kept is None or kept[0] is not transformer:
-            kept = self._spelled = (transformer, {})
-        text = kept[1].get(key)
+        _, transformer, texts = self._kept()
+        text = texts.get(key)
         if text is None:
-            if len(kept[1]) >= KEPT_STATEMENTS:
-                kept[1].clear()
-            text = kept[1][key] = spell(transformer)
+            if len(texts) >= KEPT_STATEMENTS:
+                texts.clear()
+            text = texts[key] = spell(transformer)
         return text
+
+    def _kept(self) -> _Kept:
+        status = self.pgconn.parameter_status
+        session = tuple(status(name) for name in _SPELLING_PARAMETERS)
+        kept = self._spelling
+        if kept is None or kept[0] != session:
+            kept = self._spelling = (session, adapt.Transformer(self), {})
+        return kept
 
 
 # A connection idle longer than this is pinged before use: a frozen Lambda container's
@@ -80,7 +82,7 @@ def _connect() -> PooledConnection:
     try:
         return PooledConnection.connect(
             settings.require_database_url(),
-            autocommit=True,  # transactions are explicit BEGIN/COMMIT in rls_transaction
+            autocommit=True,  # BEGIN/COMMIT in rls_transaction; a batch is one implicit one
             prepare_threshold=None,  # RDS Proxy pins sessions on named prepared statements
             connect_timeout=settings.db_connect_timeout_s,
             application_name="convoship",

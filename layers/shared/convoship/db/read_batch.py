@@ -74,10 +74,9 @@ class ReadBatch:
             self._results = self._send()
         return self._results[index]
 
-    def sql(self) -> tuple[str, int]:
-        """The one message the batch sends, and how many results precede the queries' (the
-        scope's)."""
-        return self._message().decode(self._conn.info.encoding), 1
+    def sql(self) -> str:
+        """The one message the batch sends: the scope statement, then the queries."""
+        return self._message().decode(self._conn.info.encoding)
 
     def _message(self) -> bytes:
         conn = self._conn
