@@ -75,7 +75,7 @@ _VALUE_RE = re.compile(  # what follows a label: a separator, then a value of 6-
     r"(?P<secret>[^\s\"',;\x00]{6,512}+)(?![^\s\"',;\x00])",
     re.IGNORECASE,
 )
-_TOKEN_RE = re.compile(
+TOKEN_RE = re.compile(
     r"(?<![A-Za-z0-9_.-])[A-Za-z0-9_.-]{16,}+", _A
 )  # only these can hold a prefixed key
 
@@ -83,7 +83,7 @@ _TOKEN_RE = re.compile(
 def find_credentials(text: str) -> list[Span]:
     spans = _pem_blocks(text)
     text = mask(text, spans)
-    for token in _TOKEN_RE.finditer(text):
+    for token in TOKEN_RE.finditer(text):
         key = _PREFIXED_RE.match(text, token.start())
         if key:
             spans.append(key.span())

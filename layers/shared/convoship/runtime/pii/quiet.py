@@ -9,7 +9,7 @@ words. Then `detect.find` finds nothing, for any entities and regions, because:
   `%` escape, a `+` in a query string, or an escape of escapes.py, which starts with `&` or
   `\\`; the normalised view (normalize.py) is the text itself when it is ASCII.
 - CREDENTIAL (credentials.py): a PEM block's BEGIN line holds `KEY` (a hint, `key`); a key with
-  a provider's prefix lies inside a `_TOKEN_RE` run of 16 or more of `[A-Za-z0-9_.-]`; the
+  a provider's prefix lies inside a `TOKEN_RE` run of 16 or more of `[A-Za-z0-9_.-]`; the
   token after an auth scheme and the value after a label are matched only near one of
   `AUTH_SCHEMES` or `LABEL_HINTS` in the lowercased text (`found_near`: ASCII text
   lowercases to as many characters, so it never falls back to a whole-text scan); a URL's
@@ -31,18 +31,17 @@ from __future__ import annotations
 
 import re
 
-from convoship.runtime.pii.credentials import AUTH_SCHEMES, LABEL_HINTS
+from convoship.runtime.pii.credentials import AUTH_SCHEMES, LABEL_HINTS, TOKEN_RE
 
 _HINTS = tuple(dict.fromkeys(LABEL_HINTS + AUTH_SCHEMES))
 _LOUD_CHAR_RE = re.compile(r"[0-9@%&\\+]")  # starts an escape or a candidate
-_TOKEN_RUN_RE = re.compile(r"[A-Za-z0-9_.-]{16}", re.ASCII)  # may hold a prefixed key
 
 
 def is_quiet(text: str) -> bool:
     """Whether `text` provably holds no entity of any kind (see the module's docstring)."""
     if not text.isascii() or _LOUD_CHAR_RE.search(text) or text.count(":") > 1:
         return False
-    if _TOKEN_RUN_RE.search(text):
+    if TOKEN_RE.search(text):  # a run that may hold a prefixed key
         return False
     lowered = text.lower()
     return not any(hint in lowered for hint in _HINTS)
