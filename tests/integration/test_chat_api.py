@@ -13,6 +13,7 @@ from convoship.security.visitor_tokens import sign
 from tests.support.agents import SLUG, Conn, Token, create_agent, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import PLAYGROUND, chat, embed, transcript
+from tests.support.clock_minute import a_fresh_minute
 from tests.support.publishing import BASE, publish, set_guardrail, set_threshold
 
 
@@ -74,6 +75,7 @@ def test_rpm_cap_answers_429_with_headers(
     api: ApiClient, editor: str, agent: dict[str, Any], fake_llm: Any, token: Token, workspace: Any
 ) -> None:
     set_threshold(api, token(workspace, "admin"), 0, rpm=2)
+    a_fresh_minute()
     assert chat(api, editor, "one").status == 200
     second = chat(api, editor, "two")
     assert second.headers["x-ratelimit-remaining"] == "0"

@@ -12,6 +12,7 @@ from convoship.security.visitor_tokens import sign
 from tests.support.agents import SLUG, Token, create_agent, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import chat, embed
+from tests.support.clock_minute import a_fresh_minute
 from tests.support.publishing import publish, set_guardrail, set_threshold
 
 SIGNING_KEY = "visitor-signing-secret-of-the-shop-0123456789"
@@ -51,6 +52,7 @@ def test_requests_naming_unknown_conversations_are_counted_by_rpm(
     admin, editor = token(workspace, "admin"), token(workspace, "editor")
     create_agent(api, editor, slug=SLUG)
     set_threshold(api, admin, 0, rpm=2)
+    a_fresh_minute()
     for _ in range(2):
         missing = chat(api, editor, "hi", uuid.uuid4())
         problem_of(missing, 404, "not-found")

@@ -18,6 +18,7 @@ from convoship.runtime.snapshot import AgentSnapshot
 from tests.support.agents import SLUG, Conn, count, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import all_at_once, embed, transcript
+from tests.support.clock_minute import a_fresh_minute
 from tests.support.published_agent import (
     MAX_OUTPUT,
     SYSTEM_PROMPT,
@@ -166,6 +167,7 @@ def test_a_cap_lowered_since_the_kept_read_refuses_and_gives_the_reservation_bac
     workspace: Any,
     round_trips: list[str],
 ) -> None:
+    a_fresh_minute()
     assert embed(api, public, "hello").status == 200
     set_threshold(api, admin, 0, rpm=1)  # the kept settings still say 1,000
     fake_llm.requests.clear()

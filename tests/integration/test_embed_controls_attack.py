@@ -6,7 +6,6 @@ limits never exceeded nor multiplied by a failure, no reservation outlives its t
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -17,6 +16,7 @@ from convoship.db import read_batch
 from tests.support.agents import Conn, count, problem_of
 from tests.support.api_client import ApiClient
 from tests.support.chat import all_at_once, embed, transcript
+from tests.support.clock_minute import a_fresh_minute
 from tests.support.published_agent import MAX_OUTPUT, SYSTEM_PROMPT, daily_tokens, reservations
 from tests.support.publishing import publish, set_guardrail, set_threshold
 
@@ -128,19 +128,12 @@ def test_the_model_failing_after_the_read_reserved_gives_it_back(
     assert reservations(owner_sql, workspace) == 0
 
 
-def a_fresh_minute() -> None:
-    """Start a test that counts one clock minute's requests with 20 s of the minute left."""
-    left = 60 - time.time() % 60
-    if left < 20:
-        time.sleep(left + 0.1)
-
-
 def test_parallel_turns_across_conversations_keep_a_small_rpm_cap(
     api: ApiClient, admin: str, public: str, fake_llm: Any, owner_sql: Conn, workspace: Any
 ) -> None:
     set_threshold(api, admin, 0, rpm=4)  # the kept settings say 1,000 after the next turn
     fake_llm.delay_s = 0.02
-    a_fresh_minute()
+    a_fresh_minute(20)
     first = embed(api, public, "warm")
     assert first.status == 200, first.text
     responses = all_at_once([lambda i=i: embed(api, public, f"visitor {i}") for i in range(16)])
@@ -167,7 +160,7 @@ def test_a_redis_failure_does_not_start_the_minutes_count_over(
     from convoship.runtime import ratelimit
 
     set_threshold(api, admin, 0, rpm=2)
-    a_fresh_minute()
+    a_fresh_minute(20)
     statuses = [embed(api, public, f"m{i}").status for i in range(3)]
     assert statuses == [200, 200, 429], statuses
 
@@ -311,7 +304,7 @@ def test_production_keeps_the_minutes_count_when_redis_fails_mid_minute(
     ratelimit.reset()
     ids = seed_graph(owner_sql, workspace)
     scope = CounterScope(workspace, {"public_token": ids["public_token"]})
-    a_fresh_minute()
+    a_fresh_minute(20)
     decisions = [ratelimit.check_agent_rpm(ids["agent"], "embed", 2, scope=scope) for _ in "ab"]
     assert all(d and d.allowed for d in decisions), decisions
 

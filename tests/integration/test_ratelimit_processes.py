@@ -17,6 +17,7 @@ import redis
 from convoship.core import constants as env
 from convoship_dev import services
 from tests.support.agents import Conn
+from tests.support.clock_minute import a_fresh_minute
 from tests.support.ratelimit_worker import BACKOFF_S
 from tests.support.seed import seed_graph
 
@@ -45,12 +46,6 @@ def admitted(workers: list[subprocess.Popen[str]], checks: int) -> int:
     return sum(sum(a) for a in answers)
 
 
-def start_of_a_fresh_minute() -> None:
-    left = 60 - time.time() % 60
-    if left < NEEDED_S:
-        time.sleep(left + 0.05)
-
-
 def test_containers_admit_exactly_the_cap_across_a_redis_failure(
     base_env: dict[str, str], owner_sql: Conn, workspace: Any, tmp_path: Path
 ) -> None:
@@ -70,7 +65,7 @@ def test_containers_admit_exactly_the_cap_across_a_redis_failure(
     ]
     try:
         assert [answer(w) for w in workers] == ["ready"] * CONTAINERS
-        start_of_a_fresh_minute()
+        a_fresh_minute(NEEDED_S)
         total = admitted(workers, 2)  # Redis counts 1..6
         server.stop()  # killed mid-minute
         # Each container keeps serving (as warm containers under traffic do): its first
