@@ -12,6 +12,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from convoship.db.connection import PooledConnection
 from convoship.db.simple_query import run_message
 
 TYPED = (
@@ -84,6 +85,54 @@ def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
     assert str(after.tzinfo) == "Asia/Tokyo" and str(before.tzinfo) != "Asia/Tokyo"
     assert after == _by_cursor(conn, query.decode())[0][0]["at"]
     assert str(after.tzinfo) == str(_by_cursor(conn, query.decode())[0][0]["at"].tzinfo)
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "TimeZone TO 'Asia/Tokyo'",
+        "DateStyle TO 'SQL, DMY'",
+        "DateStyle TO 'German'",
+        "IntervalStyle TO 'postgres_verbose'",
+        "IntervalStyle TO 'sql_standard'",
+        "client_encoding TO 'LATIN1'",
+    ],
+)
+def test_a_pooled_connection_reads_in_the_session_as_it_is_now(
+    database: Any, setting: str
+) -> None:
+    """A pooled connection keeps the Transformer it reads rows with (db/connection.py): one
+    made before the session changed would read times in the old zone, dates and intervals in
+    the old style, text in the old encoding."""
+    query = "SELECT " + ", ".join(
+        [
+            "'2026-12-02 01:00:00+00'::timestamptz AS at",
+            "'2026-12-02'::date AS day",
+            "'2026-12-02 01:02:03'::timestamp AS local",
+            "'1 day 2 hours 3.5 seconds'::interval AS span",
+            "'-1 year -2 mons +3 days -04:05:06'::interval AS back",
+            "'été'::text AS words",
+        ]
+    )
+    with PooledConnection.connect(database.app_url, autocommit=True) as conn:
+        before = run_message(conn, query.encode())
+        assert before == _by_cursor(conn, query)
+        run_message(conn, f"SET {setting}".encode())
+        for field in ("at", "day", "local", "span", "back", "words"):
+            one = f"SELECT {field} FROM ({query}) AS q"
+            ours = _outcome(lambda q=one: run_message(conn, q.encode(conn.info.encoding)))
+            assert ours == _outcome(lambda q=one: _by_cursor(conn, q)), field
+            if field == "at" and ours[0] == "rows":
+                assert str(ours[1][0][0]["at"].tzinfo) == str(conn.info.timezone)
+
+
+def _outcome(read: Any) -> tuple[Any, ...]:
+    """Rows (with the types of their values), or the error a read raised."""
+    try:
+        rows = read()
+    except Exception as exc:
+        return ("error", type(exc), str(exc))
+    return ("rows", rows, [[{k: type(v) for k, v in r.items()} for r in rs] for rs in rows])
 
 
 @pytest.mark.parametrize(

@@ -24,27 +24,37 @@ from convoship.core.snapstart import after_restore
 Connection = psycopg.Connection[dict[str, Any]]
 
 
-# What a Transformer's dumpers read from the session once, when each is made: the encoding
-# text is spelled in, and the quote bytea values take (E'' or '').
-_SPELLING_PARAMETERS = (b"client_encoding", b"standard_conforming_strings")
+# What a Transformer's dumpers and loaders read from the session once, when each is made:
+# the encoding text is spelled and read in, the quote bytea values take (E'' or ''), and
+# the time zone, date style and interval style dates and times are read back in.
+_SESSION_PARAMETERS = (
+    b"client_encoding",
+    b"standard_conforming_strings",
+    b"TimeZone",
+    b"DateStyle",
+    b"IntervalStyle",
+)
 KEPT_STATEMENTS = 64  # spelled statements a connection keeps (PooledConnection.spelled)
-# The session's spelling parameters, the Transformer made for them, and the statements
-# spelled with it and kept (PooledConnection.spelled).
+# The session's parameters, the Transformer made for them, and the statements spelled with
+# it and kept (PooledConnection.spelled).
 _Kept = tuple[tuple[bytes | None, ...], abc.Transformer, dict[Hashable, bytes]]
 
 
 class PooledConnection(Connection):
     """The container's connection (acquire): a psycopg connection that keeps the Transformer
-    its batches spell values with (db/statement_text.py). The dumper of each type is looked
-    up once per connection, not once per batch (about 35 us a batch, in a chat turn)."""
+    its batches spell values with (db/statement_text.py) and read rows with
+    (db/simple_query.py). The dumper and the loader of each type are made once per
+    connection, not once per batch (about 35 us a batch to spell; reading with it saves
+    about 13,000 instructions of a chat turn)."""
 
     _spelling: _Kept | None = None
 
     @property
     def spelling(self) -> abc.Transformer:
-        """The kept Transformer, made again when the session's encoding or string quoting
-        changed since it was made (its dumpers would spell for the old ones: text in the
-        wrong encoding, bytea in the wrong quotes, values read back as others)."""
+        """The kept Transformer, made again when the session's encoding, string quoting,
+        time zone, date style or interval style changed since it was made (its dumpers
+        would spell for the old ones: text in the wrong encoding, bytea in the wrong quotes,
+        values read back as others; its loaders would read times in the old time zone)."""
         return self._kept()[1]
 
     def spelled(self, key: Hashable, spell: Callable[[abc.Transformer], bytes]) -> bytes:
@@ -62,7 +72,7 @@ class PooledConnection(Connection):
 
     def _kept(self) -> _Kept:
         status = self.pgconn.parameter_status
-        session = tuple(status(name) for name in _SPELLING_PARAMETERS)
+        session = tuple(status(name) for name in _SESSION_PARAMETERS)
         kept = self._spelling
         if kept is None or kept[0] != session:
             kept = self._spelling = (session, adapt.Transformer(self), {})

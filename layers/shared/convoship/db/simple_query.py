@@ -7,9 +7,10 @@ spelled in), and each result selected and described before its rows are read: ab
 of CPU per batch in a chat turn, against about 25 us here. The steps are psycopg's own: the
 message goes out with `PGconn.send_query`, the connection's `wait` runs psycopg's `execute`
 generator (its interrupt and cancel handling included), errors are made from a failed
-result by `errors.error_from_result`, and rows are loaded by a Transformer made for the
-message (its loaders see the session's time zone and encoding as they are now) into dicts
-named as `dict_row` names them. `execute` is a psycopg internal: psycopg is pinned
+result by `errors.error_from_result`, and rows are loaded into dicts named as `dict_row`
+names them, by the Transformer a pooled connection keeps for the session as it is once the
+message ran (db/connection.py: remade when the encoding, time zone, date or interval style
+changed), or one made for the message. `execute` is a psycopg internal: psycopg is pinned
 (constraints.txt), and tests/integration/test_simple_query.py compares what comes back,
 rows and errors, with the cursor's.
 """
@@ -22,6 +23,8 @@ import psycopg
 from psycopg import abc, adapt, pq
 from psycopg import errors as e
 from psycopg.generators import execute
+
+from convoship.db.connection import PooledConnection
 
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
 _COMMAND_OK = pq.ExecStatus.COMMAND_OK
@@ -42,23 +45,27 @@ def run_message(
         results = conn.wait(execute(conn.pgconn))
     if not results:
         raise e.InternalError("got no result from the query")
-    encoding = conn.info.encoding
+    # Asked for once the whole message ran: a statement of it may have changed the session.
+    loader = _loader(conn)
+    encoding = loader.encoding
     for result in results:  # as the cursor: any failure raises before a row is loaded
         status = result.status
         if status == _FATAL_ERROR:
             raise e.error_from_result(result, encoding=encoding)
         if status not in _READABLE:  # COPY, or anything else a batch never sends
             raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
-    rows: list[list[dict[str, Any]]] = []
-    loader: abc.Transformer | None = None
-    for result in results[skip:]:
-        if result.status == _TUPLES_OK:
-            if loader is None:
-                loader = adapt.Transformer(conn)
-            rows.append(_rows(loader, result, encoding))
-        else:
-            rows.append([])
-    return rows
+    return [
+        _rows(loader, result, encoding) if result.status == _TUPLES_OK else []
+        for result in results[skip:]
+    ]
+
+
+def _loader(conn: psycopg.Connection[Any]) -> abc.Transformer:
+    """The Transformer rows are read with: a pooled connection's kept one (remade when the
+    session's encoding, time zone or date and interval styles changed), else a new one."""
+    if isinstance(conn, PooledConnection):
+        return conn.spelling
+    return adapt.Transformer(conn)
 
 
 def _rows(loader: abc.Transformer, result: pq.abc.PGresult, encoding: str) -> list[Any]:
