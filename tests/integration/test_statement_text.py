@@ -4,6 +4,7 @@ values included, and a query it does not read is left to psycopg (same text, sam
 from __future__ import annotations
 
 import datetime as dt
+import enum
 import uuid
 from collections.abc import Iterator
 from decimal import Decimal
@@ -15,6 +16,14 @@ from psycopg import adapt, sql
 from psycopg.types.json import Jsonb
 
 from convoship.db.statement_text import statement_text
+
+class _OwnUuid(uuid.UUID):
+    """A UUID of another type: psycopg's to spell, as any subclass."""
+
+
+class _Size(enum.IntEnum):
+    LARGE = 3
+
 
 HOSTILE = [
     "it's",
@@ -43,6 +52,18 @@ VALUES: list[Any] = [
     float("nan"),
     Decimal("12.3400"),
     uuid.UUID("8e0c7d8e-3a9f-4f5e-9a55-1f0e2b9a7c11"),
+    # spelled without the Transformer (db/statement_text.py), each the bytes psycopg's are
+    uuid.UUID(int=0),
+    uuid.UUID(int=2**128 - 1),
+    _OwnUuid("8e0c7d8e-3a9f-4f5e-9a55-1f0e2b9a7c11"),
+    -1,
+    1,
+    2**31,
+    2**63 - 1,
+    2**63,
+    -(2**63) - 1,
+    -(2**70),
+    _Size.LARGE,
     dt.datetime(2026, 12, 2, 1, 2, 3, tzinfo=dt.UTC),
     dt.date(2026, 12, 2),
     b"\x00\xff bytes",

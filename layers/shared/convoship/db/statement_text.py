@@ -8,12 +8,21 @@ value spelled by the connection's Transformer (`as_literal`: quoting, escaping, 
 joined as psycopg joins them. Those two helpers are psycopg internals: psycopg is pinned
 (constraints.txt), and tests/integration/test_statement_text*.py compare the bytes and the
 errors with mogrify's. A query that is not text (a psycopg sql.Composed) goes to mogrify.
+
+Four kinds of value are spelled here, in the bytes psycopg's default dumpers give them,
+without its dumper lookup and Python-level dumpers: a UUID (32 hex digits, quoted, cast
+to uuid), an int (its digits; a negative one after a space, so `-` never follows `-`), a
+bool and None. Each is exactly that type (a subclass goes to psycopg), and none can hold a
+quote or a backslash. They are most of a chat turn's values: about 110,000 instructions of
+a turn (of 3.2 million) went to spelling them through the Transformer. Everything else
+(text, JSON, dates, bytes, lists, numbers of other types) is psycopg's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import abc
@@ -44,4 +53,17 @@ def statement_text(
     template, order, parts = template_of(raw, encoding)
     values = PostgresQuery.validate_and_reorder_params(parts, params, order)
     literal = transformer.as_literal
-    return template % tuple(literal(value) for value in values)
+    spelled = []
+    for value in values:  # by exact type: a subclass (an IntEnum, a UUID's) is psycopg's
+        kind = type(value)
+        if kind is UUID:
+            spelled.append(b"'%s'::uuid" % value.hex.encode())
+        elif kind is int:
+            spelled.append(b"%d" % value if value >= 0 else b" %d" % value)
+        elif kind is bool:
+            spelled.append(b"true" if value else b"false")
+        elif value is None:
+            spelled.append(b"NULL")
+        else:
+            spelled.append(literal(value))
+    return template % tuple(spelled)
