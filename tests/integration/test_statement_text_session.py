@@ -119,11 +119,12 @@ def test_a_kept_statement_is_spelled_again_for_a_new_transformer(conn: PooledCon
         made.append(transformer)
         return statement_text(conn, transformer, "SELECT set_config('x.y', %s, true)", (token,))
 
-    first = conn.spelled(("scope", token), scope_text)
-    assert conn.spelled(("scope", token), scope_text) is first and len(made) == 1
+    first, spelling = conn.spelled(("scope", token), scope_text)
+    assert spelling is made[0] is conn.spelling
+    assert conn.spelled(("scope", token), scope_text)[0] is first and len(made) == 1
     conn.execute("SET client_encoding TO 'LATIN1'")
-    again = conn.spelled(("scope", token), scope_text)
-    assert len(made) == 2 and made[1] is conn.spelling is not made[0]
+    again, spelling = conn.spelled(("scope", token), scope_text)
+    assert len(made) == 2 and made[1] is spelling is conn.spelling is not made[0]
     assert again == _mogrify(conn, "SELECT set_config('x.y', %s, true)", (token,))
     assert again != first  # é in LATIN1, not UTF-8
 
@@ -134,7 +135,8 @@ def test_kept_statements_are_bounded_and_never_answer_for_another_key(
     from convoship.db.connection import KEPT_STATEMENTS
 
     def text_of(n: int) -> bytes:
-        return conn.spelled(("scope", n), lambda tx: statement_text(conn, tx, "SELECT %s", (n,)))
+        spell = lambda tx: statement_text(conn, tx, "SELECT %s", (n,))  # noqa: E731
+        return conn.spelled(("scope", n), spell)[0]
 
     for n in range(KEPT_STATEMENTS * 3):
         assert text_of(n) == f"SELECT {n}".encode()

@@ -57,22 +57,25 @@ class PooledConnection(Connection):
         values read back as others; its loaders would read times in the old time zone)."""
         return self._kept()[1]
 
-    def spelled(self, key: Hashable, spell: Callable[[abc.Transformer], bytes]) -> bytes:
+    def spelled(
+        self, key: Hashable, spell: Callable[[abc.Transformer], bytes]
+    ) -> tuple[bytes, abc.Transformer]:
         """`spell(self.spelling)`, kept under `key` for as long as that Transformer is: for
         a statement spelled the same way every time (a batch's scope statement, about 20 us
         of a chat turn's CPU each time it is spelled again). `key` must name everything the
-        text depends on besides the Transformer. At most KEPT_STATEMENTS are kept."""
+        text depends on besides the Transformer. At most KEPT_STATEMENTS are kept. With the
+        text, the Transformer it stands for: the rest of a message is spelled with it (the
+        session cannot change before the message is sent)."""
         _, transformer, texts = self._kept()
         text = texts.get(key)
         if text is None:
             if len(texts) >= KEPT_STATEMENTS:
                 texts.clear()
             text = texts[key] = spell(transformer)
-        return text
+        return text, transformer
 
     def _kept(self) -> _Kept:
-        status = self.pgconn.parameter_status
-        session = tuple(status(name) for name in _SESSION_PARAMETERS)
+        session = tuple(map(self.pgconn.parameter_status, _SESSION_PARAMETERS))
         kept = self._spelling
         if kept is None or kept[0] != session:
             kept = self._spelling = (session, adapt.Transformer(self), {})

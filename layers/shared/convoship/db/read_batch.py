@@ -81,13 +81,12 @@ class ReadBatch:
     def _message(self) -> bytes:
         conn = self._conn
         scope, timeout_ms, durable = self._scope, self._timeout_ms, self._durable
-        scope_statement = conn.spelled(
+        scope_statement, transformer = conn.spelled(
             ("scope", scope, timeout_ms, durable),
             lambda transformer: statement_text(
                 conn, transformer, *scope_sql(scope, timeout_ms, durable=durable)
             ),
         )
-        transformer = conn.spelling
         statements = [
             scope_statement,
             *(statement_text(conn, transformer, query, params) for query, params in self._queries),
