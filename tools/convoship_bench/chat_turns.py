@@ -9,7 +9,8 @@ cold-start sections) run slower, and the figure is a warm container's. Both ride
 container's kept-alive model connection, as turns do on Lambda; the new connections 100
 turns open from an empty pool are counted by the loopback model. The CPU time of a turn is
 the calling thread's (time.thread_time: the handler's own work, not the loopback model's,
-whose threads share this process). PostgreSQL and Redis are reached through counting
+whose threads share this process). Each turn writes its request line as deployed (INFO), to
+/dev/null. PostgreSQL and Redis are reached through counting
 proxies for the round trips and the bytes written per turn.
 
 A large agent (an 8 KB system prompt, 10 tools with their input schemas, 100 ESCALATE
@@ -21,8 +22,11 @@ from __future__ import annotations
 
 import copy
 import json
+import logging
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,6 +102,42 @@ def chat_rows(
     iterations: int,
     *,
     count_instructions: bool = False,
+) -> list[Row]:
+    with _request_lines_as_deployed():
+        return _chat_rows(
+            handler, fn, stack, seeded, rounds, iterations, count_instructions=count_instructions
+        )
+
+
+@contextmanager
+def _request_lines_as_deployed() -> Iterator[None]:
+    """Each turn writes its request line, as template.yaml deploys the functions (INFO), to
+    /dev/null: the bench's stack logs at WARNING, and the line is part of what a turn costs
+    (about 0.2 M instructions)."""
+    from convoship.core.observability import logger
+
+    level = logger.log_level
+    handlers = [h for h in logger.handlers if isinstance(h, logging.StreamHandler)]
+    with open(os.devnull, "w") as sink:
+        streams = [h.setStream(sink) for h in handlers]
+        logger.setLevel(logging.INFO)
+        try:
+            yield
+        finally:
+            logger.setLevel(level)
+            for h, stream in zip(handlers, streams, strict=True):
+                h.setStream(stream)
+
+
+def _chat_rows(
+    handler: Handler,
+    fn: Function,
+    stack: BenchStack,
+    seeded: dict[str, Any],
+    rounds: int,
+    iterations: int,
+    *,
+    count_instructions: bool,
 ) -> list[Row]:
     from convoship.llm.openai import OpenAIChat
     from convoship.llm.types import Message, Sampling
