@@ -98,9 +98,7 @@ def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
         "client_encoding TO 'LATIN1'",
     ],
 )
-def test_a_pooled_connection_reads_in_the_session_as_it_is_now(
-    database: Any, setting: str
-) -> None:
+def test_a_pooled_connection_reads_in_the_session_as_it_is_now(database: Any, setting: str) -> None:
     """A pooled connection keeps the Transformer it reads rows with (db/connection.py): one
     made before the session changed would read times in the old zone, dates and intervals in
     the old style, text in the old encoding."""

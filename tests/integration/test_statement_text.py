@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from convoship.db.statement_text import statement_text
 
+
 class _OwnUuid(uuid.UUID):
     """A UUID of another type: psycopg's to spell, as any subclass."""
 
