@@ -28,13 +28,14 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 
 from convoship.core import constants as env
 from convoship_bench.discover import Function
-from convoship_bench.report import Row, Target, answered
+from convoship_bench.report import SKIPPED, Row, Target, answered
 from convoship_bench.roundtrips import proxied_url
 from convoship_bench.stack import BenchStack
 from convoship_bench.stats import Summary, paired, percentile
@@ -167,11 +168,17 @@ def _chat_rows(
     for _ in range(iterations):
         payload = copy.deepcopy(event)
         outcomes.add(outcome(warm_up.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+    backend = _BackendCpu()
+    backend_cpu: list[float] = []
     for _ in range(rounds):
         timed = _Round()
+        started = backend.spent()
         for _ in range(iterations):
             payload = copy.deepcopy(event)
             outcomes.add(outcome(timed.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+        spent = backend.since(started)
+        if spent is not None:
+            backend_cpu.append(spent / iterations)
         p50s.append(percentile(timed.mine, 50))
         p99s.append(percentile(timed.mine, 99))
         base50.append(percentile(timed.theirs, 50))
@@ -213,6 +220,16 @@ def _chat_rows(
             details={"synchronous_commit": commit_mode},
         ),
         _cpu_row("embed chat turn", cpu, base_cpu, CPU_TARGET),
+        Row(
+            SECTION,
+            "embed chat turn: PostgreSQL backend CPU per turn (the turns' connection)",
+            "s",
+            Summary.of(backend_cpu) if backend_cpu else None,
+            status=None if backend_cpu else SKIPPED,
+            figure="CPU",
+            note="on-CPU time of the server process behind the container's connection"
+            " (/proc/<pid>/schedstat), per round over its turns; the bare call has none",
+        ),
         instruction_row(SECTION, fn, stack, event, counted=count_instructions),
     ]
     rows.append(
@@ -327,6 +344,39 @@ def _cpu_row(name: str, cpu: list[float], bare: list[float], target: Target | No
         target=target,
         figure="CPU",
     )
+
+
+class _BackendCpu:
+    """The CPU time the PostgreSQL backend behind the container's pooled connection spends:
+    the server runs on this machine, its process is read in /proc (None where it cannot be,
+    or when the turns' connection changed)."""
+
+    def __init__(self) -> None:
+        self._pid = self._backend_pid()
+
+    @staticmethod
+    def _backend_pid() -> int:
+        from convoship.db.connection import acquire, release
+
+        conn = acquire()  # the turns' own connection: the container keeps one idle
+        try:
+            return conn.info.backend_pid
+        finally:
+            release(conn)
+
+    def spent(self) -> int | None:
+        """Nanoseconds on CPU so far."""
+        try:
+            return int(Path(f"/proc/{self._pid}/schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def since(self, started: int | None) -> float | None:
+        """Seconds on CPU since `started`, if the turns kept to this backend."""
+        now = self.spent()
+        if started is None or now is None or self._backend_pid() != self._pid:
+            return None
+        return (now - started) / 1e9
 
 
 @dataclass
