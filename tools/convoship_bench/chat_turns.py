@@ -94,22 +94,6 @@ def _embed_event(public_token: str) -> dict[str, Any]:
     return event
 
 
-def chat_rows(
-    handler: Handler,
-    fn: Function,
-    stack: BenchStack,
-    seeded: dict[str, Any],
-    rounds: int,
-    iterations: int,
-    *,
-    count_instructions: bool = False,
-) -> list[Row]:
-    with _request_lines_as_deployed():
-        return _chat_rows(
-            handler, fn, stack, seeded, rounds, iterations, count_instructions=count_instructions
-        )
-
-
 @contextmanager
 def _request_lines_as_deployed() -> Iterator[None]:
     """Each turn writes its request line, as template.yaml deploys the functions (INFO), to
@@ -130,7 +114,8 @@ def _request_lines_as_deployed() -> Iterator[None]:
                 h.setStream(stream)
 
 
-def _chat_rows(
+@_request_lines_as_deployed()
+def chat_rows(
     handler: Handler,
     fn: Function,
     stack: BenchStack,
@@ -138,7 +123,7 @@ def _chat_rows(
     rounds: int,
     iterations: int,
     *,
-    count_instructions: bool,
+    count_instructions: bool = False,
 ) -> list[Row]:
     from convoship.llm.openai import OpenAIChat
     from convoship.llm.types import Message, Sampling
