@@ -133,6 +133,17 @@ def _outcome(read: Any) -> tuple[Any, ...]:
     return ("rows", rows, [[{k: type(v) for k, v in r.items()} for r in rs] for rs in rows])
 
 
+def test_a_pooled_connection_keeps_no_rows_once_read(database: Any) -> None:
+    """The Transformer a pooled connection keeps lets go of the result it read (it would
+    hold a large value until the next batch), and of one whose rows could not be read."""
+    with PooledConnection.connect(database.app_url, autocommit=True) as conn:
+        assert run_message(conn, b"SELECT repeat('x', 1000) AS big")[0][0]["big"] == "x" * 1000
+        assert conn.spelling.pgresult is None
+        with pytest.raises(psycopg.DataError):
+            run_message(conn, b"SELECT 'infinity'::date AS day")
+        assert conn.spelling.pgresult is None
+
+
 @pytest.mark.parametrize(
     ("message", "error"),
     [

@@ -213,7 +213,8 @@ def chat_rows(
             status=None if backend_cpu else SKIPPED,
             figure="CPU",
             note="on-CPU time of the server process behind the container's connection"
-            " (/proc/<pid>/schedstat), per round over its turns; the bare call has none",
+            " (/proc/<pid>/schedstat: the bench's own server, on this machine), per round over"
+            " its turns (a round whose turns changed connection is left out)",
         ),
         instruction_row(SECTION, fn, stack, event, counted=count_instructions),
     ]

@@ -54,10 +54,13 @@ def run_message(
             raise e.error_from_result(result, encoding=encoding)
         if status not in _READABLE:  # COPY, or anything else a batch never sends
             raise e.ProgrammingError(f"a batch cannot read a {pq.ExecStatus(status).name} result")
-    return [
-        _rows(loader, result, encoding) if result.status == _TUPLES_OK else []
-        for result in results[skip:]
-    ]
+    try:
+        return [
+            _rows(loader, result, encoding) if result.status == _TUPLES_OK else []
+            for result in results[skip:]
+        ]
+    finally:
+        loader.set_pgresult(None)  # a kept Transformer would hold the last result's rows
 
 
 def _loader(conn: psycopg.Connection[Any]) -> abc.Transformer:
