@@ -34,8 +34,8 @@ MESSAGES = [
 
 
 @pytest.fixture
-def conn(database: Any) -> Iterator[psycopg.Connection[Any]]:
-    with psycopg.connect(database.app_url, autocommit=True) as connection:
+def conn(database: Any) -> Iterator[PooledConnection]:
+    with PooledConnection.connect(database.app_url, autocommit=True) as connection:
         yield connection
 
 
@@ -52,7 +52,7 @@ def _by_cursor(conn: psycopg.Connection[Any], message: str) -> list[list[dict[st
 
 
 @pytest.mark.parametrize("message", MESSAGES)
-def test_the_rows_are_the_cursors(conn: psycopg.Connection[Any], message: str) -> None:
+def test_the_rows_are_the_cursors(conn: PooledConnection, message: str) -> None:
     expected = _by_cursor(conn, message)
     got = run_message(conn, message.encode())
     assert got == expected
@@ -66,7 +66,7 @@ def test_the_rows_are_the_cursors(conn: psycopg.Connection[Any], message: str) -
 
 
 def test_skipped_statements_are_not_read_but_their_errors_are(
-    conn: psycopg.Connection[Any],
+    conn: PooledConnection,
 ) -> None:
     assert run_message(conn, b"SELECT 1 AS a; SELECT 2 AS b; SELECT 3 AS c", skip=2) == [[{"c": 3}]]
     assert run_message(conn, b"DO $$ BEGIN END $$; SELECT 4 AS d", skip=1) == [[{"d": 4}]]
@@ -75,7 +75,7 @@ def test_skipped_statements_are_not_read_but_their_errors_are(
 
 
 def test_values_are_read_in_the_sessions_time_zone_as_it_is_now(
-    conn: psycopg.Connection[Any],
+    conn: PooledConnection,
 ) -> None:
     query = b"SELECT '2026-12-02 01:00:00+00'::timestamptz AS at"
     before = run_message(conn, query)[0][0]["at"]
@@ -160,8 +160,11 @@ def test_a_pooled_connection_keeps_no_rows_once_read(database: Any) -> None:
 def test_errors_are_the_cursors(database: Any, message: str, error: type[Exception]) -> None:
     with closing(psycopg.connect(database.app_url)) as conn, pytest.raises(error) as by_cursor:
         _by_cursor(conn, message)
-    with closing(psycopg.connect(database.app_url)) as conn, pytest.raises(error) as by_message:
-        run_message(conn, message.encode())
+    with (
+        closing(PooledConnection.connect(database.app_url)) as pooled,
+        pytest.raises(error) as by_message,
+    ):
+        run_message(pooled, message.encode())
     assert type(by_message.value) is type(by_cursor.value)
     if isinstance(by_cursor.value, psycopg.errors.DatabaseError) and by_cursor.value.sqlstate:
         assert by_message.value.sqlstate == by_cursor.value.sqlstate  # type: ignore[attr-defined]
@@ -171,7 +174,7 @@ def test_errors_are_the_cursors(database: Any, message: str, error: type[Excepti
 def test_a_failed_message_undoes_its_earlier_statements_and_leaves_the_connection_idle(
     database: Any,
 ) -> None:
-    conn = psycopg.connect(database.owner_admin_url, autocommit=True)  # it may make a table
+    conn = PooledConnection.connect(database.owner_admin_url, autocommit=True)  # may make a table
     run_message(conn, b"CREATE TEMP TABLE kept (v int)")
     with pytest.raises(psycopg.errors.DivisionByZero):
         run_message(conn, b"INSERT INTO kept VALUES (1); SELECT 1 / 0; INSERT INTO kept VALUES (2)")
@@ -181,11 +184,11 @@ def test_a_failed_message_undoes_its_earlier_statements_and_leaves_the_connectio
 
 
 def test_a_closed_or_lost_connection_is_an_operational_error(database: Any) -> None:
-    conn = psycopg.connect(database.app_url, autocommit=True)
+    conn = PooledConnection.connect(database.app_url, autocommit=True)
     conn.close()
     with pytest.raises(psycopg.OperationalError):
         run_message(conn, b"SELECT 1")
-    conn = psycopg.connect(database.app_url, autocommit=True)
+    conn = PooledConnection.connect(database.app_url, autocommit=True)
     try:
         with psycopg.connect(database.owner_admin_url, autocommit=True) as admin:
             admin.execute("SELECT pg_terminate_backend(%s)", (conn.info.backend_pid,))

@@ -8,19 +8,18 @@ of CPU per batch in a chat turn, against about 25 us here. The steps are psycopg
 message goes out with `PGconn.send_query`, the connection's `wait` runs psycopg's `execute`
 generator (its interrupt and cancel handling included), errors are made from a failed
 result by `errors.error_from_result`, and rows are loaded into dicts named as `dict_row`
-names them, by the Transformer a pooled connection keeps for the session as it is once the
-message ran (db/connection.py: remade when the encoding, time zone, date or interval style
-changed), or one made for the message. `execute` is a psycopg internal: psycopg is pinned
-(constraints.txt), and tests/integration/test_simple_query.py compares what comes back,
-rows and errors, with the cursor's.
+names them, by the Transformer the pooled connection keeps for the session as it is once the
+message ran (db/connection.py: remade when the session's parameters changed). `execute` is a
+psycopg internal: psycopg is pinned (constraints.txt), and
+tests/integration/test_simple_query.py compares what comes back, rows and errors, with the
+cursor's.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
-from psycopg import abc, adapt, pq
+from psycopg import abc, pq
 from psycopg import errors as e
 from psycopg.generators import execute
 
@@ -34,7 +33,7 @@ _FATAL_ERROR = pq.ExecStatus.FATAL_ERROR
 
 
 def run_message(
-    conn: psycopg.Connection[Any], message: bytes, *, skip: int = 0
+    conn: PooledConnection, message: bytes, *, skip: int = 0
 ) -> list[list[dict[str, Any]]]:
     """Send `message` (statements already spelled, in the connection's encoding) and return
     the rows of each statement after the first `skip` (whose rows are not read), [] for one
@@ -46,7 +45,7 @@ def run_message(
     if not results:
         raise e.InternalError("got no result from the query")
     # Asked for once the whole message ran: a statement of it may have changed the session.
-    loader = _loader(conn)
+    loader = conn.spelling
     encoding = loader.encoding
     for result in results:  # as the cursor: any failure raises before a row is loaded
         status = result.status
@@ -61,14 +60,6 @@ def run_message(
         ]
     finally:
         loader.set_pgresult(None)  # a kept Transformer would hold the last result's rows
-
-
-def _loader(conn: psycopg.Connection[Any]) -> abc.Transformer:
-    """The Transformer rows are read with: a pooled connection's kept one (remade when the
-    session's encoding, time zone or date and interval styles changed), else a new one."""
-    if isinstance(conn, PooledConnection):
-        return conn.spelling
-    return adapt.Transformer(conn)
 
 
 def _rows(loader: abc.Transformer, result: pq.abc.PGresult, encoding: str) -> list[Any]:
