@@ -10,8 +10,8 @@ container's kept-alive model connection, as turns do on Lambda; the new connecti
 turns open from an empty pool are counted by the loopback model. The CPU time of a turn is
 the calling thread's (time.thread_time: the handler's own work, not the loopback model's,
 whose threads share this process). Each turn writes its request line as deployed (INFO), to
-/dev/null. PostgreSQL and Redis are reached through counting
-proxies for the round trips and the bytes written per turn.
+/dev/null. PostgreSQL and Redis are reached through counting proxies for the round trips
+and the bytes written per turn.
 
 A large agent (an 8 KB system prompt, 10 tools with their input schemas, 100 ESCALATE
 keywords, every REDACT entity) answers the same message: its CPU per turn is shown against
@@ -149,18 +149,19 @@ def chat_rows(
     base99: list[float] = []
     cpu: list[float] = []
     base_cpu: list[float] = []
-    warm_up = _Round()  # a round of turns not counted: a container's first turns are slower
-    for _ in range(iterations):
-        payload = copy.deepcopy(event)
-        outcomes.add(outcome(warm_up.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+
+    def play(timed: _Round) -> None:
+        for _ in range(iterations):
+            payload = copy.deepcopy(event)
+            outcomes.add(outcome(timed.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+
+    play(_Round())  # a round of turns not counted: a container's first turns are slower
     backend = _BackendCpu()
     backend_cpu: list[float] = []
     for _ in range(rounds):
         timed = _Round()
         started = backend.spent()
-        for _ in range(iterations):
-            payload = copy.deepcopy(event)
-            outcomes.add(outcome(timed.pair(lambda p=payload: handler(p, context), bare)))  # type: ignore[misc]
+        play(timed)
         spent = backend.since(started)
         if spent is not None:
             backend_cpu.append(spent / iterations)
