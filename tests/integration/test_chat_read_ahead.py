@@ -7,6 +7,7 @@ refuses the turn afterwards gives it back; limits hold under concurrency as befo
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -350,3 +351,69 @@ def test_parallel_reads_that_reserve_keep_the_daily_budget(
     )
     assert daily_tokens(owner_sql, workspace) <= budget + overrun
     assert reservations(owner_sql, workspace) == 0
+
+
+def test_the_count_goes_out_before_the_read_and_its_reply_is_read_after(
+    api: ApiClient, public: str, fake_llm: Any, round_trips: list[str], monkeypatch: Any
+) -> None:
+    from convoship.runtime import ratelimit
+
+    real_send, real_read = ratelimit._Line.send, ratelimit._InFlight.read
+
+    def send(line: Any, *args: Any) -> Any:
+        round_trips.append("count sent")
+        return real_send(line, *args)
+
+    def read(in_flight: Any) -> int:
+        round_trips.append("count read")
+        return real_read(in_flight)
+
+    monkeypatch.setattr(ratelimit._Line, "send", send)
+    monkeypatch.setattr(ratelimit._InFlight, "read", read)
+    assert embed(api, public, "hello").status == 200  # not known yet: counted after its read
+    round_trips.clear()
+    assert embed(api, public, "again").status == 200
+    assert [step.split(" ; ")[0][:30] for step in round_trips] == [
+        "count sent",
+        "SELECT * FROM reserve_publishe",
+        "count read",
+        "SELECT write_chat_turn(%(id)s,",
+    ]
+
+
+def test_a_count_other_containers_took_over_the_cap_gives_back_and_stops_reserving(
+    api: ApiClient,
+    admin: str,
+    public: str,
+    fake_llm: Any,
+    owner_sql: Conn,
+    workspace: Any,
+    round_trips: list[str],
+    redis_url: str,
+) -> None:
+    import redis
+
+    from convoship.runtime.ratelimit import WINDOW_S
+
+    a_fresh_minute()
+    set_threshold(api, admin, 0, rpm=3)
+    assert embed(api, public, "hello").status == 200  # counted 1 here; the cap kept
+    row = owner_sql.execute(
+        "SELECT id FROM ai_agents WHERE public_token = %s", (public,)
+    ).fetchone()
+    assert row is not None
+    server = redis.Redis.from_url(redis_url)
+    key = f"rpm:{row['id']}:embed:{int(time.time() // WINDOW_S)}"
+    assert server.incrby(key, 5) == 6  # five requests counted by other containers
+    fake_llm.requests.clear()
+    round_trips.clear()
+    refused = embed(api, public, "one too many")  # this container foresaw 2 of 3
+    problem_of(refused, 429, "rate-limited")
+    assert "reserve_published_turn" in round_trips[0]  # the read reserved...
+    assert reservations(owner_sql, workspace) == 0  # ...and the refusal gave it back
+    round_trips.clear()
+    problem_of(embed(api, public, "and another"), 429, "rate-limited")
+    assert not any("reserve" in sent for sent in round_trips)  # it foresees 8 now
+    assert reservations(owner_sql, workspace) == 0
+    assert fake_llm.requests == []
+    server.close()

@@ -201,3 +201,84 @@ def test_the_limiters_replies_are_parsed_by_hiredis() -> None:
     conn = ratelimit._line._conn
     assert conn is not None
     assert type(conn._parser).__name__ == "_HiredisParser"
+
+
+def test_a_sent_count_answers_as_check_agent_rpm_does_and_the_pool_counts_meanwhile() -> None:
+    agent = uuid.uuid4()
+    first = ratelimit.send_agent_rpm_count(agent, "embed")
+    assert first.foreseen.count == 1  # nothing seen yet this minute
+    assert first.result().decide(5).remaining == 4  # type: ignore[union-attr]
+    sent = ratelimit.send_agent_rpm_count(agent, "embed")  # Redis counts it as it arrives: 2
+    assert sent.foreseen.count == 2
+    assert ratelimit._line._lock.locked()  # held until its reply is read
+    meanwhile = ratelimit.check_agent_rpm(agent, "embed", 5)  # through the pool: 3
+    assert meanwhile is not None and meanwhile.remaining == 2
+    assert sent.result().decide(5).remaining == 3  # type: ignore[union-attr]
+    assert sent.result() is sent.result()  # read once
+    assert not ratelimit._line._lock.locked()
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 1  # type: ignore[union-attr]
+
+
+def test_a_dropped_count_lets_go_of_the_line_and_no_later_count_reads_its_reply() -> None:
+    agent = uuid.uuid4()
+    ratelimit.check_agent_rpm(agent, "embed", 5)
+    dropped = ratelimit.send_agent_rpm_count(agent, "embed")
+    dropped.drop()  # a turn that ended before
+    assert not ratelimit._line._lock.locked()
+    with pytest.raises(RuntimeError):  # never counted a second time elsewhere
+        dropped.result()
+    # Redis counted the dropped request (2); the next count reads its own reply (3).
+    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
+    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 4
+
+
+def test_a_sent_count_on_a_connection_killed_while_idle_is_counted_once_on_a_new_one(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    ratelimit.check_agent_rpm(agent, "embed", 5)
+    server = redis.Redis.from_url(redis_url)
+    assert server.client_kill_filter(_id=None, _type="normal", skipme=True) >= 1
+    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 2
+    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 3
+    assert reasons == [] and not ratelimit._line._lock.locked()
+    server.close()
+
+
+def test_a_sent_count_on_a_server_without_the_script_gets_it_on_the_line(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import redis
+
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    ratelimit.check_agent_rpm(agent, "embed", 5)
+    redis.Redis.from_url(redis_url).script_flush()  # a restarted server
+    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 2
+    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 3
+    assert reasons == [] and not ratelimit._line._lock.locked()
+
+
+def test_a_count_sent_to_redis_that_is_down_degrades_when_it_is_read(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("REDIS_URL", f"unix://{tmp_path}/nothing-here.sock")
+    reset_settings()
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    sent = ratelimit.send_agent_rpm_count(agent, "embed")
+    assert reasons == []  # the failure waits for the reply's reader
+    assert sent.result().count == 1  # in-process, as in development
+    assert len(reasons) == 1 and "ConnectionError" in reasons[0]
+    assert not ratelimit._line._lock.locked()
+
+
+def test_production_fails_closed_when_a_sent_count_cannot_be_counted(
+    production_without_redis: list[str],
+) -> None:
+    sent = ratelimit.send_agent_rpm_count(uuid.uuid4(), "embed")  # no PostgreSQL scope
+    with pytest.raises(ServiceUnavailable):
+        sent.result()

@@ -24,7 +24,7 @@ from convoship.core.errors import (
 )
 from convoship.core.json_text import storable
 from convoship.core.observability import logger, metrics
-from convoship.runtime.ratelimit import RpmCount, check_agent_rpm, count_agent_rpm
+from convoship.runtime.ratelimit import RpmCounting, check_agent_rpm, send_agent_rpm_count
 from convoship.runtime.ratelimit_postgres import CounterScope
 from convoship.runtime.snapshot import RunContext
 from convoship.secrets.refs import reference_name
@@ -45,20 +45,22 @@ def rpm_cap(context: RunContext, scope: ChannelScope) -> int | None:
     return cap_of(context.ops.rpm_cap_per_agent)
 
 
-def count_rpm(context: RunContext, scope: ChannelScope) -> RpmCount:
-    """Count the request for the agent and channel; judged by check_rpm."""
+def send_rpm_count(context: RunContext, scope: ChannelScope) -> RpmCounting:
+    """Count the request for the agent and channel, its reply read by check_rpm (or dropped
+    by a turn that ends before it)."""
     counter_scope = CounterScope(context.workspace_id, scope.transaction)
-    return count_agent_rpm(context.agent_id, scope.channel, scope=counter_scope)
+    return send_agent_rpm_count(context.agent_id, scope.channel, scope=counter_scope)
 
 
 def check_rpm(
-    context: RunContext, scope: ChannelScope, counted: RpmCount | None = None
+    context: RunContext, scope: ChannelScope, counting: RpmCounting | None = None
 ) -> dict[str, str]:
-    """Count the request against the channel's cap (or judge it, `counted` before the read
-    for this agent); the X-RateLimit-* headers to send with whatever the turn answers (none
-    when the channel is unlimited)."""
+    """Count the request against the channel's cap (or judge it, `counting` sent before the
+    read for the agent the container knew); the X-RateLimit-* headers to send with whatever
+    the turn answers (none when the channel is unlimited)."""
     channel = scope.channel
     cap = rpm_cap(context, scope)
+    counted = counting.result() if counting is not None else None  # read, whatever agent
     if counted is None or counted.agent_id != context.agent_id:
         decision = check_agent_rpm(
             context.agent_id,

@@ -5,9 +5,12 @@ The reservation is made only for a request every check before it would pass, so 
 what the read would otherwise be waited for. This container keeps the run context of the
 last published version it read behind each public token (a published version never
 changes), and for a token it knows:
-- the request is counted (RPM) first, for the agent behind the token;
+- the request's count (RPM) is sent to Redis first, for the agent behind the token, and its
+  reply read once the read came back (check_rpm), so the two round trips overlap;
 - the checks that depend on the version alone are judged on the kept context: the RPM cap
-  (on the kept workspace settings), AUTH's origin, LIMIT's input size, ESCALATE's keywords.
+  (on the kept workspace settings, against the count this container foresees: one more
+  than the highest it saw for the agent this minute, never more than Redis will answer),
+  AUTH's origin, LIMIT's input size, ESCALATE's keywords.
   An agent that verifies visitor tokens is left to the three-trip turn (the visitor is
   known only after its secret is read), as is one with neither LIMIT nor BUDGET (nothing
   to reserve);
@@ -21,7 +24,11 @@ A conversation already escalated reserves a turn and no tokens, as the turn woul
 What the kept context cannot know, once per container and change: a request counted before
 the read for a token since deleted or rotated (then forgotten: its read answers 404), and a
 reservation made under an RPM cap lowered since (its read brings the new cap, and the 429
-gives it back).
+gives it back). What the foreseen count cannot know, once per container and minute: the
+requests other containers counted. A read may then reserve for a request Redis counts over
+the cap, and the 429 gives it back; after that answer the container foresees a count over
+the cap, and its reads reserve nothing more for that agent until the minute turns, so a
+flood does not hold budget.
 """
 
 from __future__ import annotations
@@ -32,15 +39,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
-import psycopg
-
 from convoship.chat import checks
 from convoship.chat.conversation import HISTORY_MESSAGES, Read
 from convoship.chat.reservation import Reservation, fixed_input, limits_of
 from convoship.chat.scope import ChannelScope
 from convoship.core.errors import ConvoshipError
 from convoship.db.connection import Connection
-from convoship.runtime.ratelimit import RpmCount
+from convoship.runtime.ratelimit import RpmCount, RpmCounting
 from convoship.runtime.snapshot import RunContext
 
 MAX_KEPT = 256  # public tokens whose last published version this container keeps
@@ -65,17 +70,17 @@ class Held:
 
 @dataclass(frozen=True)
 class Ahead:
-    """What a turn knows before its read: the kept context, the request's RPM count, and
-    whether the read is to carry the turn's reservation."""
+    """What a turn knows before its read: the kept context, the request's RPM count (sent,
+    read by check_rpm or dropped), and whether the read is to carry the turn's reservation."""
 
     context: RunContext
-    counted: RpmCount
+    counting: RpmCounting
     reserves: bool
 
 
 def plan(scope: ChannelScope, message: str, origin: str | None) -> Ahead | None:
     """None for the playground (a draft has no version) or a token this container has not
-    read yet; else the request counted, and whether its read may reserve."""
+    read yet; else the request's count sent, and whether its read may reserve."""
     if not scope.is_embed:
         return None
     token = str(scope.params["token"])
@@ -83,11 +88,13 @@ def plan(scope: ChannelScope, message: str, origin: str | None) -> Ahead | None:
         kept = _kept.get(token)
     if kept is None:
         return None
+    counting = checks.send_rpm_count(kept, scope)  # its failures are read with its reply
     try:
-        counted = checks.count_rpm(kept, scope)
-    except (ConvoshipError, psycopg.Error):  # counted after the read, where its errors belong
-        return None
-    return Ahead(kept, counted, _passes_first_checks(kept, scope, counted, message, origin))
+        reserves = _passes_first_checks(kept, scope, counting.foreseen, message, origin)
+    except BaseException:
+        counting.drop()
+        raise
+    return Ahead(kept, counting, reserves)
 
 
 def _passes_first_checks(

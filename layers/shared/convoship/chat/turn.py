@@ -61,13 +61,15 @@ def run_chat_turn(scope: ChannelScope, request: ChatRequest) -> ChatResult:
     try:
         context, today, conv, held = _read(scope, request, ahead)
         read_ahead.keep(scope, context)
-        headers = checks.check_rpm(context, scope, ahead.counted if ahead else None)
+        headers = checks.check_rpm(context, scope, ahead.counting if ahead else None)
         try:
             return _answer(scope, context, request, conv, today, headers, held)
         except ConvoshipError as exc:
             exc.headers.update(headers)
             raise
     except BaseException:
+        if ahead is not None:
+            ahead.counting.drop()  # a count whose reply the turn never read
         if held is not None and not held.taken:
             _give_back(scope, held)
         raise

@@ -4,6 +4,10 @@
 and clock minute and gives a new key its expiry in the same atomic step (EVALSHA, or EVAL
 the first time a server lacks the script), so no key is ever left without a TTL. It is sent
 on the limiter's own connection (`_Line`), not through redis-py's client call.
+`send_agent_rpm_count` sends the same script and leaves its reply to be read later
+(`RpmCounting.result`), so that a caller's other round trip (an embed turn's read) overlaps
+it: the reply is read, and any failure of it handled as `check_agent_rpm` handles it, when
+the count is asked for.
 
 When Redis is unset or cannot be reached, Redis is left alone for a short back-off (no
 connect timeout on every request); each back-off emits one `RateLimiterDegraded` metric and
@@ -21,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,10 +179,81 @@ class _Line:
             self.close()  # a half-read reply must not answer the next command
             raise
 
+    def send(self, client: Any, key: str, floor: int) -> _InFlight | None:
+        """The script sent on the line, its reply left to `_InFlight.read` (or `drop`), which
+        holds the line until then. None when another thread holds the line."""
+        from redis.exceptions import ConnectionError as RedisConnectionError
+
+        if not self._lock.acquire(blocking=False):
+            return None
+        kept = self._conn is not None
+        try:
+            if self._conn is None:
+                self._conn = client.connection_pool.make_connection()
+            self._conn.send_packed_command(
+                self._conn.pack_command("EVALSHA", *_script_args(key, floor)), check_health=False
+            )
+        except BaseException as exc:
+            self.close()
+            self._lock.release()
+            if kept and isinstance(exc, RedisConnectionError):
+                return _InFlight(self, client, key, floor, kept=True, sent=False)
+            raise
+        return _InFlight(self, client, key, floor, kept=kept, sent=True)
+
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
             conn.disconnect()
+
+
+class _InFlight:
+    """A count sent on the line whose reply is not read yet: read exactly once (`read`), or
+    dropped (`drop`: the connection closes, the reply unread, and Redis counted or not)."""
+
+    def __init__(
+        self, line: _Line, client: Any, key: str, floor: int, *, kept: bool, sent: bool
+    ) -> None:
+        self._line, self._client, self._key, self._floor = line, client, key, floor
+        self._kept = kept
+        self._held = sent  # the line's lock, taken by send
+        self._sent = sent  # False: a kept connection refused the send (dead while idle)
+
+    def read(self) -> int:
+        from redis.exceptions import ConnectionError as RedisConnectionError
+        from redis.exceptions import NoScriptError
+
+        line, client, key, floor = self._line, self._client, self._key, self._floor
+        if not self._sent:  # once more, on a new connection, as _Line.incr retries
+            return line.incr(client, key, floor)
+        try:
+            conn = line._conn
+            try:
+                return int(conn.read_response())
+            except NoScriptError:  # a new or restarted server: EVAL runs and caches it
+                return int(_Sent(conn).eval(*_script_args(key, floor, source=True)))
+        except RedisConnectionError:
+            line.close()
+            if not self._kept:
+                raise
+            # A kept connection that died while the container idled (or was frozen): once
+            # more, on a new one. The first may have counted: the count errs high, never low.
+            return line._incr_once(client, key, floor)
+        except BaseException:
+            line.close()  # a half-read reply must not answer the next command
+            raise
+        finally:
+            self._let_go()
+
+    def drop(self) -> None:
+        if self._held:
+            self._line.close()
+            self._let_go()
+
+    def _let_go(self) -> None:
+        if self._held:
+            self._held = False
+            self._line._lock.release()
 
 
 class _Sent:
@@ -197,13 +273,18 @@ class _Sent:
         return self._call("EVAL", *args)
 
 
+def _script_args(key: str, floor: int, *, source: bool = False) -> tuple[Any, ...]:
+    """EVALSHA's arguments (EVAL's, with source=True): script, one key, the TTL, the floor."""
+    return (COUNT_SCRIPT if source else COUNT_SCRIPT_SHA, 1, key, WINDOW_S * 2, floor)
+
+
 def _incr_on(client: Any, key: str, floor: int) -> int:
     from redis.exceptions import NoScriptError
 
     try:
-        return int(client.evalsha(COUNT_SCRIPT_SHA, 1, key, WINDOW_S * 2, floor))
+        return int(client.evalsha(*_script_args(key, floor)))
     except NoScriptError:  # a new or restarted server: EVAL runs and caches it
-        return int(client.eval(COUNT_SCRIPT, 1, key, WINDOW_S * 2, floor))
+        return int(client.eval(*_script_args(key, floor, source=True)))
 
 
 _line = _Line()
@@ -223,18 +304,60 @@ def _back_off(reason: str) -> None:
 def _count(
     key: str, window: int, agent_id: object, channel: str, scope: CounterScope | None
 ) -> int:
-    if time.monotonic() >= _redis_down_until:
-        client = _redis()
-        if client is None:
-            _back_off("REDIS_URL is not set")
+    return _counted(key, window, agent_id, channel, scope, _from_redis(key, window, send=False))
+
+
+def _from_redis(key: str, window: int, *, send: bool) -> Callable[[], int] | None:
+    """What gives the count from Redis (sent already when `send`, its reply read when
+    called); None when Redis is not to be tried now."""
+    if time.monotonic() < _redis_down_until:
+        return None
+    client = _redis()
+    if client is None:
+        _back_off("REDIS_URL is not set")
+        return None
+    floor = _known.floor(key, window)
+    if not send:
+        return lambda: _line.incr(client, key, floor)
+    try:
+        in_flight = _line.send(client, key, floor)
+    except Exception as exc:  # judged when the count is asked for, as a failed INCR is
+
+        def failed(error: Exception = exc) -> int:
+            raise error
+
+        return failed
+    if in_flight is None:  # another thread holds the line: counted through the pool
+        return lambda: _incr_on(client, key, floor)
+    return _Reply(in_flight)
+
+
+class _Reply:
+    """A sent count's reply, read when called; `drop` lets go of it unread."""
+
+    def __init__(self, in_flight: _InFlight) -> None:
+        self.in_flight = in_flight
+
+    def __call__(self) -> int:
+        return self.in_flight.read()
+
+
+def _counted(
+    key: str,
+    window: int,
+    agent_id: object,
+    channel: str,
+    scope: CounterScope | None,
+    from_redis: Callable[[], int] | None,
+) -> int:
+    if from_redis is not None:
+        try:
+            count = from_redis()
+        except Exception as exc:  # any Redis failure: count elsewhere, never fail open
+            _back_off(f"{type(exc).__name__}: {exc}")
         else:
-            try:
-                count = _line.incr(client, key, _known.floor(key, window))
-            except Exception as exc:  # any Redis failure: count elsewhere, never fail open
-                _back_off(f"{type(exc).__name__}: {exc}")
-            else:
-                _known.saw(key, window, count, in_redis=True)
-                return count
+            _known.saw(key, window, count, in_redis=True)
+            return count
     if get_settings().is_development:  # from the highest count seen, as PostgreSQL is
         count = max(_in_process.incr(key, window), _known.floor(key, window) + 1)
         _known.saw(key, window, count, in_redis=False)
@@ -288,6 +411,62 @@ def count_agent_rpm(
     window = int(now // WINDOW_S)
     key = f"rpm:{agent_id}:{channel}:{window}"
     return RpmCount(agent_id, channel, _count(key, window, agent_id, channel, scope), now)
+
+
+class RpmCounting:
+    """One request's count, sent (`send_agent_rpm_count`) and not read yet: `result` reads
+    it (once), `drop` lets go of it unread for a request that ended before. `foreseen` is
+    the count as this container knows it meanwhile: one more than the highest it saw for
+    the key this minute, never more than the count Redis will give."""
+
+    def __init__(
+        self,
+        agent_id: object,
+        channel: str,
+        key: str,
+        window: int,
+        at: float,
+        scope: CounterScope | None,
+        from_redis: Callable[[], int] | None,
+    ) -> None:
+        self.agent_id, self.channel = agent_id, channel
+        self._key, self._window, self._at, self._scope = key, window, at, scope
+        self._from_redis = from_redis
+        self._result: RpmCount | None = None
+        self._dropped = False
+        self.foreseen = RpmCount(agent_id, channel, _known.floor(key, window) + 1, at)
+
+    def result(self) -> RpmCount:
+        if self._dropped:  # counting it again elsewhere would count the request twice
+            raise RuntimeError("a dropped count has no result")
+        if self._result is None:
+            from_redis, self._from_redis = self._from_redis, None
+            count = _counted(
+                self._key, self._window, self.agent_id, self.channel, self._scope, from_redis
+            )
+            self._result = RpmCount(self.agent_id, self.channel, count, self._at)
+        return self._result
+
+    def drop(self) -> None:
+        if self._result is not None:
+            return
+        self._dropped = True
+        from_redis, self._from_redis = self._from_redis, None
+        if isinstance(from_redis, _Reply):
+            from_redis.in_flight.drop()
+
+
+def send_agent_rpm_count(
+    agent_id: object, channel: str, *, scope: CounterScope | None = None
+) -> RpmCounting:
+    """Count one request of agent on channel as count_agent_rpm does, its reply read by
+    `RpmCounting.result` (which answers what count_agent_rpm would have), so that another
+    round trip can go out meanwhile. Whoever sends it reads it or drops it."""
+    now = time.time()
+    window = int(now // WINDOW_S)
+    key = f"rpm:{agent_id}:{channel}:{window}"
+    from_redis = _from_redis(key, window, send=True)
+    return RpmCounting(agent_id, channel, key, window, now, scope, from_redis)
 
 
 def reset() -> None:
