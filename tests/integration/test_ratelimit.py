@@ -150,34 +150,45 @@ def _degraded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return reasons
 
 
+def _counted(how: str, agent: uuid.UUID) -> int:
+    """One request counted as check_agent_rpm counts it, or sent and its reply read after."""
+    if how == "checked":
+        return 5 - ratelimit.check_agent_rpm(agent, "embed", 5).remaining  # type: ignore[union-attr]
+    return ratelimit.send_agent_rpm_count(agent, "embed").result().count
+
+
+@pytest.mark.parametrize("how", ["checked", "sent"])
 def test_the_limiters_connection_killed_while_idle_is_replaced_without_degrading(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     import redis
 
     reasons = _degraded(monkeypatch)
     agent = uuid.uuid4()
-    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 4  # type: ignore[union-attr]
+    assert _counted(how, agent) == 1
     server = redis.Redis.from_url(redis_url)
     killed = server.client_kill_filter(_id=None, _type="normal", skipme=True)
     assert killed >= 1  # the limiter's kept connection among them
     # Counted on a new connection, not in the degraded path, and nothing counted twice.
-    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 3  # type: ignore[union-attr]
-    assert reasons == []
+    assert _counted(how, agent) == 2
+    assert _counted(how, agent) == 3
+    assert reasons == [] and not ratelimit._line._lock.locked()
+    server.close()
 
 
+@pytest.mark.parametrize("how", ["checked", "sent"])
 def test_a_server_without_the_script_gets_it_on_the_limiters_connection(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
+    redis_url: str, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     import redis
 
     reasons = _degraded(monkeypatch)
     agent = uuid.uuid4()
-    ratelimit.check_agent_rpm(agent, "embed", 5)
+    _counted(how, agent)
     redis.Redis.from_url(redis_url).script_flush()  # a restarted server
-    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 3  # type: ignore[union-attr]
-    assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
-    assert reasons == []
+    assert _counted(how, agent) == 2
+    assert _counted(how, agent) == 3
+    assert reasons == [] and not ratelimit._line._lock.locked()
 
 
 def test_a_second_thread_counts_through_the_pool_while_the_line_is_busy(
@@ -230,36 +241,6 @@ def test_a_dropped_count_lets_go_of_the_line_and_no_later_count_reads_its_reply(
     # Redis counted the dropped request (2); the next count reads its own reply (3).
     assert ratelimit.check_agent_rpm(agent, "embed", 5).remaining == 2  # type: ignore[union-attr]
     assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 4
-
-
-def test_a_sent_count_on_a_connection_killed_while_idle_is_counted_once_on_a_new_one(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import redis
-
-    reasons = _degraded(monkeypatch)
-    agent = uuid.uuid4()
-    ratelimit.check_agent_rpm(agent, "embed", 5)
-    server = redis.Redis.from_url(redis_url)
-    assert server.client_kill_filter(_id=None, _type="normal", skipme=True) >= 1
-    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 2
-    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 3
-    assert reasons == [] and not ratelimit._line._lock.locked()
-    server.close()
-
-
-def test_a_sent_count_on_a_server_without_the_script_gets_it_on_the_line(
-    redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import redis
-
-    reasons = _degraded(monkeypatch)
-    agent = uuid.uuid4()
-    ratelimit.check_agent_rpm(agent, "embed", 5)
-    redis.Redis.from_url(redis_url).script_flush()  # a restarted server
-    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 2
-    assert ratelimit.send_agent_rpm_count(agent, "embed").result().count == 3
-    assert reasons == [] and not ratelimit._line._lock.locked()
 
 
 def test_a_count_sent_to_redis_that_is_down_degrades_when_it_is_read(
