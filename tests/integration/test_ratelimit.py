@@ -263,3 +263,14 @@ def test_production_fails_closed_when_a_sent_count_cannot_be_counted(
     sent = ratelimit.send_agent_rpm_count(uuid.uuid4(), "embed")  # no PostgreSQL scope
     with pytest.raises(ServiceUnavailable):
         sent.result()
+
+
+def test_a_count_of_the_last_minute_read_late_leaves_this_minutes_alone() -> None:
+    known = ratelimit._Known()
+    known.saw("rpm:a:embed:101", 101, 7, in_redis=True)
+    assert known.floor("rpm:a:embed:100", 100) == 0  # the last minute: nothing kept
+    known.saw("rpm:a:embed:100", 100, 3, in_redis=True)  # its reply, read late
+    assert known.floor("rpm:a:embed:101", 101) == 7
+    assert known.from_redis("rpm:a:embed:101", 101) == 7
+    known.saw("rpm:a:embed:102", 102, 1, in_redis=False)  # the next minute starts over
+    assert known.floor("rpm:a:embed:101", 101) == 0

@@ -9,7 +9,7 @@ changes), and for a token it knows:
   reply read once the read came back (check_rpm), so the two round trips overlap;
 - the checks that depend on the version alone are judged on the kept context: the RPM cap
   (on the kept workspace settings, against the count this container foresees: one more
-  than the highest it saw for the agent this minute, never more than Redis will answer),
+  than the highest it saw for the agent this minute),
   AUTH's origin, LIMIT's input size, ESCALATE's keywords.
   An agent that verifies visitor tokens is left to the three-trip turn (the visitor is
   known only after its secret is read), as is one with neither LIMIT nor BUDGET (nothing
@@ -24,8 +24,9 @@ A conversation already escalated reserves a turn and no tokens, as the turn woul
 What the kept context cannot know, once per container and change: a request counted before
 the read for a token since deleted or rotated (then forgotten: its read answers 404), and a
 reservation made under an RPM cap lowered since (its read brings the new cap, and the 429
-gives it back). What the foreseen count cannot know, once per container and minute: the
-requests other containers counted. A read may then reserve for a request Redis counts over
+gives it back). What the foreseen count cannot know: the requests other containers (or
+other threads of this one) counted, once per container and minute for each request it runs
+at a time (one, on Lambda). A read may then reserve for a request Redis counts over
 the cap, and the 429 gives it back; after that answer the container foresees a count over
 the cap, and its reads reserve nothing more for that agent until the minute turns, so a
 flood does not hold budget.

@@ -69,25 +69,27 @@ class _Known:
         self._any: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def _roll(self, window: int) -> None:
-        if window != self._window:
+    def _current(self, window: int) -> bool:
+        """Whether `window` is the minute kept (moving to it when it is a later one): a
+        count of an earlier minute, read late, neither wipes nor feeds the current one."""
+        if window > self._window:
             self._redis.clear()
             self._any.clear()
             self._window = window
+        return window == self._window
 
     def floor(self, key: str, window: int) -> int:
         with self._lock:
-            self._roll(window)
-            return self._any.get(key, 0)
+            return self._any.get(key, 0) if self._current(window) else 0
 
     def from_redis(self, key: str, window: int) -> int:
         with self._lock:
-            self._roll(window)
-            return self._redis.get(key, 0)
+            return self._redis.get(key, 0) if self._current(window) else 0
 
     def saw(self, key: str, window: int, count: int, *, in_redis: bool) -> None:
         with self._lock:
-            self._roll(window)
+            if not self._current(window):
+                return
             self._any[key] = max(self._any.get(key, 0), count)
             if in_redis:
                 self._redis[key] = max(self._redis.get(key, 0), count)
@@ -215,6 +217,7 @@ class _InFlight:
         self, line: _Line, client: Any, key: str, floor: int, *, kept: bool, sent: bool
     ) -> None:
         self._line, self._client, self._key, self._floor = line, client, key, floor
+        self._conn = line._conn  # the connection it was sent on
         self._kept = kept
         self._held = sent  # the line's lock, taken by send
         self._sent = sent  # False: a kept connection refused the send (dead while idle)
@@ -226,29 +229,36 @@ class _InFlight:
         line, client, key, floor = self._line, self._client, self._key, self._floor
         if not self._sent:  # once more, on a new connection, as _Line.incr retries
             return line.incr(client, key, floor)
+        conn = self._conn
         try:
-            conn = line._conn
             try:
                 return int(conn.read_response())
             except NoScriptError:  # a new or restarted server: EVAL runs and caches it
                 return int(_Sent(conn).eval(*_script_args(key, floor, source=True)))
         except RedisConnectionError:
-            line.close()
+            self._close()
             if not self._kept:
                 raise
             # A kept connection that died while the container idled (or was frozen): once
             # more, on a new one. The first may have counted: the count errs high, never low.
             return line._incr_once(client, key, floor)
         except BaseException:
-            line.close()  # a half-read reply must not answer the next command
+            self._close()  # a half-read reply must not answer the next command
             raise
         finally:
             self._let_go()
 
     def drop(self) -> None:
         if self._held:
-            self._line.close()
+            self._close()
             self._let_go()
+
+    def _close(self) -> None:
+        """Close the connection it was sent on (and the line's, if that is still it)."""
+        if self._line._conn is self._conn:
+            self._line.close()
+        else:
+            self._conn.disconnect()
 
     def _let_go(self) -> None:
         if self._held:
@@ -417,7 +427,8 @@ class RpmCounting:
     """One request's count, sent (`send_agent_rpm_count`) and not read yet: `result` reads
     it (once), `drop` lets go of it unread for a request that ended before. `foreseen` is
     the count as this container knows it meanwhile: one more than the highest it saw for
-    the key this minute, never more than the count Redis will give."""
+    the key this minute, never more than the count Redis will give while the container
+    runs one request at a time."""
 
     def __init__(
         self,
