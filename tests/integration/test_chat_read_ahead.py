@@ -358,7 +358,7 @@ def test_the_count_goes_out_before_the_read_and_its_reply_is_read_after(
 ) -> None:
     from convoship.runtime import ratelimit
 
-    real_send, real_read = ratelimit._Line.send, ratelimit._InFlight.read
+    real_send, real_read = ratelimit._Line.send, ratelimit._InFlight.__call__
 
     def send(line: Any, *args: Any) -> Any:
         round_trips.append("count sent")
@@ -369,7 +369,7 @@ def test_the_count_goes_out_before_the_read_and_its_reply_is_read_after(
         return real_read(in_flight)
 
     monkeypatch.setattr(ratelimit._Line, "send", send)
-    monkeypatch.setattr(ratelimit._InFlight, "read", read)
+    monkeypatch.setattr(ratelimit._InFlight, "__call__", read)
     assert embed(api, public, "hello").status == 200  # not known yet: counted after its read
     round_trips.clear()
     assert embed(api, public, "again").status == 200

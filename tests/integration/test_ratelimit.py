@@ -176,6 +176,25 @@ def test_the_limiters_connection_killed_while_idle_is_replaced_without_degrading
     server.close()
 
 
+def test_a_reply_lost_on_a_kept_connection_is_counted_again_on_a_new_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    assert _counted("sent", agent) == 1
+    sent = ratelimit.send_agent_rpm_count(agent, "embed")  # Redis counts it: 2
+
+    def lost() -> None:
+        raise RedisConnectionError("Connection closed by server.")
+
+    monkeypatch.setattr(ratelimit._line._conn, "read_response", lost)
+    assert sent.result().count == 3  # once more, on a new connection: high, never low
+    assert reasons == [] and not ratelimit._line._lock.locked()
+    assert _counted("sent", agent) == 4
+
+
 @pytest.mark.parametrize("how", ["checked", "sent"])
 def test_a_server_without_the_script_gets_it_on_the_limiters_connection(
     redis_url: str, monkeypatch: pytest.MonkeyPatch, how: str

@@ -4,10 +4,10 @@
 and clock minute and gives a new key its expiry in the same atomic step (EVALSHA, or EVAL
 the first time a server lacks the script), so no key is ever left without a TTL. It is sent
 on the limiter's own connection (`_Line`), not through redis-py's client call.
-`send_agent_rpm_count` sends the same script and leaves its reply to be read later
-(`RpmCounting.result`), so that a caller's other round trip (an embed turn's read) overlaps
-it: the reply is read, and any failure of it handled as `check_agent_rpm` handles it, when
-the count is asked for.
+The script is sent first and its reply read when the count is asked for
+(`send_agent_rpm_count`, `RpmCounting.result`): check_agent_rpm asks at once, an embed turn
+after its read, so that the two round trips overlap. Failures are handled when the reply is
+read, the same way for both.
 
 When Redis is unset or cannot be reached, Redis is left alone for a short back-off (no
 connect timeout on every request); each back-off emits one `RateLimiterDegraded` metric and
@@ -151,26 +151,37 @@ class _Line:
         self._conn: Any = None
         self._lock = threading.Lock()
 
-    def incr(self, client: Any, key: str, floor: int) -> int:
-        if not self._lock.acquire(blocking=False):
-            return _incr_on(client, key, floor)
-        try:
-            return self._incr(client, key, floor)
-        finally:
-            self._lock.release()
-
-    def _incr(self, client: Any, key: str, floor: int) -> int:
+    def send(self, client: Any, key: str, floor: int) -> _InFlight | None:
+        """The script sent on the line, its reply left to the `_InFlight` (read or dropped),
+        which holds the line until then. None when another thread holds the line."""
         from redis.exceptions import ConnectionError as RedisConnectionError
 
+        if not self._lock.acquire(blocking=False):
+            return None
         kept = self._conn is not None
         try:
-            return self._incr_once(client, key, floor)
-        except RedisConnectionError:
-            if not kept:
-                raise
-        # A kept connection that died while the container idled (or was frozen): once more,
-        # on a new one. The first may have counted: the count errs high, never low.
-        return self._incr_once(client, key, floor)
+            try:
+                self._send_on(client, key, floor)
+            except RedisConnectionError:
+                self.close()
+                if not kept:
+                    raise
+                # A kept connection that died while the container idled (or was frozen):
+                # once more, on a new one.
+                kept = False
+                self._send_on(client, key, floor)
+        except BaseException:
+            self.close()
+            self._lock.release()
+            raise
+        return _InFlight(self, client, key, floor, kept=kept)
+
+    def _send_on(self, client: Any, key: str, floor: int) -> None:
+        if self._conn is None:
+            self._conn = client.connection_pool.make_connection()
+        self._conn.send_packed_command(
+            self._conn.pack_command("EVALSHA", *_script_args(key, floor)), check_health=False
+        )
 
     def _incr_once(self, client: Any, key: str, floor: int) -> int:
         if self._conn is None:
@@ -181,28 +192,6 @@ class _Line:
             self.close()  # a half-read reply must not answer the next command
             raise
 
-    def send(self, client: Any, key: str, floor: int) -> _InFlight | None:
-        """The script sent on the line, its reply left to `_InFlight.read` (or `drop`), which
-        holds the line until then. None when another thread holds the line."""
-        from redis.exceptions import ConnectionError as RedisConnectionError
-
-        if not self._lock.acquire(blocking=False):
-            return None
-        kept = self._conn is not None
-        try:
-            if self._conn is None:
-                self._conn = client.connection_pool.make_connection()
-            self._conn.send_packed_command(
-                self._conn.pack_command("EVALSHA", *_script_args(key, floor)), check_health=False
-            )
-        except BaseException as exc:
-            self.close()
-            self._lock.release()
-            if kept and isinstance(exc, RedisConnectionError):
-                return _InFlight(self, client, key, floor, kept=True, sent=False)
-            raise
-        return _InFlight(self, client, key, floor, kept=kept, sent=True)
-
     def close(self) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
@@ -210,26 +199,20 @@ class _Line:
 
 
 class _InFlight:
-    """A count sent on the line whose reply is not read yet: read exactly once (`read`), or
+    """A count sent on the line whose reply is not read yet: read exactly once (called), or
     dropped (`drop`: the connection closes, the reply unread, and Redis counted or not)."""
 
-    def __init__(
-        self, line: _Line, client: Any, key: str, floor: int, *, kept: bool, sent: bool
-    ) -> None:
+    def __init__(self, line: _Line, client: Any, key: str, floor: int, *, kept: bool) -> None:
         self._line, self._client, self._key, self._floor = line, client, key, floor
         self._conn = line._conn  # the connection it was sent on
         self._kept = kept
-        self._held = sent  # the line's lock, taken by send
-        self._sent = sent  # False: a kept connection refused the send (dead while idle)
+        self._held = True  # the line's lock, taken by send
 
-    def read(self) -> int:
+    def __call__(self) -> int:
         from redis.exceptions import ConnectionError as RedisConnectionError
         from redis.exceptions import NoScriptError
 
-        line, client, key, floor = self._line, self._client, self._key, self._floor
-        if not self._sent:  # once more, on a new connection, as _Line.incr retries
-            return line.incr(client, key, floor)
-        conn = self._conn
+        conn, key, floor = self._conn, self._key, self._floor
         try:
             try:
                 return int(conn.read_response())
@@ -241,7 +224,7 @@ class _InFlight:
                 raise
             # A kept connection that died while the container idled (or was frozen): once
             # more, on a new one. The first may have counted: the count errs high, never low.
-            return line._incr_once(client, key, floor)
+            return self._line._incr_once(self._client, key, floor)
         except BaseException:
             self._close()  # a half-read reply must not answer the next command
             raise
@@ -311,27 +294,18 @@ def _back_off(reason: str) -> None:
     )
 
 
-def _count(
-    key: str, window: int, agent_id: object, channel: str, scope: CounterScope | None
-) -> int:
-    return _counted(key, window, agent_id, channel, scope, _from_redis(key, window, send=False))
-
-
-def _from_redis(key: str, window: int, *, send: bool) -> Callable[[], int] | None:
-    """What gives the count from Redis (sent already when `send`, its reply read when
-    called); None when Redis is not to be tried now."""
+def _from_redis(key: str, floor: int) -> Callable[[], int] | None:
+    """What gives the count from Redis, sent already, its reply read when called; None when
+    Redis is not to be tried now."""
     if time.monotonic() < _redis_down_until:
         return None
     client = _redis()
     if client is None:
         _back_off("REDIS_URL is not set")
         return None
-    floor = _known.floor(key, window)
-    if not send:
-        return lambda: _line.incr(client, key, floor)
     try:
         in_flight = _line.send(client, key, floor)
-    except Exception as exc:  # judged when the count is asked for, as a failed INCR is
+    except Exception as exc:  # judged when the count is asked for, as a failed reply is
 
         def failed(error: Exception = exc) -> int:
             raise error
@@ -339,17 +313,7 @@ def _from_redis(key: str, window: int, *, send: bool) -> Callable[[], int] | Non
         return failed
     if in_flight is None:  # another thread holds the line: counted through the pool
         return lambda: _incr_on(client, key, floor)
-    return _Reply(in_flight)
-
-
-class _Reply:
-    """A sent count's reply, read when called; `drop` lets go of it unread."""
-
-    def __init__(self, in_flight: _InFlight) -> None:
-        self.in_flight = in_flight
-
-    def __call__(self) -> int:
-        return self.in_flight.read()
+    return in_flight
 
 
 def _counted(
@@ -417,10 +381,7 @@ def count_agent_rpm(
 ) -> RpmCount:
     """Count one request of agent on channel, before its cap is known (as check_agent_rpm
     counts it)."""
-    now = time.time()
-    window = int(now // WINDOW_S)
-    key = f"rpm:{agent_id}:{channel}:{window}"
-    return RpmCount(agent_id, channel, _count(key, window, agent_id, channel, scope), now)
+    return send_agent_rpm_count(agent_id, channel, scope=scope).result()
 
 
 class RpmCounting:
@@ -439,13 +400,14 @@ class RpmCounting:
         at: float,
         scope: CounterScope | None,
         from_redis: Callable[[], int] | None,
+        floor: int,
     ) -> None:
         self.agent_id, self.channel = agent_id, channel
         self._key, self._window, self._at, self._scope = key, window, at, scope
         self._from_redis = from_redis
         self._result: RpmCount | None = None
         self._dropped = False
-        self.foreseen = RpmCount(agent_id, channel, _known.floor(key, window) + 1, at)
+        self.foreseen = RpmCount(agent_id, channel, floor + 1, at)
 
     def result(self) -> RpmCount:
         if self._dropped:  # counting it again elsewhere would count the request twice
@@ -463,21 +425,21 @@ class RpmCounting:
             return
         self._dropped = True
         from_redis, self._from_redis = self._from_redis, None
-        if isinstance(from_redis, _Reply):
-            from_redis.in_flight.drop()
+        if isinstance(from_redis, _InFlight):
+            from_redis.drop()
 
 
 def send_agent_rpm_count(
     agent_id: object, channel: str, *, scope: CounterScope | None = None
 ) -> RpmCounting:
-    """Count one request of agent on channel as count_agent_rpm does, its reply read by
-    `RpmCounting.result` (which answers what count_agent_rpm would have), so that another
-    round trip can go out meanwhile. Whoever sends it reads it or drops it."""
+    """Count one request of agent on channel, its reply read by `RpmCounting.result`, so
+    that another round trip can go out meanwhile (count_agent_rpm reads it at once).
+    Whoever sends it reads it or drops it."""
     now = time.time()
     window = int(now // WINDOW_S)
     key = f"rpm:{agent_id}:{channel}:{window}"
-    from_redis = _from_redis(key, window, send=True)
-    return RpmCounting(agent_id, channel, key, window, now, scope, from_redis)
+    floor = _known.floor(key, window)  # sent as the script's floor
+    return RpmCounting(agent_id, channel, key, window, now, scope, _from_redis(key, floor), floor)
 
 
 def reset() -> None:
