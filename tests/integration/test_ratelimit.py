@@ -293,3 +293,16 @@ def test_a_count_of_the_last_minute_read_late_leaves_this_minutes_alone() -> Non
     assert known.from_redis("rpm:a:embed:101", 101) == 7
     known.saw("rpm:a:embed:102", 102, 1, in_redis=False)  # the next minute starts over
     assert known.floor("rpm:a:embed:101", 101) == 0
+
+
+def test_connections_the_line_lost_do_not_use_up_the_clients_pool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reasons = _degraded(monkeypatch)
+    agent = uuid.uuid4()
+    for _ in range(120):  # past the pool's 100: each drop closes the line's connection
+        ratelimit.send_agent_rpm_count(agent, "embed").drop()
+    assert _counted("sent", agent) == 121  # in Redis, every dropped count among them
+    decision = ratelimit.check_agent_rpm(agent, "embed", 1000)
+    assert decision is not None and decision.remaining == 1000 - 122
+    assert reasons == []

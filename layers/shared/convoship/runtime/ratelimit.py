@@ -18,6 +18,9 @@ one warning, and the checks meanwhile are counted elsewhere:
 - in development and tests (a single node) it is counted in-process.
 Each container also remembers the highest count it saw per key this minute and passes it
 to the script as a floor, so a Redis that comes back empty mid-minute does not start over.
+A process that runs several requests at once (the threaded local runner; a Lambda container
+runs one) may give two of them the same count while Redis fails: a count sent and not read
+yet is not among those it saw, as another container's is not.
 """
 
 from __future__ import annotations
@@ -177,20 +180,27 @@ class _Line:
         return _InFlight(self, client, key, floor, kept=kept)
 
     def _send_on(self, client: Any, key: str, floor: int) -> None:
-        if self._conn is None:
-            self._conn = client.connection_pool.make_connection()
-        self._conn.send_packed_command(
-            self._conn.pack_command("EVALSHA", *_script_args(key, floor)), check_health=False
+        conn = self._connection(client)
+        conn.send_packed_command(
+            conn.pack_command("EVALSHA", *_script_args(key, floor)), check_health=False
         )
 
     def _incr_once(self, client: Any, key: str, floor: int) -> int:
-        if self._conn is None:
-            self._conn = client.connection_pool.make_connection()
         try:
-            return _incr_on(_Sent(self._conn), key, floor)
+            return _incr_on(_Sent(self._connection(client)), key, floor)
         except BaseException:
             self.close()  # a half-read reply must not answer the next command
             raise
+
+    def _connection(self, client: Any) -> Any:
+        """The line's connection, made (not yet connected) as the client's pool makes its
+        own but outside the pool's count: the pool's make_connection counts each against its
+        100 and is never told of one the line closed, so after 100 connections lost (a
+        dropped count, a timeout, a Redis outage's retries) every count would fail."""
+        if self._conn is None:
+            pool = client.connection_pool
+            self._conn = pool.connection_class(**pool.connection_kwargs)
+        return self._conn
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
