@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -146,3 +147,128 @@ def test_an_access_line_names_no_thread_process_or_task() -> None:
     line = json.loads(seen.getvalue().splitlines()[-1])
     assert line["message"] == "request" and line["status"] == 200
     assert not {"taskName", "thread", "threadName", "process", "processName"} & set(line)
+
+
+# The access line's own way (observability.log_info): the same line logger.info writes from
+# the same source line, for every shape above, without making a record where it can.
+@pytest.fixture
+def service_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """The service logger's handler writing to a buffer, at INFO, with a fixed clock; the
+    logger's records kept from pytest's capture handlers (on it and on the root), as
+    Powertools keeps them from Lambda's root handler (its SuppressFilter)."""
+    seen = io.StringIO()
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    stream = handler.setStream(seen)
+    level = logger.log_level
+    saved = dict(logger.registered_formatter.log_format)
+    monkeypatch.setattr(observability.time, "time", lambda: 1_790_000_000.9996)
+    monkeypatch.setattr(observability.time, "time_ns", lambda: 1_790_000_000_999_600_000)
+    logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        logger.setLevel(level)
+        handler.setStream(stream)  # type: ignore[arg-type]
+        logger.registered_formatter.log_format.clear()
+        logger.registered_formatter.log_format.update(saved)
+        _get_context().set({})
+
+
+@contextmanager
+def _alone(*, propagate: bool = False) -> Iterator[None]:
+    """Only Powertools' handler on the service logger (pytest adds its capture handlers to
+    it and to the root while a test runs)."""
+    inner = logger._logger
+    handlers, propagates = inner.handlers, inner.propagate
+    inner.handlers, inner.propagate = [logger.registered_handler], propagate
+    try:
+        yield
+    finally:
+        inner.handlers, inner.propagate = handlers, propagates
+
+
+def _both_lines(
+    seen: io.StringIO, message: str, fields: dict[str, Any], *, propagate: bool = False
+) -> tuple[str, str]:
+    """What log_info writes, then what logger.info writes, called from one source line."""
+    mark = seen.tell()
+    with _alone(propagate=propagate):
+        observability.log_info(message, dict(fields)); first = seen.tell(); logger.info(message, extra=dict(fields))  # fmt: skip  # noqa: E702, E501
+    text = seen.getvalue()
+    return text[mark:first], text[first:]
+
+
+FORMAT_KEYS: list[dict[str, Any]] = [
+    {},
+    {"function": "chat", "correlation_id": "r-1", "nothing": None},
+    {"location": "%(module)s:%(lineno)d"},  # another attribute: the record's way
+    {"timestamp": "%(asctime)s", "level": "%(levelname)s"},
+    {"xray_trace_id": None},  # Powertools' switch for the trace id
+    {"taskName": "t", "stack_trace": "s"},
+]
+
+
+def test_the_access_line_is_the_line_logger_info_writes(
+    service_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = ["request", '{"a": 1}', "[not json", "été"]
+    traces = [None, "Root=1-67891233-abcdef012345678912345678;Parent=1;Sampled=1"]
+    cases = itertools.product(FORMAT_KEYS, THREAD_KEYS, EXTRAS, messages, traces)
+    for format_keys, thread_keys, fields, message, trace in cases:
+        logger.registered_formatter.append_keys(**format_keys)
+        _get_context().set(dict(thread_keys))
+        if trace is None:
+            monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)
+        else:
+            monkeypatch.setenv("_X_AMZN_TRACE_ID", trace)
+        ours, theirs = _both_lines(service_lines, message, fields)
+        assert ours == theirs, (format_keys, thread_keys, fields, message)
+
+
+def test_the_access_line_makes_no_record_where_it_need_not(
+    service_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made: list[Any] = []
+    original = logging.Logger.makeRecord
+    monkeypatch.setattr(
+        logging.Logger, "makeRecord", lambda *a, **k: made.append(a) or original(*a, **k)
+    )
+    with _alone():
+        observability.log_info("request", {"method": "POST", "status": 200})
+    assert made == [] and json.loads(service_lines.getvalue())["status"] == 200
+    logger.registered_formatter.append_keys(location="%(module)s:%(lineno)d")
+    with _alone():
+        observability.log_info("request", {"method": "POST", "status": 200})
+    assert len(made) == 1  # a key it does not spell: the record's way
+
+
+def test_the_access_line_honours_filters_handlers_and_the_root_as_logger_info_does(
+    service_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return record.msg != "request"
+
+    dropping = Drop()
+    logger.addFilter(dropping)  # as `convoship serve` mutes it
+    try:
+        assert _both_lines(service_lines, "request", {"status": 200}) == ("", "")
+    finally:
+        logger.removeFilter(dropping)
+    with caplog.at_level(logging.INFO):  # pytest's root handler hears it
+        ours, theirs = _both_lines(service_lines, "request", {"status": 201}, propagate=True)
+    assert ours == theirs and [r.status for r in caplog.records] == [201, 201]  # type: ignore[attr-defined]
+    logger.setLevel(logging.WARNING)
+    assert _both_lines(service_lines, "request", {"status": 200}) == ("", "")
+
+
+@pytest.mark.parametrize("now", [1_790_000_000.0, 1_790_000_000.9996, 1_790_000_000.0004, 0.001])
+def test_the_access_line_stamps_time_as_a_record_does(
+    monkeypatch: pytest.MonkeyPatch, now: float
+) -> None:
+    monkeypatch.setattr(observability.time, "time", lambda: now)
+    monkeypatch.setattr(observability.time, "time_ns", lambda: round(now * 1e9))
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
+    stamp = observability._Stamp()
+    assert (stamp.created, stamp.msecs) == (record.created, record.msecs)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import logging
 import os
+import sys
+import time
+from collections.abc import Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.filters import SuppressFilter
 from aws_lambda_powertools.logging.formatter import (
     RESERVED_LOG_ATTRS,
     LambdaPowertoolsFormatter,
@@ -40,6 +44,13 @@ def _message_value(message: Any) -> Any:
 
 
 _RESERVED = frozenset(RESERVED_LOG_ATTRS)
+# What a record holds before its extras (makeRecord refuses an extra of these names), and
+# which of those reach a line (those Powertools does not reserve: taskName, None here).
+_RECORD_ATTRIBUTES = tuple(logging.LogRecord("", logging.INFO, "", 0, "", (), None).__dict__)
+_RECORD_NAMES = frozenset(_RECORD_ATTRIBUTES) | {"message", "asctime"}
+_RECORD_KEYS_IN_LINE = tuple(name for name in _RECORD_ATTRIBUTES if name not in _RESERVED)
+# How Powertools spells the three reserved keys it writes itself (level, location, timestamp).
+_LEVEL, _LOCATION, _ASCTIME = "%(levelname)s", "%(funcName)s:%(lineno)d", "%(asctime)s"
 
 # Each record would look up its thread, process, process name and asyncio task, for no use:
 # of these only the task's name reached a line ("taskName": "Task-N", a new task per request
@@ -76,6 +87,66 @@ class _LineFormatter(LambdaPowertoolsFormatter):
                 line[key] = value
         return line
 
+    def info_line(
+        self, message: str, fields: Mapping[str, Any], stamp: _Stamp, func: str, lineno: int
+    ) -> str | None:
+        """The line format() writes for an INFO record of `message` (text, no arguments, no
+        exception) with `fields` as its extras, made at `stamp` from `func` at `lineno`; None
+        where that record holds more than this knows of (a reserved key spelled with another
+        of its attributes, a field that names one of them, a task name): the caller makes
+        the record then. tests/unit/test_log_lines.py compares the two."""
+        line: dict[str, Any] = {}
+        for keys in (self.log_format, _get_context().get()):
+            for key, value in keys.items():
+                if not value or key not in _RESERVED:
+                    line[key] = value
+                elif value == _LEVEL:
+                    line[key] = "INFO"
+                elif value == _LOCATION:
+                    line[key] = f"{func}:{lineno}"
+                elif value == _ASCTIME:
+                    line[key] = self.formatTime(stamp)  # type: ignore[arg-type]
+                else:  # another attribute, or not text (format() raises)
+                    return None
+        if getattr(logging, "logAsyncioTasks", False):
+            return None
+        for key in _RECORD_KEYS_IN_LINE:  # the record's (None: no task name) replace them
+            line.pop(key, None)
+        for key, value in fields.items():
+            if key in _RECORD_NAMES:  # makeRecord refuses it
+                return None
+            if key not in _RESERVED:
+                line[key] = value
+        try:  # as Powertools reads a text message
+            line["message"] = self.json_deserializer(message)
+        except (json.decoder.JSONDecodeError, TypeError, ValueError):
+            line["message"] = message
+        # No exception: its three keys stay as they are, the stack trace is None.
+        if self.serialize_stacktrace:
+            line.pop("stack_trace", None)
+        trace = self._get_latest_trace_id()
+        if trace is None:
+            line.pop("xray_trace_id", None)
+        else:
+            line["xray_trace_id"] = trace
+        return self.serialize(log={k: v for k, v in line.items() if v is not None})
+
+
+class _Stamp:
+    """When a record is made, as LogRecord takes and spells it (created, msecs)."""
+
+    __slots__ = ("created", "msecs")
+
+    def __init__(self) -> None:
+        if sys.version_info >= (3, 13):
+            now = time.time_ns()
+            self.created = now / 1e9
+            self.msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
+        else:
+            now = time.time()
+            self.created = now
+            self.msecs = int((now - int(now)) * 1000) + 0.0
+
 
 logger = Logger(
     service=os.environ.get(env.SERVICE_NAME, "convoship"),
@@ -84,3 +155,69 @@ logger = Logger(
     ),
 )
 metrics = Metrics(namespace=os.environ.get(env.METRICS_NAMESPACE, "ConvoShip"))
+
+
+def log_info(message: str, fields: dict[str, Any]) -> None:
+    """logger.info(message, extra=fields) from the caller's line: the same line, written
+    the same way, without the logging module's search for the caller's frame or the record
+    it fills attribute by attribute, and without Powertools' formatting of such a record,
+    which reads each of its ~25 attributes (about 0.19 M instructions a line, ~0.05 M this
+    way; README, Performance). Each request's access line comes this way. Wherever the line
+    could differ, it goes through logger.info: a filter on the logger or its handler,
+    another handler, one up the hierarchy that Powertools does not silence, log buffering,
+    or a record this does not know (_LineFormatter.info_line)."""
+    inner = logger._logger
+    if not inner.isEnabledFor(logging.INFO):
+        return
+    caller = sys._getframe(1)
+    handler = _sole_stream(inner)
+    if handler is not None and not logger._buffer_config:
+        formatter = handler.formatter
+        assert isinstance(formatter, _LineFormatter)
+        code = caller.f_code
+        line = formatter.info_line(message, fields, _Stamp(), code.co_name, caller.f_lineno)
+        if line is not None:
+            _write(handler, line)
+            return
+    del caller
+    logger.info(message, extra=fields, stacklevel=3)
+
+
+def _sole_stream(inner: logging.Logger) -> logging.StreamHandler[Any] | None:
+    """The logger's one handler, if a record of it would reach no other and no filter: a
+    StreamHandler with the service's formatter, up the hierarchy only handlers that drop it
+    (Powertools' SuppressFilter, as on Lambda's root handler) or take no INFO."""
+    handlers = inner.handlers
+    if inner.filters or len(handlers) != 1:
+        return None
+    handler = handlers[0]
+    if (
+        type(handler) is not logging.StreamHandler
+        or handler.filters
+        or handler.level > logging.INFO
+        or not isinstance(handler.formatter, _LineFormatter)
+    ):
+        return None
+    node: logging.Logger | None = inner
+    while node is not None and node.propagate:
+        node = node.parent
+        for other in node.handlers if node is not None else ():
+            if other.level <= logging.INFO and not any(
+                isinstance(f, SuppressFilter) and f.logger in inner.name for f in other.filters
+            ):
+                return None
+    return handler
+
+
+def _write(handler: logging.StreamHandler[Any], line: str) -> None:
+    """StreamHandler.emit of a formatted line, under the handler's lock as Handler.handle."""
+    handler.acquire()
+    try:
+        handler.stream.write(line + handler.terminator)
+        handler.flush()
+    except RecursionError:
+        raise
+    except Exception:
+        handler.handleError(logging.makeLogRecord({"msg": line}))
+    finally:
+        handler.release()

@@ -18,7 +18,7 @@ from mangum.handlers import HTTPGateway
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core import snapstart
-from convoship.core.observability import logger, metrics
+from convoship.core.observability import log_info, logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
 from convoship.http.routing import unguarded_routes
@@ -59,9 +59,9 @@ class RequestIdMiddleware:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                logger.info(
+                log_info(
                     ACCESS_LOG_MESSAGE,
-                    extra={
+                    {
                         "method": scope.get("method"),
                         "route": _route_of(scope),
                         "status": message["status"],
