@@ -272,3 +272,74 @@ def test_the_access_line_stamps_time_as_a_record_does(
     record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
     stamp = observability._Stamp()
     assert (stamp.created, stamp.msecs) == (record.created, record.msecs)
+
+
+# A second look at the access line's own way (attack review): where logging would fail, or
+# would make its record with more than the logging module's classes, it goes the record's way.
+def test_a_line_that_cannot_be_written_fails_as_logging_fails(
+    service_lines: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    looped: dict[str, Any] = {}
+    looped["self"] = looped
+    logger.append_keys(user_token="s3cr3t-key-value")
+    for fields in ({"looped": looped}, {"fine": 1}):
+        if "fine" in fields:
+            logger.registered_formatter.append_keys(broken=looped)
+        with _alone():
+            observability.log_info("request", dict(fields))  # no exception reaches the request
+            logger.info("request", extra=dict(fields))
+        assert service_lines.getvalue() == ""
+        assert capsys.readouterr().err.count("--- Logging error ---") == 2
+
+
+def test_a_failed_write_reports_the_message_not_the_line(
+    service_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class Broken(io.StringIO):
+        def write(self, text: str) -> int:
+            raise OSError("disk gone")
+
+    handler = logger.registered_handler
+    assert isinstance(handler, logging.StreamHandler)
+    monkeypatch.setattr(handler, "stream", Broken())
+    logger.append_keys(user_token="s3cr3t-key-value")
+    with _alone():
+        observability.log_info("request", {"status": 200})
+        logger.info("request", extra={"status": 200})
+    err = capsys.readouterr().err
+    assert err.count("--- Logging error ---") == 2 and "s3cr3t" not in err
+    assert err.count("Message: 'request'") == 2
+
+
+def test_a_record_factory_level_name_or_message_of_its_own_goes_the_records_way(
+    service_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factory = logging.getLogRecordFactory()
+
+    def traced(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        record.otelTraceID = "abc123"  # type: ignore[attr-defined]
+        return record
+
+    monkeypatch.setattr(logging, "_logRecordFactory", traced)
+    ours, theirs = _both_lines(service_lines, "request", {"status": 200})
+    assert ours == theirs and '"otelTraceID":"abc123"' in ours
+    monkeypatch.setattr(logging, "_logRecordFactory", factory)
+    logging.addLevelName(logging.INFO, "NOTICE")
+    try:
+        ours, theirs = _both_lines(service_lines, "request", {"status": 200})
+    finally:
+        logging.addLevelName(logging.INFO, "INFO")
+    assert ours == theirs and '"level":"NOTICE"' in ours
+    ours, theirs = _both_lines(service_lines, b'{"a": 1}', {})  # type: ignore[arg-type]
+    assert ours == theirs
+
+
+def test_a_stamp_that_rounds_up_to_the_next_second_is_the_records() -> None:
+    now_ns = 1_790_000_000_999_999_900  # its float is 1790000001.0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(observability.time, "time", lambda: now_ns / 1e9)
+        patch.setattr(observability.time, "time_ns", lambda: now_ns)
+        record = logging.LogRecord("t", logging.INFO, __file__, 1, "m", (), None)
+        stamp = observability._Stamp()
+    assert (stamp.created, stamp.msecs) == (record.created, record.msecs)

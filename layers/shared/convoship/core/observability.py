@@ -101,7 +101,7 @@ class _LineFormatter(LambdaPowertoolsFormatter):
                 if not value or key not in _RESERVED:
                     line[key] = value
                 elif value == _LEVEL:
-                    line[key] = "INFO"
+                    line[key] = logging.getLevelName(logging.INFO)
                 elif value == _LOCATION:
                     line[key] = f"{func}:{lineno}"
                 elif value == _ASCTIME:
@@ -142,6 +142,8 @@ class _Stamp:
             now = time.time_ns()
             self.created = now / 1e9
             self.msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
+            if self.msecs == 999.0 and int(self.created) != now // 1_000_000_000:
+                self.msecs = 0.0  # the float rounded up to the next second (3.13's rule)
         else:
             now = time.time()
             self.created = now
@@ -161,23 +163,32 @@ def log_info(message: str, fields: dict[str, Any]) -> None:
     """logger.info(message, extra=fields) from the caller's line: the same line, written
     the same way, without the logging module's search for the caller's frame or the record
     it fills attribute by attribute, and without Powertools' formatting of such a record,
-    which reads each of its ~25 attributes (about 0.19 M instructions a line, ~0.05 M this
-    way; README, Performance). Each request's access line comes this way. Wherever the line
-    could differ, it goes through logger.info: a filter on the logger or its handler,
-    another handler, one up the hierarchy that Powertools does not silence, log buffering,
-    or a record this does not know (_LineFormatter.info_line)."""
+    which reads each of its ~25 attributes (~0.19 M instructions a line against ~0.11 M;
+    README, Performance). Each request's access line comes this way. Wherever the line
+    could differ, it goes through the logging module: a filter on the logger or its handler,
+    another handler, one up the hierarchy that Powertools does not silence, a record
+    factory or logger class of its own, log buffering, a message that is not text, or a
+    record this does not know (_LineFormatter.info_line); so does a line that fails to
+    format, to fail as logging fails (handleError, and the request goes on). With
+    Powertools' log buffering on (the service logger has none), a buffered line names this
+    function as its location: Powertools takes a fixed frame for a buffered record."""
     inner = logger._logger
     if not inner.isEnabledFor(logging.INFO):
         return
     caller = sys._getframe(1)
+    code = caller.f_code
     handler = _sole_stream(inner)
-    if handler is not None and not logger._buffer_config:
-        formatter = handler.formatter
-        assert isinstance(formatter, _LineFormatter)
-        code = caller.f_code
-        line = formatter.info_line(message, fields, _Stamp(), code.co_name, caller.f_lineno)
+    if handler is not None and not logger._buffer_config and type(message) is str:
+        try:
+            line = handler.formatter.info_line(  # type: ignore[union-attr]
+                message, fields, _Stamp(), code.co_name, caller.f_lineno
+            )
+        except RecursionError:
+            raise
+        except Exception:  # the record's way fails the same way, inside the handler's emit
+            line = None
         if line is not None:
-            _write(handler, line)
+            _write(handler, line, message, fields, code, caller.f_lineno)
             return
     del caller
     logger.info(message, extra=fields, stacklevel=3)
@@ -186,16 +197,24 @@ def log_info(message: str, fields: dict[str, Any]) -> None:
 def _sole_stream(inner: logging.Logger) -> logging.StreamHandler[Any] | None:
     """The logger's one handler, if a record of it would reach no other and no filter: a
     StreamHandler with the service's formatter, up the hierarchy only handlers that drop it
-    (Powertools' SuppressFilter, as on Lambda's root handler) or take no INFO."""
+    (Powertools' SuppressFilter, as on Lambda's root handler) or take no INFO; records made
+    and handled by the logging module's own classes."""
     handlers = inner.handlers
-    if inner.filters or len(handlers) != 1:
+    if (
+        inner.filters
+        or len(handlers) != 1
+        or logging.getLogRecordFactory() is not logging.LogRecord
+        or type(inner).makeRecord is not logging.Logger.makeRecord
+        or type(inner).handle is not logging.Logger.handle
+        or type(inner).callHandlers is not logging.Logger.callHandlers
+    ):
         return None
     handler = handlers[0]
     if (
         type(handler) is not logging.StreamHandler
         or handler.filters
         or handler.level > logging.INFO
-        or not isinstance(handler.formatter, _LineFormatter)
+        or type(handler.formatter) is not _LineFormatter
     ):
         return None
     node: logging.Logger | None = inner
@@ -209,8 +228,17 @@ def _sole_stream(inner: logging.Logger) -> logging.StreamHandler[Any] | None:
     return handler
 
 
-def _write(handler: logging.StreamHandler[Any], line: str) -> None:
-    """StreamHandler.emit of a formatted line, under the handler's lock as Handler.handle."""
+def _write(
+    handler: logging.StreamHandler[Any],
+    line: str,
+    message: str,
+    fields: dict[str, Any],
+    code: Any,
+    lineno: int,
+) -> None:
+    """StreamHandler.emit of a formatted line, under the handler's lock as Handler.handle;
+    a write that fails goes to handleError with the record logging would have made (its
+    message, not the line: handleError prints the record's message)."""
     handler.acquire()
     try:
         handler.stream.write(line + handler.terminator)
@@ -218,6 +246,19 @@ def _write(handler: logging.StreamHandler[Any], line: str) -> None:
     except RecursionError:
         raise
     except Exception:
-        handler.handleError(logging.makeLogRecord({"msg": line}))
+        inner = logger._logger
+        record = inner.makeRecord(
+            inner.name,
+            logging.INFO,
+            code.co_filename,
+            lineno,
+            message,
+            (),
+            None,
+            code.co_name,
+            fields,
+            None,
+        )
+        handler.handleError(record)
     finally:
         handler.release()
