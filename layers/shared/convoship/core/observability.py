@@ -7,7 +7,7 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -62,6 +62,10 @@ logging.logMultiprocessing = False
 logging.logAsyncioTasks = False  # type: ignore[attr-defined]  # 3.12 (no effect on 3.11)
 
 
+class _Unspelled(Exception):
+    """A reserved key that info_line does not spell: the line goes the record's way."""
+
+
 class _LineFormatter(LambdaPowertoolsFormatter):
     """Powertools' own lines (tests/unit/test_log_lines.py compares them), with a record's
     keys sorted into the line in one pass and reserved names found in a set: Powertools
@@ -70,21 +74,28 @@ class _LineFormatter(LambdaPowertoolsFormatter):
     def _extract_log_keys(self, log_record: logging.LogRecord) -> dict[str, Any]:
         record = log_record.__dict__.copy()
         record["asctime"] = self.formatTime(record=log_record)
-        line: dict[str, Any] = {}
-        for keys in (self.log_format, _get_context().get()):
-            for key, value in keys.items():
-                if value and key in _RESERVED:
-                    if not isinstance(value, str):
-                        raise ValueError(
-                            "Logging keys that override reserved log attributes need to be"
-                            f" type 'str', instead got '{type(value).__name__}'"
-                        )
-                    line[key] = value % record
-                else:
-                    line[key] = value
+
+        def spell(value: Any) -> Any:
+            if not isinstance(value, str):
+                raise ValueError(
+                    "Logging keys that override reserved log attributes need to be"
+                    f" type 'str', instead got '{type(value).__name__}'"
+                )
+            return value % record
+
+        line = self._placed(spell)
         for key, value in record.items():
             if key not in _RESERVED:
                 line[key] = value
+        return line
+
+    def _placed(self, spell: Callable[[Any], Any]) -> dict[str, Any]:
+        """The line's keys, the logger's then the thread's, where Powertools places them; a
+        reserved one set to a true value is spelled by `spell`."""
+        line: dict[str, Any] = {}
+        for keys in (self.log_format, _get_context().get()):
+            for key, value in keys.items():
+                line[key] = spell(value) if value and key in _RESERVED else value
         return line
 
     def info_line(
@@ -95,19 +106,20 @@ class _LineFormatter(LambdaPowertoolsFormatter):
         where that record holds more than this knows of (a reserved key spelled with another
         of its attributes, a field that names one of them, a task name): the caller makes
         the record then. tests/unit/test_log_lines.py compares the two."""
-        line: dict[str, Any] = {}
-        for keys in (self.log_format, _get_context().get()):
-            for key, value in keys.items():
-                if not value or key not in _RESERVED:
-                    line[key] = value
-                elif value == _LEVEL:
-                    line[key] = logging.getLevelName(logging.INFO)
-                elif value == _LOCATION:
-                    line[key] = f"{func}:{lineno}"
-                elif value == _ASCTIME:
-                    line[key] = self.formatTime(stamp)  # type: ignore[arg-type]
-                else:  # another attribute, or not text (format() raises)
-                    return None
+
+        def spell(value: Any) -> str:
+            if value == _LEVEL:
+                return logging.getLevelName(logging.INFO)
+            if value == _LOCATION:
+                return f"{func}:{lineno}"
+            if value == _ASCTIME:
+                return self.formatTime(stamp)  # type: ignore[arg-type]
+            raise _Unspelled  # another attribute, or not text (format() raises)
+
+        try:
+            line = self._placed(spell)
+        except _Unspelled:
+            return None
         if getattr(logging, "logAsyncioTasks", False):
             return None
         for key in _RECORD_KEYS_IN_LINE:  # the record's (None: no task name) replace them
