@@ -157,3 +157,14 @@ def test_a_stored_config_with_one_is_refused_at_call_time(
         "tool said: error: refused: this tool's saved config is not valid (headers)"
     )
     assert server.received == []
+
+
+@pytest.mark.parametrize("header", ["X-Key\n", "X-Key\r", "X Key", "X-Key:"])
+def test_a_header_name_that_http_cannot_carry_is_refused_at_save(
+    api: ApiClient, editor: str, header: str
+) -> None:
+    """`$` in a Python pattern also matches before a final newline: the whole name is held
+    to the token characters, or a saved tool would fail at its first call."""
+    response = api.post(TOOLS, token=editor, json=_tool("https://api.example.com/x", header))
+    problem = problem_of(response, 422, "validation")
+    assert any("not a valid header name" in e["msg"] for e in problem["errors"]), problem

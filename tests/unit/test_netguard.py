@@ -228,3 +228,12 @@ def test_concurrent_lookups_past_the_bound_wait_for_a_thread(
         caller.join(90)
     assert results == [["127.0.0.1"]] * len(callers)
     assert most[0] == bound
+
+
+def test_a_host_name_ending_in_a_newline_is_not_a_host_name() -> None:
+    # `$` in a Python pattern also matches before a final newline; the label is held whole
+    from convoship.secrets.hosts import HostNotAllowed, normalize_host
+
+    with pytest.raises(HostNotAllowed, match="not a valid host name"):
+        normalize_host("api.example.com\n")
+    assert normalize_host("api.example.com") == "api.example.com"

@@ -109,3 +109,21 @@ def test_the_scope_of_an_event_is_built_once(monkeypatch: pytest.MonkeyPatch) ->
     result = _answer("/v1/prebuilt")
     assert result["statusCode"] == 200 and result["headers"]["x-request-id"] == "r-1"
     assert len(built) == 1
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("ticket-42.a_b", True), ("abc\n", False), ("a" * 128, True), ("a" * 128 + "\n", False),
+     ("a" * 129, False), ("a b", False), ("", False)],
+)  # fmt: skip
+def test_a_client_request_id_is_kept_only_when_the_whole_value_is_a_short_safe_token(
+    sent: str, kept: bool
+) -> None:
+    from convoship.http.app import RequestIdMiddleware
+
+    class Context:
+        aws_request_id = "lambda-request-1"
+
+    scope = {"headers": [(b"x-request-id", sent.encode())], "aws.context": Context()}
+    chosen = RequestIdMiddleware._request_id(scope)
+    assert chosen == (sent if kept else "lambda-request-1")

@@ -23,7 +23,8 @@ from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.problems import install_problem_handlers, problem
 from convoship.http.routing import unguarded_routes
 
-_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:/+=@-]{1,128}$")
+# Whole-value match (fullmatch): `$` would also take a value ending in a newline.
+_CLIENT_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}")
 # Mangum base64-encodes any body whose type it does not know as text: problem+json (and
 # every other +json type) would reach logs, `sam local` and `convoship invoke` unreadable.
 TEXT_MIME_TYPES = [*DEFAULT_TEXT_MIME_TYPES, "+json"]
@@ -96,7 +97,7 @@ class RequestIdMiddleware:
         for name, value in scope.get("headers", []):
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
-                if _CLIENT_REQUEST_ID.match(candidate):
+                if _CLIENT_REQUEST_ID.fullmatch(candidate):
                     return candidate
         context = scope.get("aws.context")
         lambda_id = getattr(context, "aws_request_id", None)

@@ -62,7 +62,7 @@ def normalize_host(host: str) -> str:
         raise HostNotAllowed(f"{host!r} is not a valid host name") from None
     ascii_name = ascii_name.lower()
     labels = ascii_name.split(".")
-    if len(ascii_name) > 253 or not all(_LABEL.match(label) for label in labels):
+    if len(ascii_name) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
         raise HostNotAllowed(f"{host!r} is not a valid host name")
     if _address(ascii_name) is not None:  # a name that turns into an address once encoded
         raise HostNotAllowed(f"{host!r}: write IP addresses in dotted decimal")

@@ -83,7 +83,7 @@ def create_agent(
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Insert the agent and its default guardrails in one round trip; (agent, guardrails)."""
     slug = slug or slug_from_name(name)
-    if not SLUG.match(slug):
+    if not SLUG.fullmatch(slug):
         raise ValidationFailed.at(
             ("body", "slug"), f"cannot derive a valid slug from name {name!r}; send a slug"
         )

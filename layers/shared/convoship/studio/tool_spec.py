@@ -85,7 +85,7 @@ def _refused_header(name: str) -> str | None:
 
 def _headers(headers: dict[str, str]) -> dict[str, str]:
     for name, value in headers.items():
-        if not _HEADER_NAME.match(name):
+        if not _HEADER_NAME.fullmatch(name):
             raise ValueError(f"{name!r} is not a valid header name")
         if name.lower() == "host":  # the url's host, whose secrets are checked, names it
             raise ValueError("the Host header comes from the url and cannot be set")
