@@ -1,0 +1,136 @@
+"""An event Mangum cannot turn into a request is a 422 that says where, not a 500.
+
+A payload-2.0 event is JSON, and JSON may carry half a surrogate pair (`"\\ud800"`) in any
+string: in a header's name or value, the raw query, a cookie or a body that is not base64,
+Mangum's `.encode()` raised UnicodeEncodeError before any of our code ran (a 500 with no
+request line). So did a Host or X-Forwarded-Port it could not split into a name and a port,
+and a base64 body that does not decode. Each is now answered as every request is: a problem
+response with the request id and one request line, and the route never runs."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi import Response
+
+from convoship.core.observability import logger
+from convoship.http.app import create_app, make_handler
+from convoship.http.routing import api_router
+from convoship_dev.lambda_events import LambdaContext, http_api_event
+
+Event = dict[str, Any]
+ran: list[str] = []
+
+
+def _handler() -> Callable[[Event, Any], dict[str, Any]]:
+    router = api_router(tags=("t",))
+
+    @router.post("/v1/echo")
+    async def echo() -> Response:
+        ran.append("echo")
+        return Response(b"{}", media_type="application/json")
+
+    return make_handler(create_app("t", [router]))
+
+
+HANDLER = _handler()
+
+
+def _event() -> Event:
+    headers = [("host", "api.example.com"), ("content-type", "application/json")]
+    return http_api_event("POST", "/v1/echo", "", headers, b"{}", "POST /v1/echo", {}, None)
+
+
+def _with(change: Callable[[Event], None]) -> Event:
+    event = copy.deepcopy(_event())
+    change(event)
+    return event
+
+
+def _header(name: str, value: str) -> Callable[[Event], None]:
+    return lambda e: e["headers"].__setitem__(name, value)
+
+
+def _set(key: str, value: Any) -> Callable[[Event], None]:
+    return lambda e: e.__setitem__(key, value)
+
+
+def _body(body: str, *, base64: bool) -> Callable[[Event], None]:
+    def change(e: Event) -> None:
+        e["body"], e["isBase64Encoded"] = body, base64
+
+    return change
+
+
+CASES: list[tuple[str, Callable[[Event], None], list[str], str]] = [
+    ("header value", _header("origin", "https://a\ud800"), ["header", "origin"], "surrogate"),
+    ("header name", _header("x-\udfff", "v"), ["header"], "surrogate"),
+    ("request id", _header("x-request-id", "ab\udbff"), ["header", "x-request-id"], "surrogate"),
+    ("query", _set("rawQueryString", "q=\ud800"), ["query"], "surrogate"),
+    ("cookie", _set("cookies", ["a=1", "b=\ud800"]), ["cookie"], "surrogate"),
+    ("raw body", _body('{"m": "\ud800"}', base64=False), ["body"], "surrogate"),
+    ("base64 body", _body("a", base64=True), ["body"], "surrogate"),
+    ("host, two colons", _header("host", "a:b:c"), ["header", "host"], "host name"),
+    ("host, no port number", _header("host", "a:x"), ["header", "host"], "host name"),
+    ("forwarded port", _header("x-forwarded-port", "8o"), ["header", "x-forwarded-port"], "port"),
+]
+
+
+@pytest.fixture
+def lines() -> Iterator[io.StringIO]:
+    """The request lines written while a test runs (INFO, as deployed)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.handlers[0].formatter)
+    level = logger.log_level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield stream
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+@pytest.mark.parametrize(("name", "change", "loc", "said"), CASES, ids=[c[0] for c in CASES])
+def test_an_event_mangum_cannot_read_is_a_422_that_says_where(
+    name: str,
+    change: Callable[[Event], None],
+    loc: list[str],
+    said: str,
+    lines: io.StringIO,
+) -> None:
+    ran.clear()
+    answer = HANDLER(_with(change), LambdaContext("t"))
+    assert answer["statusCode"] == 422, answer
+    assert answer["headers"]["content-type"] == "application/problem+json"
+    assert answer["headers"]["x-request-id"]
+    problem = json.loads(answer["body"])
+    assert problem["type"] == "/problems/validation"
+    assert problem["errors"] == [{"loc": loc, "msg": problem["errors"][0]["msg"]}]
+    assert said in problem["errors"][0]["msg"]
+    assert ran == []  # the route never ran
+    written = [json.loads(line) for line in lines.getvalue().splitlines()]
+    assert [(w["message"], w["status"], w["method"]) for w in written] == [("request", 422, "POST")]
+    assert "\\ud" not in lines.getvalue().lower()  # nothing of the value is written
+
+
+def test_the_same_event_without_the_bad_text_is_served() -> None:
+    ran.clear()
+    answer = HANDLER(_event(), LambdaContext("t"))
+    assert answer["statusCode"] == 200
+    assert ran == ["echo"]
+
+
+def test_an_unreadable_event_leaves_the_next_one_unharmed() -> None:
+    """A refused event's scope is its own: the adapter keeps nothing between events."""
+    ran.clear()
+    assert HANDLER(_with(_header("origin", "\ud800")), LambdaContext("t"))["statusCode"] == 422
+    assert HANDLER(_event(), LambdaContext("t"))["statusCode"] == 200
+    assert ran == ["echo"]
