@@ -138,3 +138,78 @@ def test_the_422_names_where_the_surrogate_is_but_never_quotes_the_value(
     assert "surrogate" in problem["errors"][0]["msg"]
     for piece in ("sk-live", "Wr1teOnly", "v4lue", "\\ud800", "\\udfff"):
         assert piece not in response.text, piece
+
+
+def _raw(encoding: str, before: str, after: str) -> bytes:
+    """JSON text holding a lone surrogate's code unit written raw, not escaped: bytes no
+    conforming encoder writes, which json.loads(bytes) still reads ('surrogatepass')."""
+    unit = {"utf-8": b"\xed\xa0\x80", "utf-16-le": b"\x00\xd8", "utf-32-le": b"\x00\xd8\x00\x00"}
+    return before.encode(encoding) + unit[encoding] + after.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16-le", "utf-32-le"])
+@pytest.mark.parametrize(
+    ("method", "path", "before", "after", "loc"),
+    [
+        ("POST", "/v1/ai-agent-drafts", '{"data": {"k": "a', 'b"}}', ["body", "data", "k"]),
+        (
+            "POST",
+            f"{BASE}/tools",
+            '{"name": "lookup", "config": {"method": "POST", "url": "'
+            + TOOL_URL
+            + '", "headers": {"X-Key": "',
+            '"}}}',
+            ["body", "config", "headers", "X-Key"],
+        ),
+        (
+            "POST",
+            f"{BASE}/tools",
+            '{"name": "lookup", "config": {"method": "POST", "url": "' + TOOL_URL + '"},'
+            ' "input_schema": {"type": "object", "description": "',
+            '"}}',
+            ["body", "input_schema", "description"],
+        ),
+    ],
+    ids=["draft data", "tool header", "tool input schema"],
+)
+def test_a_lone_surrogate_written_raw_is_422_too(
+    api: ApiClient,
+    token: Token,
+    workspace: Any,
+    owner_sql: Conn,
+    encoding: str,
+    method: str,
+    path: str,
+    before: str,
+    after: str,
+    loc: list[Any],
+) -> None:
+    """Found by an attack review: the raw spelling passed the guard, which looked for the
+    escape only, and a free-form field (draft data, a tool's config) reached a UTF-8 encode:
+    500. Every encoding json reads takes the raw spelling."""
+    create_agent(api, token(workspace, "editor"), slug=SLUG)
+    before_counts = table_counts(owner_sql)
+    response = api.request(
+        method,
+        path,
+        token=token(workspace, "owner"),
+        data=_raw(encoding, before, after),
+        content_type="application/json",
+    )
+    problem = problem_of(response, 422, "validation")
+    assert problem["errors"][0]["loc"] == loc, problem
+    assert "surrogate" in problem["errors"][0]["msg"]
+    assert table_counts(owner_sql) == before_counts
+
+
+def test_a_body_the_strict_parser_refuses_is_still_searched() -> None:
+    """NaN is not JSON, yet the routes' parser reads it: a body holding one and a lone
+    surrogate is searched as the routes would read it, not passed over."""
+    from convoship.http.body_guard import _finding
+
+    assert _finding(b'{"a": NaN, "b": "\\ud800"}') == (
+        ["body", "b"],
+        _finding(b'{"b": "\\ud800"}')[1],
+    )  # type: ignore[index]
+    assert _finding(b'{"a": NaN, "b": "fine"}') is None
+    assert _finding(b"[" * 100_000) is None  # nesting past the parser: the route's 422

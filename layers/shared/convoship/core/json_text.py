@@ -15,7 +15,10 @@ import math
 import re
 from typing import Any, NoReturn
 
-_SPELLED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+# A surrogate escape, or one written raw: UTF-8's bytes for U+D800-U+DFFF (ED A0-BF xx),
+# which json.loads(bytes) decodes with 'surrogatepass' as it does every encoding it reads.
+_SURROGATE_IN_UTF8 = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
+_SURROGATE_IN_TEXT = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
 _SPELLED_UNSTORABLE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _SPELLED_UNSTORABLE_BYTES = re.compile(_SPELLED_UNSTORABLE.pattern.encode())
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -43,14 +46,19 @@ def parse_json(data: str | bytes) -> Any:
         raise ValueError("the JSON nests too deeply") from None
 
 
-def spells_a_surrogate(data: bytes) -> bool:
-    """Whether JSON text holds a surrogate escape (paired or not): a quick test that spares
-    walking the parsed value in the common case. UTF-16 and UTF-32 bodies (json reads them
-    too) are decoded first."""
+def may_hold_a_surrogate(data: bytes) -> bool:
+    """Whether JSON text may parse into a string holding a surrogate: a surrogate escape
+    (paired or not), or a surrogate's code unit written raw, which json.loads(bytes) takes
+    too (it decodes with 'surrogatepass': UTF-8's ED A0 80, a UTF-16 body's lone D800). A
+    quick test that spares walking the parsed value in the common case."""
     encoding = json.detect_encoding(data)
-    if encoding != "utf-8":
-        data = data.decode(encoding, "replace").encode()
-    return _SPELLED_SURROGATE.search(data) is not None
+    if encoding == "utf-8":
+        return _SURROGATE_IN_UTF8.search(data) is not None
+    try:
+        text = data.decode(encoding, "surrogatepass")
+    except UnicodeDecodeError:
+        return False  # json.loads cannot read it either
+    return _SURROGATE_IN_TEXT.search(text) is not None
 
 
 def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:

@@ -1,25 +1,30 @@
 """Lone UTF-16 surrogates in a JSON body: 422 for every route, before any route runs.
 
-JSON may spell half a surrogate pair alone (`"\\ud800"`); Python's json accepts it and the
-first UTF-8 encode fails (the database driver, the response renderer), far from the input
-and possibly after a write. One check here covers every field of every route. It costs a
-byte search per body; only a body that spells a surrogate escape is parsed twice.
+JSON may spell half a surrogate pair alone (`"\\ud800"`), and Python's json also takes one
+written raw (the bytes ED A0 80, which are not UTF-8, or a UTF-16 body's lone D800: it
+decodes bodies with 'surrogatepass'); the first UTF-8 encode then fails (the database
+driver, the response renderer), far from the input and possibly after a write. One check
+here covers every field of every route. It costs a byte search per body; only a body that
+may hold a surrogate is parsed twice, as the routes parse it (json.loads: NaN and all, so
+that a body the routes would read is never passed over because a stricter parse refused it).
 """
 
 from __future__ import annotations
 
+import json
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from convoship.core.json_text import Loc, lone_surrogate_at, parse_json, spells_a_surrogate
+from convoship.core.json_text import Loc, lone_surrogate_at, may_hold_a_surrogate
 from convoship.http.problems import problem
 
 
 def _finding(body: bytes) -> tuple[Loc, str] | None:
-    if not spells_a_surrogate(body):
-        return None  # the common case: no surrogate is even spelled
+    if not may_hold_a_surrogate(body):
+        return None  # the common case: no surrogate, spelled or raw
     try:
-        parsed = parse_json(body)
-    except ValueError:
+        parsed = json.loads(body)
+    except (ValueError, RecursionError):
         return None  # not JSON: the route reports that
     return lone_surrogate_at(parsed, ["body"])
 
