@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import Query, Response
 
 from convoship.audit import search as audit_search
+from convoship.core.errors import ValidationFailed
 from convoship.core.settings import get_settings
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.http.routing import api_router
@@ -115,8 +116,17 @@ async def delete_secret(name: str, ctx: Admin, tx: WorkspaceTx) -> Response:
     return Response(status_code=204)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+def _utc(value: datetime | None, name: str) -> datetime | None:
+    """The time in UTC (a naive one taken as UTC): PostgreSQL takes no offset past 15:59,
+    and a time before year 1 or past 9999 in UTC is refused here, not by the database."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed.at(("query", name), "the time is out of range in UTC") from None
 
 
 @router.get("/audit-log", response_model=AuditPage)
@@ -136,7 +146,14 @@ async def search_audit_log(
 ) -> AuditPage:
     """Search the workspace audit log, newest first; follow next_cursor for older entries."""
     filters = audit_search.AuditFilter(
-        action, actor_id, resource_type, resource_id, agent_id, agent_slug, _utc(since), _utc(until)
+        action,
+        actor_id,
+        resource_type,
+        resource_id,
+        agent_id,
+        agent_slug,
+        _utc(since, "since"),
+        _utc(until, "until"),
     )
     items, next_cursor = audit_search.search_audit_log(
         tx, ctx.workspace_id, filters, limit=limit, cursor=cursor

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -28,8 +28,15 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, row_id = json.loads(raw)
-        return datetime.fromisoformat(at), UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
+        if not (isinstance(at, str) and isinstance(row_id, str)):
+            raise TypeError("a cursor is two strings")  # UUID(5) raises AttributeError
+        when = datetime.fromisoformat(at)
+        if when.tzinfo is not None:
+            # In UTC, as this service writes them: PostgreSQL takes no offset past 15:59,
+            # and a time before year 1 or past 9999 in UTC is an OverflowError here.
+            when = when.astimezone(UTC)
+        return when, UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError):
         raise ValidationFailed.at(("query", "cursor"), "cursor is not valid") from None
 
 
