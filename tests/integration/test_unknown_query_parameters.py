@@ -67,3 +67,25 @@ def test_declared_parameters_and_an_empty_query_string_still_work(
     refused = api.get("/v1/workspaces/agent-ops?limit=1", token=owner)
     assert refused.status == 422
     assert refused.json()["errors"][0]["msg"] == "unknown query parameter (this route takes: none)"
+
+
+def test_a_nul_in_a_query_value_is_the_422_that_names_it(
+    api: Any, workspace: uuid.UUID, token: Callable[..., str]
+) -> None:
+    """It reached the database, whose refusal was reported as a value of the body (an attack
+    review's find)."""
+    owner = token(workspace, "owner")
+    response = api.get("/v1/audit-log?action=x%00y&resource_type=ok", token=owner)
+    assert response.status == 422, response.text
+    assert response.json()["errors"] == [
+        {"loc": ["query", "action"], "msg": "contains a NUL character"}
+    ]
+
+
+@pytest.mark.parametrize("path", ["/v1/ai-agents/%00", "/v1/ai-agents/a%00b/tools"])
+def test_a_nul_in_a_path_parameter_names_nothing(
+    api: Any, workspace: uuid.UUID, token: Callable[..., str], path: str
+) -> None:
+    response = api.get(path, token=token(workspace, "owner"))
+    assert response.status == 404, response.text
+    assert response.json()["type"] == "/problems/not-found"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import re
 import time
 import uuid
@@ -14,12 +13,12 @@ from fastapi import APIRouter, FastAPI
 from fastapi.telemetry import TelemetryConfig
 from mangum import Mangum
 from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
-from mangum.handlers import HTTPGateway
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core import snapstart
 from convoship.core.observability import log_info, logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
+from convoship.http.lambda_event import HttpApiEvent, refused_event
 from convoship.http.problems import install_problem_handlers, problem
 from convoship.http.routing import unguarded_routes
 
@@ -79,13 +78,14 @@ class RequestIdMiddleware:
             # API Gateway routes /v1/x/ to the route /v1/x: serve it as that, not a redirect.
             raw = scope.get("raw_path") or b""
             scope = {**scope, "path": path[:-1], "raw_path": raw[:-1] if raw[-1:] == b"/" else raw}
-        refused = scope.get(REFUSED_EVENT)
-        if refused is not None:  # an event Mangum could not read (_HttpApiEvent)
-            await _refusal(refused)(scope, receive, send_with_id)
+        refused = refused_event(scope)
+        if refused is not None:  # an event Mangum could not read (http/lambda_event.py)
+            await refused(scope, receive, send_with_id)
             return
-        event = scope.get("aws.event") or {}
-        if any("/" in str(v) for v in (event.get("pathParameters") or {}).values()):
+        params = scope["aws.event"].get("pathParameters") if "aws.event" in scope else None
+        if isinstance(params, dict) and any(_not_a_segment(v) for v in params.values()):
             # API Gateway matched {param} on a decoded %2F; the app would see another path.
+            # A NUL names nothing either (no text column holds one).
             await problem(404, "not-found", "Not found")(scope, receive, send_with_id)
             return
         try:
@@ -108,95 +108,9 @@ class RequestIdMiddleware:
         return str(lambda_id) if lambda_id else str(uuid.uuid4())
 
 
-class _HttpApiEvent(HTTPGateway):
-    """Mangum's HTTP API (payload 2.0) adapter, with the ASGI scope built once per event:
-    Mangum's own builds it again (headers, path, server) to read the payload version when
-    it renders the result.
-
-    An event Mangum cannot turn into a request (text no UTF-8 can carry: a lone surrogate
-    in a header, the query, a cookie or a body that is not base64; a Host it cannot split)
-    raised inside Mangum, before any of our code: a 500 without a request line. Its scope
-    is then one that says why (REFUSED_EVENT), which RequestIdMiddleware answers with a 422
-    as any other request is answered."""
-
-    @functools.cached_property
-    def scope(self) -> Scope:
-        try:
-            return super().scope
-        except (UnicodeEncodeError, ValueError):
-            return _refused_scope(self.event, self.context, _unreadable_part(self.event))
-
-    @property
-    def body(self) -> bytes:
-        try:
-            return super().body
-        except (UnicodeEncodeError, ValueError):  # binascii.Error is a ValueError
-            self.scope.setdefault(REFUSED_EVENT, ["body"])  # the dict HTTPCycle was given
-            return b""
-
-
-# Where a refused event's scope says what could not be read: a location, as a 422's errors.
-REFUSED_EVENT = "convoship.refused_event"
-
-
-def _unreadable_part(event: dict[str, Any]) -> list[str]:
-    """The first part of the event that holds text no UTF-8 can carry (or is no host)."""
-
-    def unencodable(text: Any) -> bool:
-        try:
-            str(text).encode()
-        except UnicodeEncodeError:
-            return True
-        return False
-
-    headers = event.get("headers") or {}
-    for name, value in headers.items() if isinstance(headers, dict) else ():
-        if unencodable(name):
-            return ["header"]
-        if unencodable(value):
-            return ["header", str(name).lower()]
-    if unencodable(event.get("rawQueryString", "")):
-        return ["query"]
-    if any(unencodable(cookie) for cookie in event.get("cookies") or ()):
-        return ["cookie"]
-    # The other values Mangum parses: the Host header's port, else X-Forwarded-Port.
-    lowered = {str(k).lower(): v for k, v in headers.items()} if isinstance(headers, dict) else {}
-    return ["header", "host" if ":" in str(lowered.get("host", "")) else "x-forwarded-port"]
-
-
-def _refused_scope(event: dict[str, Any], context: Any, where: list[str]) -> Scope:
-    method = (event.get("requestContext") or {}).get("http", {}).get("method")
-    return {
-        "type": "http",
-        "method": method if isinstance(method, str) and method.isalpha() else "GET",
-        "http_version": "1.1",
-        "headers": [],
-        "path": "/",
-        "raw_path": None,
-        "root_path": "",
-        "scheme": "https",
-        "query_string": b"",
-        "server": ("mangum", 80),
-        "client": None,
-        "asgi": {"version": "3.0", "spec_version": "2.0"},
-        "aws.event": event,
-        "aws.context": context,
-        REFUSED_EVENT: where,
-    }
-
-
-def _refusal(where: list[str]) -> ASGIApp:
-    if where[1:] in (["host"], ["x-forwarded-port"]):
-        msg = "not a host name and port"
-    else:
-        msg = "holds a lone UTF-16 surrogate, which no UTF-8 text can carry"
-    return problem(
-        422,
-        "validation",
-        "Invalid request",
-        "the request cannot be read as HTTP text",
-        errors=[{"loc": where, "msg": msg}],
-    )
+def _not_a_segment(value: Any) -> bool:
+    text = str(value)
+    return "/" in text or "\x00" in text
 
 
 def _route_of(scope: Scope) -> str | None:
@@ -241,7 +155,7 @@ def make_handler(app: FastAPI) -> Callable[[dict[str, Any], Any], dict[str, Any]
         RequestIdMiddleware(app),
         lifespan="off",
         api_gateway_base_path="/",
-        custom_handlers=[_HttpApiEvent],
+        custom_handlers=[HttpApiEvent],
         text_mime_types=TEXT_MIME_TYPES,
     )
     snapstart.install()  # with SnapStart on, restored containers drop what the snapshot froze

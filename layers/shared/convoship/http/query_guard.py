@@ -1,8 +1,10 @@
-"""Unknown query parameters are 422, on every route.
+"""Unknown query parameters are 422, on every route, and so is a NUL in a query value.
 
 A client that sends `next_cursor` back instead of `cursor` must not silently get page 1
-again: a parameter the route does not declare is a mistake worth reporting. The app factory
-adds this dependency to every route; a request without a query string costs one dict read.
+again: a parameter the route does not declare is a mistake worth reporting. A NUL (`%00`)
+is text no column holds: the database refused it, as if a value of the body were at fault.
+The app factory adds this dependency to every route; a request without a query string costs
+one dict read.
 """
 
 from __future__ import annotations
@@ -54,4 +56,12 @@ async def reject_unknown_query_parameters(request: Request) -> None:
         raise ValidationFailed(
             "the query string names parameters this route does not take",
             [{"loc": ["query", name], "msg": _message(name, declared)} for name in unknown],
+        )
+    holding_nul = sorted(
+        {name for name, value in request.query_params.multi_items() if "\x00" in value}
+    )
+    if holding_nul:
+        raise ValidationFailed(
+            "a query value holds a NUL character",
+            [{"loc": ["query", name], "msg": "contains a NUL character"} for name in holding_nul],
         )
