@@ -11,48 +11,49 @@ from pydantic import ValidationError
 from convoship.core.errors import ValidationFailed
 from convoship.secrets.refs import reference_name
 from convoship.studio.guardrail_configs import (
-    DEFAULT_GUARDRAILS,
     DEFAULT_PHONE_REGIONS,
     GUARDRAIL_KINDS,
     REDACT_ENTITIES,
     AuthConfig,
     LimitConfig,
     RedactEntity,
+    default_guardrails,
     normalized_config,
     parse_guardrail_config,
 )
 
 
 def test_defaults_match_the_contract() -> None:
-    assert list(DEFAULT_GUARDRAILS) == list(GUARDRAIL_KINDS)
-    assert DEFAULT_GUARDRAILS["AUTH"] == {"allowed_origins": ["*"], "visitor_token_secret": None}
-    assert DEFAULT_GUARDRAILS["LIMIT"] == {
+    defaults = default_guardrails()
+    assert list(defaults) == list(GUARDRAIL_KINDS)
+    assert defaults["AUTH"] == {"allowed_origins": ["*"], "visitor_token_secret": None}
+    assert defaults["LIMIT"] == {
         "max_input_chars": 4000,
         "max_turns_per_conversation": 50,
         "max_tool_calls_per_turn": 5,
     }
-    assert DEFAULT_GUARDRAILS["REDACT"] == {
+    assert defaults["REDACT"] == {
         "entities": ["EMAIL", "PHONE", "CREDIT_CARD", "US_SSN", "IBAN", "IP_ADDRESS", "CREDENTIAL"]
     }
-    assert DEFAULT_GUARDRAILS["ESCALATE"]["keywords"] == ["human", "agent", "representative"]
-    assert 20 < len(DEFAULT_GUARDRAILS["ESCALATE"]["message"]) <= 2000
-    assert DEFAULT_GUARDRAILS["BUDGET"] == {
+    assert defaults["ESCALATE"]["keywords"] == ["human", "agent", "representative"]
+    assert 20 < len(defaults["ESCALATE"]["message"]) <= 2000
+    assert defaults["BUDGET"] == {
         "max_tokens_per_conversation": 20000,
         "max_tokens_per_day": 1000000,
     }
 
 
 def test_defaults_are_valid_configs_of_their_kind() -> None:
-    for kind, config in DEFAULT_GUARDRAILS.items():
+    for kind, config in default_guardrails().items():
         assert normalized_config(kind, config) == config
 
 
 def test_missing_keys_take_defaults_and_the_default_is_not_shared() -> None:
     config = normalized_config("LIMIT", {"max_input_chars": 10})
-    assert config == {**DEFAULT_GUARDRAILS["LIMIT"], "max_input_chars": 10}
+    assert config == {**default_guardrails()["LIMIT"], "max_input_chars": 10}
     first = normalized_config("ESCALATE", {})
     first["keywords"].append("mutated")
-    assert "mutated" not in DEFAULT_GUARDRAILS["ESCALATE"]["keywords"]
+    assert "mutated" not in default_guardrails()["ESCALATE"]["keywords"]
     assert "mutated" not in normalized_config("ESCALATE", {})["keywords"]
 
 
@@ -130,8 +131,8 @@ def test_models_are_immutable_and_strict_about_extra_keys() -> None:
 
 
 def test_phone_regions_are_optional_known_and_stored_in_capitals() -> None:
-    assert normalized_config("REDACT", {}) == DEFAULT_GUARDRAILS["REDACT"]  # not stored unset
-    assert normalized_config("REDACT", {"phone_regions": None}) == DEFAULT_GUARDRAILS["REDACT"]
+    assert normalized_config("REDACT", {}) == default_guardrails()["REDACT"]  # not stored unset
+    assert normalized_config("REDACT", {"phone_regions": None}) == default_guardrails()["REDACT"]
     redact = normalized_config(
         "REDACT", {"entities": ["PHONE"], "phone_regions": ["us", "GB", "US"]}
     )

@@ -23,7 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from convoship.core import constants as env
-from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
+from convoship.studio.guardrail_configs import default_guardrails
 from convoship_bench import chat_turns
 from convoship_bench.discover import Function
 from convoship_bench.report import ERROR, Row, Target, answered
@@ -50,7 +50,9 @@ def _seed(admin_url: str) -> dict[str, Any]:
     """A workspace of its own: gate on at 0.5, no rate cap in the way, three agents."""
     ws = uuid.uuid4()
     token = f"bench-{uuid.uuid4().hex}"
-    guardrails = [{"kind": k, "config": c, "enabled": True} for k, c in DEFAULT_GUARDRAILS.items()]
+    guardrails = [
+        {"kind": k, "config": c, "enabled": True} for k, c in default_guardrails().items()
+    ]
     with psycopg.connect(admin_url, autocommit=True) as conn, conn.transaction():
         conn.execute("INSERT INTO workspaces (id, name) VALUES (%s, 'bench runs')", (ws,))
         conn.execute(
@@ -89,7 +91,7 @@ def _seed(admin_url: str) -> dict[str, Any]:
                     " guardrails, tools) VALUES (%s, %s, 1, %s, %s, '[]')",
                     (ws, agent[0], Jsonb({"system_prompt": "Answer briefly."}), Jsonb(guardrails)),
                 )
-            for kind, config in DEFAULT_GUARDRAILS.items():
+            for kind, config in default_guardrails().items():
                 conn.execute(
                     "INSERT INTO ai_agent_guardrails (workspace_id, agent_id, kind, config)"
                     " VALUES (%s, %s, %s, %s)",
@@ -105,7 +107,7 @@ def _seed_large_agent(conn: psycopg.Connection[Any], ws: uuid.UUID, token: str) 
     config = {"system_prompt": chat_turns.LARGE_SYSTEM_PROMPT}
     guardrails = [
         {"kind": kind, "config": chat_turns.large_guardrail(kind, config_), "enabled": True}
-        for kind, config_ in DEFAULT_GUARDRAILS.items()
+        for kind, config_ in default_guardrails().items()
     ]
     agent = conn.execute(
         "INSERT INTO ai_agents (workspace_id, slug, name, config, public_token)"

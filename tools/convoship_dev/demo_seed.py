@@ -7,7 +7,7 @@ from __future__ import annotations
 import psycopg
 from psycopg.types.json import Jsonb
 
-from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
+from convoship.studio.guardrail_configs import default_guardrails
 
 DEMO_WORKSPACE_ID = "7e1d0000-0000-4000-8000-000000000001"
 AGENT_ID = "5a1e0000-0000-4000-8000-0000000000a0"
@@ -68,7 +68,7 @@ _STATEMENTS: list[tuple[str, dict[str, object]]] = [
         {
             "config": Jsonb(CONFIG),
             "guardrails": Jsonb(
-                [{"kind": k, "config": c, "enabled": True} for k, c in DEFAULT_GUARDRAILS.items()]
+                [{"kind": k, "config": c, "enabled": True} for k, c in default_guardrails().items()]
             ),
         },
     ),
@@ -105,7 +105,7 @@ def seed_demo(admin_url: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as conn, conn.transaction():
         for query, params in _STATEMENTS:
             conn.execute(query.encode(), {**ids, **params})
-        for kind, config in DEFAULT_GUARDRAILS.items():
+        for kind, config in default_guardrails().items():
             conn.execute(
                 "INSERT INTO ai_agent_guardrails (id, workspace_id, agent_id, kind, config)"
                 " VALUES (COALESCE(%(id)s, gen_random_uuid()), %(ws)s, %(agent)s, %(kind)s,"

@@ -16,7 +16,7 @@ from convoship.audit.record import Actor
 from convoship.core.errors import Conflict, NotFound, ValidationFailed
 from convoship.core.validation import validate_as
 from convoship.db.connection import Connection
-from convoship.studio.guardrail_configs import DEFAULT_GUARDRAILS
+from convoship.studio.guardrail_configs import default_guardrails
 from convoship.studio.guardrails import GUARDRAILS
 from convoship.studio.owned import Owned, agent_not_found
 
@@ -88,6 +88,7 @@ def create_agent(
             ("body", "slug"), f"cannot derive a valid slug from name {name!r}; send a slug"
         )
     agent_id = uuid4()
+    defaults = default_guardrails()
     params = {
         "id": agent_id,
         "ws": actor.workspace_id,
@@ -97,7 +98,7 @@ def create_agent(
         "config": Jsonb(config.model_dump()),
         "token": secrets.token_urlsafe(32),
         "by": actor.actor_id,
-        "defaults": Jsonb([{"kind": k, "config": c} for k, c in DEFAULT_GUARDRAILS.items()]),
+        "defaults": Jsonb([{"kind": k, "config": c} for k, c in defaults.items()]),
     }
     # Pipeline mode: the clash may surface at the second execute or at the fetch.
     try:
@@ -109,7 +110,7 @@ def create_agent(
     except psycopg.errors.ForeignKeyViolation:
         raise NotFound("workspace not found") from None
     assert agent is not None
-    guardrails = sorted(seeded.fetchall(), key=lambda g: list(DEFAULT_GUARDRAILS).index(g["kind"]))
+    guardrails = sorted(seeded.fetchall(), key=lambda g: list(defaults).index(g["kind"]))
     AGENTS.audit(conn, actor, slug, agent, "created", after=AGENTS.state(agent))
     return agent, guardrails
 

@@ -6,6 +6,7 @@ what was saved). Their defaults are the configs seeded on every new agent.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit
 
@@ -68,7 +69,9 @@ def _secret_reference(value: str) -> str:
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # Built when first used (a guardrail saved, an agent created), not at import: no route
+    # takes them as its body, and most requests of the functions importing them never use one.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 Origin = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_origin)]
@@ -136,9 +139,12 @@ CONFIG_MODELS: dict[str, type[GuardrailConfig]] = {
     "BUDGET": BudgetConfig,
 }
 
-DEFAULT_GUARDRAILS: dict[str, dict[str, Any]] = {
-    kind: model().model_dump() for kind, model in CONFIG_MODELS.items()
-}
+
+@cache
+def default_guardrails() -> dict[str, dict[str, Any]]:
+    """The config of each kind seeded on a new agent (its model's defaults), by kind in
+    GUARDRAIL_KINDS order; worked out on first use, which builds the five models."""
+    return {kind: model().model_dump() for kind, model in CONFIG_MODELS.items()}
 
 
 def parse_guardrail_config(
