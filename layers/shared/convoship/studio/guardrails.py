@@ -11,7 +11,6 @@ from convoship.audit.record import Actor
 from convoship.core.errors import Conflict, ValidationFailed
 from convoship.db.connection import Connection
 from convoship.secrets.refs import reference_name
-from convoship.secrets.store import lock_existing_names
 from convoship.studio.guardrail_configs import GUARDRAIL_KINDS, normalized_config
 from convoship.studio.owned import Owned
 
@@ -28,7 +27,12 @@ def _require_referenced_secret(conn: Connection, workspace_id: object, config: A
     """AUTH's visitor_token_secret must name an existing workspace secret (share-locked,
     so it cannot be deleted before this transaction commits)."""
     name = reference_name(config.get("visitor_token_secret"))
-    if name is not None and not lock_existing_names(conn, workspace_id, [name]):
+    if name is None:
+        return
+    # lazy: the secret store's imports (~18 M instructions) serve this check alone
+    from convoship.secrets.store import lock_existing_names
+
+    if not lock_existing_names(conn, workspace_id, [name]):
         raise ValidationFailed.at(
             ("body", "config", "visitor_token_secret"),
             f"secret {name} does not exist in this workspace; create it first",

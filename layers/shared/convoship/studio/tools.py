@@ -15,9 +15,7 @@ from convoship.audit.record import Actor
 from convoship.core.errors import Conflict, ValidationFailed
 from convoship.core.validation import check_json_document, validate_as
 from convoship.db.connection import Connection
-from convoship.secrets.hosts import HostNotAllowed, fixed_url_host, host_allowed
 from convoship.secrets.refs import referenced_secrets
-from convoship.secrets.store import lock_allowed_hosts
 from convoship.studio.owned import Owned
 from convoship.studio.tool_spec import (
     MAX_CONFIG_BYTES,
@@ -40,6 +38,10 @@ def _checked_secret_refs(
     """Names the config references, each an existing workspace secret that may be sent to
     the url's host, share-locked until commit so a concurrent DELETE or narrowing of
     /v1/secrets cannot slip in between."""
+    # lazy: the secret store and host rules (~18 M instructions of imports) serve the tool
+    # writes alone, not the agents function's other routes
+    from convoship.secrets.store import lock_allowed_hosts
+
     check_secret_reference_syntax(config)
     names = referenced_secrets(config.templated())
     allowed = lock_allowed_hosts(conn, workspace_id, names)
@@ -59,6 +61,8 @@ def _checked_secret_refs(
 
 def _check_secret_hosts(url: str, allowed: dict[str, list[str]]) -> None:
     """A secret goes only to a host written out in the url and named by its allowed_hosts."""
+    from convoship.secrets.hosts import HostNotAllowed, fixed_url_host, host_allowed  # lazy
+
     try:
         host = fixed_url_host(url)
     except HostNotAllowed as exc:
