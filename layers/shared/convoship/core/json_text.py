@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from functools import cache
 from typing import Any, NoReturn
 
 # A surrogate escape, or one written raw: UTF-8's bytes for U+D800-U+DFFF (ED A0-BF xx),
@@ -21,9 +22,20 @@ _SURROGATE_IN_UTF8 = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xb
 _SURROGATE_IN_TEXT = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
 _SPELLED_UNSTORABLE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _SPELLED_UNSTORABLE_BYTES = re.compile(_SPELLED_UNSTORABLE.pattern.encode())
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSTORABLE = re.compile("[\ud800-\udfff\x00]")
 Loc = list[str | int]
+
+
+# The two classes of the 2,048 surrogates are compiled on first use: sre fills in such a range
+# one code point at a time in Python (~2.6 M instructions each, on every cold start of every
+# function that reads JSON bodies), and only text that spells a surrogate or a NUL needs them.
+@cache
+def _lone_surrogate() -> re.Pattern[str]:
+    return re.compile("[\ud800-\udfff]")
+
+
+@cache
+def _unstorable() -> re.Pattern[str]:
+    return re.compile("[\ud800-\udfff\x00]")
 
 
 def _not_json(constant: str) -> NoReturn:
@@ -65,15 +77,16 @@ def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:
     """Where a lone surrogate in a parsed JSON value is (loc extended), and a message; None
     when there is none. Iterative: the value may nest as deep as json would parse. The
     message names the place only, never the text: it may be a write-only secret value."""
+    lone_surrogate = _lone_surrogate()
     todo: list[tuple[Any, Loc]] = [(value, loc)]
     while todo:
         item, where = todo.pop()
         if isinstance(item, str):
-            if _LONE_SURROGATE.search(item):
+            if lone_surrogate.search(item):
                 return where, "contains a lone UTF-16 surrogate"
         elif isinstance(item, dict):
             for key, child in item.items():
-                if _LONE_SURROGATE.search(key):
+                if lone_surrogate.search(key):
                     return where, "a key here contains a lone UTF-16 surrogate"
                 todo.append((child, [*where, key]))
         elif isinstance(item, list):
@@ -85,8 +98,10 @@ def storable(value: Any) -> Any:
     """value (changed in place) with each lone surrogate and NUL in its strings and keys
     replaced by U+FFFD, as a lenient UTF-8 decoder would."""
 
+    unstorable = _unstorable()
+
     def fixed(text: str) -> str:
-        return _UNSTORABLE.sub("\ufffd", text)
+        return unstorable.sub("\ufffd", text)
 
     if isinstance(value, str):
         return fixed(value)
