@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import unicodedata
 from typing import Annotated, Any
 from uuid import uuid4
 
@@ -52,6 +51,8 @@ class AgentConfig(BaseModel):
 
 def slug_from_name(name: str) -> str:
     """`Café Support Bot!` -> `cafe-support-bot`: ASCII, lowercase, dashes, at most 63."""
+    import unicodedata  # lazy: a C extension only agents created without a slug need
+
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
     return slug[:63].rstrip("-")

@@ -13,7 +13,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue
 
 from convoship.core.errors import ValidationFailed
 from convoship.secrets.refs import SECRET_REF, strings_in
-from convoship.security.netguard import UnsafeUrl, check_outbound_url, explain
 from convoship.studio.input_schema import check_input_schema
 
 TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
@@ -162,6 +161,9 @@ def check_placeholders(spec: ToolSpec) -> None:
 def check_tool_url(url: str, *, allow_private: bool) -> None:
     """Vet the URL as saved, a dummy host-safe word standing in for each placeholder (the
     call-time check sees the real host)."""
+    # lazy: the address rules (ipaddress, sockets) serve the tool writes alone
+    from convoship.security.netguard import UnsafeUrl, check_outbound_url, explain
+
     try:
         check_outbound_url(_PLACEHOLDER.sub("placeholder", url), allow_private=allow_private)
     except UnsafeUrl as exc:
