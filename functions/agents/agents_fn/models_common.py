@@ -1,7 +1,5 @@
 """Building blocks shared by the request models of the agents routes."""
 
-from __future__ import annotations
-
 from typing import Annotated
 from uuid import UUID
 

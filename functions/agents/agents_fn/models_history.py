@@ -1,7 +1,5 @@
 """Response bodies of the history routes: versions, conversations, audit events."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any
 from uuid import UUID

@@ -1,7 +1,5 @@
 """Request and response bodies of the chat routes."""
 
-from __future__ import annotations
-
 from typing import Annotated
 from uuid import UUID
 

@@ -1,7 +1,5 @@
 """Request body of the publish route."""
 
-from __future__ import annotations
-
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
