@@ -97,7 +97,22 @@ DEFERRED = "from __future__ import annotations"
 ROUTE_MODULES = sorted(
     [*ROOT.glob("functions/*/*/routes*.py"), ROOT / "layers/shared/convoship/http/deps.py"]
 )
-MODEL_MODULES = sorted(ROOT.glob("functions/*/*/models*.py"))
+# The functions' models, and the layer modules that declare pydantic models.
+MODEL_MODULES = sorted(
+    [
+        *ROOT.glob("functions/*/*/models*.py"),
+        *(
+            ROOT / "layers/shared/convoship" / name
+            for name in (
+                "http/models.py",
+                "studio/agents.py",
+                "studio/evals.py",
+                "studio/guardrail_configs.py",
+                "studio/tool_spec.py",
+            )
+        ),
+    ]
+)
 
 
 @pytest.mark.parametrize("path", ROUTE_MODULES, ids=lambda p: p.name)

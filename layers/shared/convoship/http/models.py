@@ -1,10 +1,8 @@
 """Models shared by every function: strict partial updates, and the bodies more than one
 function returns."""
 
-from __future__ import annotations
-
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Self, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -62,7 +60,7 @@ class Patch(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
 
     @model_validator(mode="after")
-    def _not_empty(self) -> Patch:
+    def _not_empty(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("set at least one field")
         return self

@@ -1,7 +1,5 @@
 """Agents: create (with the five default guardrails), read, update, delete; audited."""
 
-from __future__ import annotations
-
 import re
 import secrets
 from typing import Annotated, Any

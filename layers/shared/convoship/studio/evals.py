@@ -1,7 +1,5 @@
 """Evals of an agent: an input and assertions on the reply, run by the publish gate."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, Literal
 from uuid import UUID
 

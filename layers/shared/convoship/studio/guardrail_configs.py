@@ -4,8 +4,6 @@ The models are shared by the admin API (validation at save) and the chat runtime
 what was saved). Their defaults are the configs seeded on every new agent.
 """
 
-from __future__ import annotations
-
 from functools import cache
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit

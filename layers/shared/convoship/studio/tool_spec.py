@@ -4,8 +4,6 @@ Shared by the admin API (validation at save) and the runtime (parsing what was s
 `{{...}}` placeholders (secret references, tool arguments) are filled at call time only.
 """
 
-from __future__ import annotations
-
 import re
 from typing import Annotated, Any, Literal
 
