@@ -19,15 +19,21 @@ from typing import Any, NoReturn
 # A surrogate escape, or one written raw: UTF-8's bytes for U+D800-U+DFFF (ED A0-BF xx),
 # which json.loads(bytes) decodes with 'surrogatepass' as it does every encoding it reads.
 _SURROGATE_IN_UTF8 = re.compile(rb"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\xed[\xa0-\xbf]")
-_SURROGATE_IN_TEXT = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
 _SPELLED_UNSTORABLE = re.compile(r"\\u(?:[dD][89a-fA-F][0-9a-fA-F]{2}|0000)")
 _SPELLED_UNSTORABLE_BYTES = re.compile(_SPELLED_UNSTORABLE.pattern.encode())
 Loc = list[str | int]
 
 
-# The two classes of the 2,048 surrogates are compiled on first use: sre fills in such a range
+# The classes of the 2,048 surrogates are compiled on first use: sre fills in such a range
 # one code point at a time in Python (~2.6 M instructions each, on every cold start of every
-# function that reads JSON bodies), and only text that spells a surrogate or a NUL needs them.
+# function that reads JSON bodies), and only text that spells a surrogate or a NUL, or a body
+# in UTF-16 or UTF-32, needs them.
+@cache
+def _surrogate_in_text() -> re.Pattern[str]:
+    """A surrogate escape, or a surrogate decoded from a body's code units."""
+    return re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}|[\ud800-\udfff]")
+
+
 @cache
 def _lone_surrogate() -> re.Pattern[str]:
     return re.compile("[\ud800-\udfff]")
@@ -70,7 +76,7 @@ def may_hold_a_surrogate(data: bytes) -> bool:
         text = data.decode(encoding, "surrogatepass")
     except UnicodeDecodeError:
         return False  # json.loads cannot read it either
-    return _SURROGATE_IN_TEXT.search(text) is not None
+    return _surrogate_in_text().search(text) is not None
 
 
 def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:
