@@ -36,6 +36,11 @@ def _handler() -> Callable[[Event, Any], dict[str, Any]]:
         ran.append("echo")
         return Response(b"{}", media_type="application/json")
 
+    @router.get("/v1/items/{name}")
+    async def item(name: str) -> Response:
+        ran.append(name)
+        return Response(b"{}", media_type="application/json")
+
     return make_handler(create_app("t", [router]))
 
 
@@ -203,3 +208,29 @@ def test_an_unreadable_event_leaves_the_next_one_unharmed() -> None:
     assert HANDLER(_with(_header("origin", "\ud800")), LambdaContext("t"))["statusCode"] == 422
     assert HANDLER(_event(), LambdaContext("t"))["statusCode"] == 200
     assert ran == ["echo"]
+
+
+def _item_event(name: str) -> Event:
+    headers = [("host", "api.example.com")]
+    path = f"/v1/items/{name}"
+    event = http_api_event("GET", path, "", headers, b"", "GET /v1/items/{name}", {}, None)
+    event["pathParameters"] = {"name": name}
+    return event
+
+
+@pytest.mark.parametrize("name", ["a/b", "a\x00b", "a\ud800b", "\udfff"])
+def test_a_path_parameter_that_names_nothing_is_a_404(name: str) -> None:
+    """A decoded %2F, a NUL or half a surrogate pair: the route never runs (a surrogate
+    reached the database driver's UTF-8 encode on the agents routes: 500)."""
+    ran.clear()
+    answer = HANDLER(_item_event(name), LambdaContext("t"))
+    assert answer["statusCode"] == 404, answer
+    assert json.loads(answer["body"])["type"] == "/problems/not-found"
+    assert ran == []
+
+
+@pytest.mark.parametrize("name", ["plain", "\u00e9t\u00e9", "\U0001f600"])
+def test_a_path_parameter_of_any_text_is_served(name: str) -> None:
+    ran.clear()
+    assert HANDLER(_item_event(name), LambdaContext("t"))["statusCode"] == 200
+    assert ran == [name]

@@ -85,7 +85,7 @@ class RequestIdMiddleware:
         params = scope["aws.event"].get("pathParameters") if "aws.event" in scope else None
         if isinstance(params, dict) and any(_not_a_segment(v) for v in params.values()):
             # API Gateway matched {param} on a decoded %2F; the app would see another path.
-            # A NUL names nothing either (no text column holds one).
+            # A NUL or a lone surrogate names nothing either.
             await problem(404, "not-found", "Not found")(scope, receive, send_with_id)
             return
         try:
@@ -109,8 +109,18 @@ class RequestIdMiddleware:
 
 
 def _not_a_segment(value: Any) -> bool:
+    """A path parameter that names nothing: a decoded %2F, a NUL (no text column holds one)
+    or half a surrogate pair (no UTF-8 text carries one)."""
     text = str(value)
-    return "/" in text or "\x00" in text
+    if "/" in text or "\x00" in text:
+        return True
+    if text.isascii():
+        return False
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _route_of(scope: Scope) -> str | None:
