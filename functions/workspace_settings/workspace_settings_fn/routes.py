@@ -1,14 +1,14 @@
 """Routes of the workspace_settings function. Each parses, calls the layer, returns."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Query, Response
 
 from convoship.audit import search as audit_search
-from convoship.core.errors import ValidationFailed
 from convoship.core.settings import get_settings
+from convoship.core.validation import utc_time
 from convoship.http.deps import Admin, Viewer, WorkspaceRead, WorkspaceTx
 from convoship.http.routing import api_router
 from convoship.secrets import store as secrets_store
@@ -117,16 +117,9 @@ async def delete_secret(name: str, ctx: Admin, tx: WorkspaceTx) -> Response:
 
 
 def _utc(value: datetime | None, name: str) -> datetime | None:
-    """The time in UTC (a naive one taken as UTC): PostgreSQL takes no offset past 15:59,
-    and a time before year 1 or past 9999 in UTC is refused here, not by the database."""
     if value is None:
         return None
-    if value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    try:
-        return value.astimezone(UTC)
-    except OverflowError:
-        raise ValidationFailed.at(("query", name), "the time is out of range in UTC") from None
+    return utc_time(value, ("query", name), "the time is out of range in UTC")
 
 
 @router.get("/audit-log", response_model=AuditPage)

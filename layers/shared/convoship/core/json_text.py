@@ -79,6 +79,18 @@ def may_hold_a_surrogate(data: bytes) -> bool:
     return _surrogate_in_text().search(text) is not None
 
 
+def utf8_carries(text: str) -> bool:
+    """Whether UTF-8 can carry the text: False when it holds half a surrogate pair (the one
+    thing a Python str holds that no UTF-8 text can)."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def lone_surrogate_at(value: Any, loc: Loc) -> tuple[Loc, str] | None:
     """Where a lone surrogate in a parsed JSON value is (loc extended), and a message; None
     when there is none. Iterative: the value may nest as deep as json would parse. The

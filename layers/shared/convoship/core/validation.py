@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -31,6 +32,18 @@ def validate_as(model: type[ModelT], data: Any, loc: tuple[str | int, ...]) -> M
 
 
 MAX_JSON_DEPTH = 32
+
+
+def utc_time(value: datetime, loc: tuple[str | int, ...], msg: str) -> datetime:
+    """The instant in UTC (a naive time taken as UTC), as times are sent to the database:
+    PostgreSQL takes no offset past 15:59. A time before year 1 or past 9999 in UTC is
+    ValidationFailed at loc, not the database's refusal."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValidationFailed.at(loc, msg) from None
 
 
 def json_size(value: Any) -> int:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from convoship.core.errors import ValidationFailed
+from convoship.core.validation import utc_time
 
 Page = tuple[list[dict[str, Any]], str | None]
+_CURSOR = ("query", "cursor")
+_NOT_A_CURSOR = "cursor is not valid"
 
 
 def encode_cursor(at: datetime, row_id: UUID) -> str:
@@ -30,14 +33,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, UUID]:
         at, row_id = json.loads(raw)
         if not (isinstance(at, str) and isinstance(row_id, str)):
             raise TypeError("a cursor is two strings")  # UUID(5) raises AttributeError
-        when = datetime.fromisoformat(at)
-        if when.tzinfo is not None:
-            # In UTC, as this service writes them: PostgreSQL takes no offset past 15:59,
-            # and a time before year 1 or past 9999 in UTC is an OverflowError here.
-            when = when.astimezone(UTC)
-        return when, UUID(row_id)
-    except (binascii.Error, ValueError, TypeError, OverflowError, RecursionError):
-        raise ValidationFailed.at(("query", "cursor"), "cursor is not valid") from None
+        when, row = datetime.fromisoformat(at), UUID(row_id)
+    except (binascii.Error, ValueError, TypeError, RecursionError):
+        raise ValidationFailed.at(_CURSOR, _NOT_A_CURSOR) from None
+    return utc_time(when, _CURSOR, _NOT_A_CURSOR), row
 
 
 def page_of(rows: list[dict[str, Any]], limit: int, time_column: str) -> Page:

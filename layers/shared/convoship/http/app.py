@@ -16,6 +16,7 @@ from mangum.adapter import DEFAULT_TEXT_MIME_TYPES
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from convoship.core import snapstart
+from convoship.core.json_text import utf8_carries
 from convoship.core.observability import log_info, logger, metrics
 from convoship.http.body_guard import LoneSurrogateGuard
 from convoship.http.lambda_event import HttpApiEvent, refused_event
@@ -112,15 +113,7 @@ def _not_a_segment(value: Any) -> bool:
     """A path parameter that names nothing: a decoded %2F, a NUL (no text column holds one)
     or half a surrogate pair (no UTF-8 text carries one)."""
     text = str(value)
-    if "/" in text or "\x00" in text:
-        return True
-    if text.isascii():
-        return False
-    try:
-        text.encode()
-    except UnicodeEncodeError:
-        return True
-    return False
+    return "/" in text or "\x00" in text or not utf8_carries(text)
 
 
 def _route_of(scope: Scope) -> str | None:

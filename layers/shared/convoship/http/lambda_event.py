@@ -20,6 +20,7 @@ from typing import Any
 from mangum.handlers import HTTPGateway
 from starlette.types import ASGIApp, Scope
 
+from convoship.core.json_text import utf8_carries
 from convoship.http.problems import problem
 
 # Where a refused event's scope says what could not be read: (loc, msg), as a 422's errors.
@@ -73,14 +74,6 @@ def refused_event(scope: Scope) -> ASGIApp | None:
     )
 
 
-def _unencodable(text: Any) -> bool:
-    try:
-        str(text).encode()
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _unreadable_part(event: Any) -> tuple[list[str], str]:
     """The first part of the event Mangum could not read, and why."""
     if not isinstance(event, dict):
@@ -91,19 +84,19 @@ def _unreadable_part(event: Any) -> tuple[list[str], str]:
     for name, value in headers.items():
         if not (isinstance(name, str) and isinstance(value, str)):
             return ["header"], _NOT_AN_EVENT
-        if _unencodable(name):
+        if not utf8_carries(name):
             return ["header"], _SURROGATE
-        if _unencodable(value):
+        if not utf8_carries(value):
             return ["header", name.lower()], _SURROGATE
     query = event.get("rawQueryString", "")
     if not isinstance(query, str):
         return ["query"], _NOT_AN_EVENT
-    if _unencodable(query):
+    if not utf8_carries(query):
         return ["query"], _SURROGATE
     cookies = event.get("cookies") or []
     if not (isinstance(cookies, list) and all(isinstance(c, str) for c in cookies)):
         return ["cookie"], _NOT_AN_EVENT
-    if any(_unencodable(cookie) for cookie in cookies):
+    if not all(utf8_carries(cookie) for cookie in cookies):
         return ["cookie"], _SURROGATE
     http = _http_of(event)
     if event.get("version") != "2.0" or not isinstance(http, dict):
