@@ -234,3 +234,15 @@ def test_a_path_parameter_of_any_text_is_served(name: str) -> None:
     ran.clear()
     assert HANDLER(_item_event(name), LambdaContext("t"))["statusCode"] == 200
     assert ran == [name]
+
+
+@pytest.mark.parametrize("bad", ["\ud800", "\x00"])
+def test_a_path_that_names_nothing_is_a_404_whatever_pathparameters_say(bad: str) -> None:
+    """A hand-made event whose path holds what its pathParameters do not: the route reads
+    the path (a surrogate there reached the database driver's UTF-8 encode: 500)."""
+    ran.clear()
+    event = _item_event("clean")
+    event["requestContext"]["http"]["path"] = f"/v1/items/a{bad}"
+    answer = HANDLER(event, LambdaContext("t"))
+    assert answer["statusCode"] == 404, answer
+    assert ran == []

@@ -83,10 +83,7 @@ class RequestIdMiddleware:
         if refused is not None:  # an event Mangum could not read (http/lambda_event.py)
             await refused(scope, receive, send_with_id)
             return
-        params = scope["aws.event"].get("pathParameters") if "aws.event" in scope else None
-        if isinstance(params, dict) and any(_not_a_segment(v) for v in params.values()):
-            # API Gateway matched {param} on a decoded %2F; the app would see another path.
-            # A NUL or a lone surrogate names nothing either.
+        if _names_nothing(scope):
             await problem(404, "not-found", "Not found")(scope, receive, send_with_id)
             return
         try:
@@ -109,11 +106,15 @@ class RequestIdMiddleware:
         return str(lambda_id) if lambda_id else str(uuid.uuid4())
 
 
-def _not_a_segment(value: Any) -> bool:
-    """A path parameter that names nothing: a decoded %2F, a NUL (no text column holds one)
-    or half a surrogate pair (no UTF-8 text carries one)."""
-    text = str(value)
-    return "/" in text or "\x00" in text or not utf8_carries(text)
+def _names_nothing(scope: Scope) -> bool:
+    """A path no resource has: one holding a NUL (no text column holds one) or half a
+    surrogate pair (no UTF-8 text carries one), or whose {param} API Gateway matched on a
+    decoded %2F (the app would see another path)."""
+    path = str(scope.get("path", ""))
+    if "\x00" in path or not utf8_carries(path):
+        return True
+    params = scope["aws.event"].get("pathParameters") if "aws.event" in scope else None
+    return isinstance(params, dict) and any("/" in str(v) for v in params.values())
 
 
 def _route_of(scope: Scope) -> str | None:
@@ -131,6 +132,9 @@ def create_app(title: str, routers: Sequence[APIRouter], *, description: str = "
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        # /v1/x/ is served as /v1/x (RequestIdMiddleware), never redirected: a 307 keeps the
+        # method, and a path with two trailing slashes was one.
+        redirect_slashes=False,
         # Logs and metrics are Powertools' (core/observability.py); FastAPI's own
         # OpenTelemetry instrumentation would otherwise look for providers on every request.
         telemetry=_NO_TELEMETRY,

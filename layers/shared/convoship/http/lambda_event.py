@@ -45,9 +45,14 @@ class HttpApiEvent(HTTPGateway):
     @functools.cached_property
     def scope(self) -> Scope:
         try:
-            return super().scope
+            scope = super().scope
         except _UNREADABLE:
             return _refused_scope(self.event, self.context, *_unreadable_part(self.event))
+        # The path as API Gateway hands it over, decoded once (as pathParameters are).
+        # Mangum's unquote decoded it a second time: `%2500` reached the route as a NUL and
+        # `%252F` as a slash, past the checks on pathParameters, another route answering.
+        scope["path"] = self.event["requestContext"]["http"]["path"] or "/"
+        return scope
 
     @property
     def body(self) -> bytes:
